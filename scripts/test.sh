@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what the tests need when it is missing, then runs every test
+# (unit, external validators, Docker end to end). Used by the README and .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$(go env GOPATH)/bin:$PATH"
+
+need_apt=()
+while read -r pkg; do
+  [ -z "$pkg" ] && continue
+  case "$pkg" in \#*) continue ;; esac
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
+done < scripts/apt-packages.txt
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "test.sh: installing ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+while read -r mod; do
+  [ -z "$mod" ] && continue
+  case "$mod" in \#*) continue ;; esac
+  bin=$(basename "${mod%@*}")
+  command -v "$bin" >/dev/null || { echo "test.sh: go install $mod"; go install "$mod"; }
+done < scripts/go-tools.txt
+
+[ -x scripts/test-setup.sh ] && scripts/test-setup.sh
+
+go vet ./...
+go test -count=1 -timeout 45m "$@" ./...

@@ -1,0 +1,105 @@
+package spec
+
+// Spec is one image description, as read from strata.yaml.
+type Spec struct {
+	// Name of the image; the repository part of the tag written by sinks. Required.
+	Name string `yaml:"name" json:"name" jsonschema:"required,description=Image name (repository part of name:tag)."`
+	// Tag defaults to "latest".
+	Tag string `yaml:"tag,omitempty" json:"tag,omitempty" jsonschema:"description=Image tag; default latest."`
+	// Platforms in os/arch[/variant] form; default the host's.
+	Platforms []string `yaml:"platforms,omitempty" json:"platforms,omitempty" jsonschema:"description=Target platforms like linux/amd64; default the host's."`
+	// Created is an RFC 3339 time, or "now" (not reproducible). Default
+	// 1970-01-01T00:00:01Z; SOURCE_DATE_EPOCH wins over the default.
+	Created string `yaml:"created,omitempty" json:"created,omitempty" jsonschema:"description=RFC 3339 creation time or 'now'; default 1970-01-01T00:00:01Z or SOURCE_DATE_EPOCH."`
+	// Base is an image strata's layers go on top of: a registry reference,
+	// oci:DIR[:TAG] or docker-archive:FILE.
+	Base string `yaml:"base,omitempty" json:"base,omitempty" jsonschema:"description=Base image: registry ref or oci:DIR[:TAG] or docker-archive:FILE."`
+	// Files are local files and folders copied into the image.
+	Files []File `yaml:"files,omitempty" json:"files,omitempty" jsonschema:"description=Local files and folders to copy into the image."`
+	// Debian package inputs.
+	Debian *Debian `yaml:"debian,omitempty" json:"debian,omitempty" jsonschema:"description=Debian packages whose runtime closure goes into the image."`
+	// Accounts written to /etc/passwd and /etc/group (with Debian inputs).
+	Accounts *Accounts `yaml:"accounts,omitempty" json:"accounts,omitempty" jsonschema:"description=Extra users and groups for /etc/passwd and /etc/group."`
+	// Nix store inputs.
+	Nix *Nix `yaml:"nix,omitempty" json:"nix,omitempty" jsonschema:"description=Nix store paths whose runtime closure goes into the image."`
+	// Config is the image's runtime configuration.
+	Config Config `yaml:"config,omitempty" json:"config,omitempty" jsonschema:"description=Runtime configuration of the image."`
+	// Layering decides how the closure is cut into layers.
+	Layering Layering `yaml:"layering,omitempty" json:"layering,omitempty" jsonschema:"description=How the closure is grouped into layers."`
+
+	// Path is the spec file's absolute path; Dir its folder. Set by Load.
+	Path string `yaml:"-" json:"-"`
+	Dir  string `yaml:"-" json:"-"`
+}
+
+// File copies Src (relative to the spec's folder; a folder copies its tree)
+// to the absolute path Dst in the image.
+type File struct {
+	Src string `yaml:"src" json:"src" jsonschema:"required,description=Source path relative to the spec file's folder."`
+	Dst string `yaml:"dst" json:"dst" jsonschema:"required,description=Absolute destination path in the image."`
+	// Mode is an octal string like "0755"; default: the source's executable
+	// bit decides 0755 or 0644, folders 0755.
+	Mode string `yaml:"mode,omitempty" json:"mode,omitempty" jsonschema:"pattern=^0?[0-7]{3\\,4}$,description=Octal permission bits like 0755; default keeps only the executable bit."`
+	UID  *int   `yaml:"uid,omitempty" json:"uid,omitempty" jsonschema:"minimum=0,description=Owner uid; default 0."`
+	GID  *int   `yaml:"gid,omitempty" json:"gid,omitempty" jsonschema:"minimum=0,description=Owner gid; default 0."`
+}
+
+// Config mirrors the OCI image config fields a user sets.
+type Config struct {
+	Entrypoint   []string          `yaml:"entrypoint,omitempty" json:"entrypoint,omitempty"`
+	Cmd          []string          `yaml:"cmd,omitempty" json:"cmd,omitempty"`
+	Env          map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
+	WorkingDir   string            `yaml:"workingDir,omitempty" json:"workingDir,omitempty"`
+	User         string            `yaml:"user,omitempty" json:"user,omitempty"`
+	ExposedPorts []string          `yaml:"exposedPorts,omitempty" json:"exposedPorts,omitempty" jsonschema:"description=Ports like 80/tcp or 53/udp."`
+	Labels       map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
+	Volumes      []string          `yaml:"volumes,omitempty" json:"volumes,omitempty"`
+	StopSignal   string            `yaml:"stopSignal,omitempty" json:"stopSignal,omitempty"`
+}
+
+// Layering selects the layering strategy and the layer budget.
+type Layering struct {
+	// Strategy is one of per-package, popularity, auto, fleet. Default per-package.
+	Strategy string `yaml:"strategy,omitempty" json:"strategy,omitempty" jsonschema:"enum=per-package,enum=popularity,enum=auto,enum=fleet"`
+	// Budget is the maximum number of layers, base layers included. Default 100.
+	Budget int `yaml:"budget,omitempty" json:"budget,omitempty" jsonschema:"minimum=1,maximum=127"`
+}
+
+// Debian selects packages from a signed Debian archive.
+type Debian struct {
+	Suite      string   `yaml:"suite" json:"suite" jsonschema:"required"`
+	Components []string `yaml:"components,omitempty" json:"components,omitempty"`
+	Packages   []string `yaml:"packages" json:"packages" jsonschema:"required"`
+	Exclude    []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
+	Mirror     string   `yaml:"mirror,omitempty" json:"mirror,omitempty"`
+	Keyring    string   `yaml:"keyring,omitempty" json:"keyring,omitempty"`
+}
+
+// Accounts adds users and groups to the generated /etc/passwd and /etc/group.
+type Accounts struct {
+	Users  []User  `yaml:"users,omitempty" json:"users,omitempty"`
+	Groups []Group `yaml:"groups,omitempty" json:"groups,omitempty"`
+}
+
+// User is one /etc/passwd entry.
+type User struct {
+	Name  string `yaml:"name" json:"name" jsonschema:"required"`
+	UID   int    `yaml:"uid" json:"uid" jsonschema:"required"`
+	GID   int    `yaml:"gid" json:"gid" jsonschema:"required"`
+	Home  string `yaml:"home,omitempty" json:"home,omitempty"`
+	Shell string `yaml:"shell,omitempty" json:"shell,omitempty"`
+}
+
+// Group is one /etc/group entry.
+type Group struct {
+	Name string `yaml:"name" json:"name" jsonschema:"required"`
+	GID  int    `yaml:"gid" json:"gid" jsonschema:"required"`
+}
+
+// Nix selects Nix store paths.
+type Nix struct {
+	Paths           []string `yaml:"paths,omitempty" json:"paths,omitempty"`
+	Installables    []string `yaml:"installables,omitempty" json:"installables,omitempty"`
+	ClosureFile     string   `yaml:"closureFile,omitempty" json:"closureFile,omitempty"`
+	RegisterClosure bool     `yaml:"registerClosure,omitempty" json:"registerClosure,omitempty"`
+}

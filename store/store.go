@@ -1,0 +1,244 @@
+package store
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Store is a cache rooted at a folder.
+type Store struct {
+	root string
+}
+
+// DefaultRoot is $STRATA_CACHE, else $XDG_CACHE_HOME/strata, else
+// ~/.cache/strata.
+func DefaultRoot() (string, error) {
+	if d := os.Getenv("STRATA_CACHE"); d != "" {
+		return d, nil
+	}
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "strata"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the cache folder: %w (set STRATA_CACHE or --cache)", err)
+	}
+	return filepath.Join(home, ".cache", "strata"), nil
+}
+
+// Open opens (creating when missing) the store at root.
+func Open(root string) (*Store, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("opening cache %s: %w", root, err)
+	}
+	for _, d := range []string{"blobs/sha256", "tmp", "locks"} {
+		if err := os.MkdirAll(filepath.Join(abs, d), 0o755); err != nil {
+			return nil, fmt.Errorf("opening cache %s: %w (is it writable? choose another with --cache or STRATA_CACHE)", abs, err)
+		}
+	}
+	return &Store{root: abs}, nil
+}
+
+// Root is the store's folder.
+func (s *Store) Root() string { return s.root }
+
+// Dir returns (creating) the folder for derived entries of one kind, e.g.
+// "layers", "debs-unpacked", "deb-index".
+func (s *Store) Dir(kind string) (string, error) {
+	d := filepath.Join(s.root, kind)
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return "", fmt.Errorf("creating cache folder %s: %w", d, err)
+	}
+	return d, nil
+}
+
+// BlobPath is where the blob with the given hex sha256 lives (it may not exist).
+func (s *Store) BlobPath(hexDigest string) string {
+	return filepath.Join(s.root, "blobs", "sha256", hexDigest)
+}
+
+// HasBlob reports whether a blob is present (its content is checked on read).
+func (s *Store) HasBlob(hexDigest string) bool {
+	_, err := os.Stat(s.BlobPath(hexDigest))
+	return err == nil
+}
+
+// ErrCorrupt is returned (wrapped) when a cache entry's bytes do not match
+// its name; the entry is removed so the next run fetches it again.
+var ErrCorrupt = errors.New("cache entry is corrupt")
+
+// OpenBlob opens a blob; the reader fails at EOF with ErrCorrupt when the
+// bytes do not hash to the name, and then deletes the blob.
+func (s *Store) OpenBlob(hexDigest string) (io.ReadCloser, error) {
+	p := s.BlobPath(hexDigest)
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	return &verifyReader{f: f, h: sha256.New(), want: hexDigest, path: p}, nil
+}
+
+type verifyReader struct {
+	f    *os.File
+	h    hash.Hash
+	want string
+	path string
+}
+
+func (v *verifyReader) Read(p []byte) (int, error) {
+	n, err := v.f.Read(p)
+	v.h.Write(p[:n])
+	if err == io.EOF {
+		if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want {
+			os.Remove(v.path)
+			return n, fmt.Errorf("%w: %s has sha256 %s (removed; run again to fetch it anew)", ErrCorrupt, v.path, got)
+		}
+	}
+	return n, err
+}
+
+func (v *verifyReader) Close() error { return v.f.Close() }
+
+// PutBlob stores r's bytes and returns their hex sha256. With want set, a
+// mismatch is an error and nothing is stored.
+func (s *Store) PutBlob(r io.Reader, want string) (string, error) {
+	h := sha256.New()
+	var got string
+	tmp, err := s.writeTemp(io.TeeReader(r, h))
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp)
+	got = hex.EncodeToString(h.Sum(nil))
+	if want != "" && got != want {
+		return "", fmt.Errorf("sha256 mismatch: expected %s, got %s", want, got)
+	}
+	if err := os.Rename(tmp, s.BlobPath(got)); err != nil {
+		return "", fmt.Errorf("storing blob %s: %w", got, err)
+	}
+	return got, nil
+}
+
+// writeTemp copies r into a fsynced temp file in the store and returns its path.
+func (s *Store) writeTemp(r io.Reader) (string, error) {
+	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "put-*")
+	if err != nil {
+		return "", fmt.Errorf("writing to cache: %w", err)
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", fmt.Errorf("writing to cache: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", fmt.Errorf("writing to cache: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("writing to cache: %w", err)
+	}
+	return f.Name(), nil
+}
+
+// PutDir makes the folder kind/key by calling fill on an empty temporary
+// folder and renaming it into place when fill succeeds. If kind/key already
+// exists it is returned untouched and fill is not called. Concurrent callers
+// for the same key are serialised by a lock.
+func (s *Store) PutDir(kind, key string, fill func(tmpDir string) error) (string, error) {
+	base, err := s.Dir(kind)
+	if err != nil {
+		return "", err
+	}
+	final := filepath.Join(base, key)
+	if _, err := os.Stat(final); err == nil {
+		return final, nil
+	}
+	unlock, err := s.Lock(kind + "-" + key)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if _, err := os.Stat(final); err == nil {
+		return final, nil
+	}
+	tmp, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), "dir-*")
+	if err != nil {
+		return "", fmt.Errorf("creating cache entry %s/%s: %w", kind, key, err)
+	}
+	if err := fill(tmp); err != nil {
+		makeWritable(tmp)
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		makeWritable(tmp)
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("creating cache entry %s/%s: %w", kind, key, err)
+	}
+	return final, nil
+}
+
+// makeWritable lets RemoveAll delete trees that contain read-only folders.
+func makeWritable(dir string) {
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o755)
+		}
+		return nil
+	})
+}
+
+// PutFile writes kind/key atomically from r (temp, fsync, rename) and
+// returns its path.
+func (s *Store) PutFile(kind, key string, r io.Reader) (string, error) {
+	base, err := s.Dir(kind)
+	if err != nil {
+		return "", err
+	}
+	tmp, err := s.writeTemp(r)
+	if err != nil {
+		return "", err
+	}
+	final := filepath.Join(base, key)
+	if err := os.Rename(tmp, final); err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("creating cache entry %s/%s: %w", kind, key, err)
+	}
+	return final, nil
+}
+
+// Lock takes an exclusive, inter-process lock named name and returns the
+// function that releases it.
+func (s *Store) Lock(name string) (func(), error) {
+	name = strings.NewReplacer("/", "_", string(os.PathSeparator), "_").Replace(name)
+	f, err := os.OpenFile(filepath.Join(s.root, "locks", name), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("locking cache: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking cache: %w", err)
+	}
+	return func() {
+		unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+// TempDir creates a temporary folder inside the store (same filesystem as
+// the final entries, so renames are atomic).
+func (s *Store) TempDir(pattern string) (string, error) {
+	return os.MkdirTemp(filepath.Join(s.root, "tmp"), pattern)
+}

@@ -1,0 +1,120 @@
+package lockfile
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Version is the current lock format version.
+const Version = 1
+
+// Name is the lock file's name, next to the spec.
+const Name = "strata.lock"
+
+// File is the content of strata.lock.
+type File struct {
+	Version int `json:"version"`
+	// InputsHash is the hash of the spec's inputs at lock time
+	// (see build.InputsHash); --frozen fails when it differs.
+	InputsHash string `json:"inputsHash"`
+	// Sources maps a source name ("debian", "nix", "base") to its sections
+	// by platform ("linux/amd64"). Go's encoding/json sorts map keys, so the
+	// output order is stable.
+	Sources map[string]map[string]json.RawMessage `json:"sources"`
+}
+
+// Section returns the raw section for a source and platform (nil if none).
+func (f *File) Section(source, platform string) json.RawMessage {
+	if f == nil || f.Sources == nil {
+		return nil
+	}
+	return f.Sources[source][platform]
+}
+
+// Set stores a section.
+func (f *File) Set(source, platform string, raw json.RawMessage) {
+	if f.Sources == nil {
+		f.Sources = map[string]map[string]json.RawMessage{}
+	}
+	if f.Sources[source] == nil {
+		f.Sources[source] = map[string]json.RawMessage{}
+	}
+	f.Sources[source][platform] = raw
+}
+
+// Read loads a lock; a missing file returns (nil, nil).
+func Read(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	var f File
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("reading %s: %w (delete it and run `strata lock` to write a fresh one)", path, err)
+	}
+	if f.Version != Version {
+		return nil, fmt.Errorf("%s has lock version %d, this strata writes %d: run `strata lock --update`", path, f.Version, Version)
+	}
+	return &f, nil
+}
+
+// Marshal renders the lock as indented JSON with a final newline; each
+// section is re-indented so the file is diff-friendly.
+func Marshal(f *File) ([]byte, error) {
+	f.Version = Version
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		return nil, err
+	}
+	out.WriteByte('\n')
+	return out.Bytes(), nil
+}
+
+// Write saves the lock atomically (temp file, fsync, rename).
+func Write(path string, f *File) error {
+	b, err := Marshal(f)
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", path, err)
+	}
+	return WriteFileAtomic(path, b, 0o644)
+}
+
+// WriteFileAtomic writes b to path through a temp file in the same folder,
+// fsynced and renamed, so readers never see a partial file.
+func WriteFileAtomic(path string, b []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,289 @@
+package deb
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/gob"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/ulikunitz/xz"
+
+	"github.com/stratabuild/strata/store"
+)
+
+// Package is one stanza of a Packages index, reduced to the fields strata
+// uses. Relationship fields keep their raw text and are parsed on demand.
+type Package struct {
+	Name          string
+	Version       string
+	Arch          string
+	MultiArch     string
+	Depends       string
+	PreDepends    string
+	Provides      string
+	Conflicts     string
+	Breaks        string
+	Essential     bool
+	Priority      string
+	Filename      string
+	Size          int64
+	SHA256        string
+	InstalledSize int64 // KiB, as in the index
+	Maintainer    string
+	Source        string
+	Description   string // first line only
+	Homepage      string
+	Section       string
+}
+
+// Index is the parsed Packages of one or more components for one
+// architecture.
+type Index struct {
+	// Label names the index in messages: "bookworm/main amd64".
+	Label    string
+	Packages []Package
+}
+
+// indexCacheKind is the store folder of parsed indexes; the version in the
+// file name changes whenever Package changes shape.
+const (
+	indexCacheKind    = "deb-index"
+	indexCacheVersion = "v1"
+)
+
+// ParsePackages parses an uncompressed Packages file.
+func ParsePackages(r io.Reader) ([]Package, error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	var out []Package
+	var cur Package
+	var have bool
+	var field string // last field name, for continuation lines
+	lineNo := 0
+	flush := func() error {
+		if !have {
+			return nil
+		}
+		if cur.Name == "" || cur.Version == "" {
+			return fmt.Errorf("stanza ending at line %d has no Package or Version field", lineNo)
+		}
+		out = append(out, cur)
+		cur = Package{}
+		have = false
+		return nil
+	}
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			// a very long line: collect it whole.
+			full := append([]byte(nil), line...)
+			for err == bufio.ErrBufferFull {
+				line, err = br.ReadSlice('\n')
+				full = append(full, line...)
+			}
+			line = full
+		}
+		if len(line) == 0 && err == io.EOF {
+			break
+		}
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("reading Packages: %w", err)
+		}
+		lineNo++
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) == 0 {
+			if ferr := flush(); ferr != nil {
+				return nil, fmt.Errorf("parsing Packages: %w", ferr)
+			}
+			field = ""
+		} else if line[0] == ' ' || line[0] == '\t' {
+			// continuation: only relationship fields may be folded.
+			switch field {
+			case "Depends", "Pre-Depends", "Provides", "Conflicts", "Breaks":
+				setField(&cur, field, fieldValue(&cur, field)+" "+string(bytes.TrimSpace(line)))
+			}
+		} else if i := bytes.IndexByte(line, ':'); i > 0 {
+			field = string(line[:i])
+			if setField(&cur, field, string(bytes.TrimSpace(line[i+1:]))) {
+				have = true
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, fmt.Errorf("parsing Packages: %w", err)
+	}
+	return out, nil
+}
+
+func fieldValue(p *Package, f string) string {
+	switch f {
+	case "Depends":
+		return p.Depends
+	case "Pre-Depends":
+		return p.PreDepends
+	case "Provides":
+		return p.Provides
+	case "Conflicts":
+		return p.Conflicts
+	case "Breaks":
+		return p.Breaks
+	}
+	return ""
+}
+
+// setField stores a kept field and reports whether it was one.
+func setField(p *Package, f, v string) bool {
+	switch f {
+	case "Package":
+		p.Name = v
+	case "Version":
+		p.Version = v
+	case "Architecture":
+		p.Arch = v
+	case "Multi-Arch":
+		p.MultiArch = v
+	case "Depends":
+		p.Depends = v
+	case "Pre-Depends":
+		p.PreDepends = v
+	case "Provides":
+		p.Provides = v
+	case "Conflicts":
+		p.Conflicts = v
+	case "Breaks":
+		p.Breaks = v
+	case "Essential":
+		p.Essential = strings.EqualFold(v, "yes")
+	case "Priority":
+		p.Priority = v
+	case "Filename":
+		p.Filename = v
+	case "Size":
+		p.Size, _ = strconv.ParseInt(v, 10, 64)
+	case "SHA256":
+		p.SHA256 = strings.ToLower(v)
+	case "Installed-Size":
+		p.InstalledSize, _ = strconv.ParseInt(v, 10, 64)
+	case "Maintainer":
+		p.Maintainer = v
+	case "Source":
+		p.Source = v
+	case "Description":
+		p.Description = v
+	case "Homepage":
+		p.Homepage = v
+	case "Section":
+		p.Section = v
+	default:
+		return false
+	}
+	return true
+}
+
+// indexFile is one Packages file named in a Release.
+type indexFile struct {
+	path string // relative to dists/SUITE
+	sum  FileSum
+}
+
+// pickIndex chooses the best-compressed Packages file the Release lists
+// for comp and arch.
+func pickIndex(rel *Release, comp, arch string) (indexFile, error) {
+	base := comp + "/binary-" + arch + "/Packages"
+	for _, ext := range []string{".xz", ".gz", ""} {
+		if s, ok := rel.SHA256[base+ext]; ok {
+			return indexFile{path: base + ext, sum: s}, nil
+		}
+	}
+	return indexFile{}, fmt.Errorf("the Release file of %s lists no %s{.xz,.gz,} (is component %q or architecture %q right? the archive has components %v and architectures %v)",
+		rel.Suite, base, comp, arch, rel.Components, rel.Architectures)
+}
+
+// loadIndex returns the parsed packages of one index file, from the cache
+// when present, else downloaded, verified against the Release checksum,
+// parsed and cached.
+func loadIndex(ctx context.Context, st *store.Store, f *fetcher, suite string, rel *Release, file indexFile) ([]Package, error) {
+	key := indexCacheVersion + "-" + file.sum.SHA256 + ".gob"
+	dir, err := st.Dir(indexCacheKind)
+	if err != nil {
+		return nil, err
+	}
+	cached := filepath.Join(dir, key)
+	if pk, err := readIndexCache(cached); err == nil {
+		return pk, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		os.Remove(cached) // unreadable cache entry: fetch anew
+	}
+
+	urlPath := "dists/" + suite + "/" + file.path
+	if rel.AcquireByHash {
+		urlPath = "dists/" + suite + "/" + pathDir(file.path) + "/by-hash/SHA256/" + file.sum.SHA256
+	}
+	raw, err := f.get(ctx, urlPath)
+	if err != nil {
+		return nil, fmt.Errorf("downloading the package index: %w", err)
+	}
+	sum := sha256.Sum256(raw)
+	if got := hex.EncodeToString(sum[:]); got != file.sum.SHA256 || int64(len(raw)) != file.sum.Size {
+		return nil, fmt.Errorf("%s: sha256 %s (%d bytes) does not match the signed Release's %s (%d bytes): the mirror serves a corrupt or altered index; retry later or set debian.mirror to another mirror",
+			f.url(urlPath), got, len(raw), file.sum.SHA256, file.sum.Size)
+	}
+	r, err := decompress(file.path, raw)
+	if err != nil {
+		return nil, fmt.Errorf("decompressing %s: %w", f.url(urlPath), err)
+	}
+	pk, err := ParsePackages(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.url(urlPath), err)
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(pk); err != nil {
+		return nil, fmt.Errorf("encoding the index cache: %w", err)
+	}
+	if _, err := st.PutFile(indexCacheKind, key, &buf); err != nil {
+		return nil, err
+	}
+	return pk, nil
+}
+
+func readIndexCache(path string) ([]Package, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var pk []Package
+	if err := gob.NewDecoder(bufio.NewReaderSize(f, 1<<20)).Decode(&pk); err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", path, err)
+	}
+	return pk, nil
+}
+
+func pathDir(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[:i]
+	}
+	return "."
+}
+
+func decompress(name string, raw []byte) (io.Reader, error) {
+	switch {
+	case strings.HasSuffix(name, ".xz"):
+		return xz.NewReader(bytes.NewReader(raw))
+	case strings.HasSuffix(name, ".gz"):
+		return gzip.NewReader(bytes.NewReader(raw))
+	}
+	return bytes.NewReader(raw), nil
+}

@@ -1,0 +1,243 @@
+package deb
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/stratabuild/strata/closure"
+)
+
+// MirrorEnv names the environment variable that overrides the host's apt
+// sources as the default mirror.
+const MirrorEnv = "STRATA_DEBIAN_MIRROR"
+
+// DefaultKeyring is the keyring used when the spec names none.
+const DefaultKeyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
+// Arch maps an OCI platform to Debian's architecture name.
+func Arch(p closure.Platform) (string, error) {
+	switch p.Arch {
+	case "amd64", "arm64", "s390x", "riscv64":
+		return p.Arch, nil
+	case "386":
+		return "i386", nil
+	case "ppc64le":
+		return "ppc64el", nil
+	case "arm":
+		if p.Variant == "v7" || p.Variant == "" {
+			return "armhf", nil
+		}
+		if p.Variant == "v5" || p.Variant == "v6" {
+			return "armel", nil
+		}
+	case "mips64le":
+		return "mips64el", nil
+	}
+	return "", fmt.Errorf("platform %s has no Debian architecture (use one of linux/amd64, linux/arm64, linux/arm/v7, linux/386, linux/ppc64le, linux/s390x, linux/riscv64)", p)
+}
+
+// AptSource is one "deb" entry of the host's apt configuration.
+type AptSource struct {
+	URI        string
+	Suites     []string
+	Components []string
+}
+
+// MirrorOptions says where FindMirror looks.
+type MirrorOptions struct {
+	// Spec is the spec's mirror field; it wins when set.
+	Spec string
+	// Env is the value of STRATA_DEBIAN_MIRROR.
+	Env string
+	// AptRoot is the folder holding sources.list and sources.list.d
+	// (default /etc/apt).
+	AptRoot string
+}
+
+// FindMirror returns the mirror to use for suite: the spec's mirror, else
+// STRATA_DEBIAN_MIRROR, else the host's apt source that serves suite (or,
+// failing that, the host's main archive entry). The result has no trailing
+// slash.
+func FindMirror(suite string, o MirrorOptions) (string, error) {
+	if o.Spec != "" {
+		return strings.TrimRight(o.Spec, "/"), nil
+	}
+	if o.Env != "" {
+		return strings.TrimRight(o.Env, "/"), nil
+	}
+	root := o.AptRoot
+	if root == "" {
+		root = "/etc/apt"
+	}
+	srcs, err := ReadAptSources(root)
+	if err != nil {
+		return "", err
+	}
+	if m := pickMirror(srcs, suite); m != "" {
+		return strings.TrimRight(m, "/"), nil
+	}
+	return "", fmt.Errorf("no Debian mirror for suite %s: none in %s/sources.list.d/*.sources or %s/sources.list; set debian.mirror in the spec or the %s environment variable to the archive's base URL (the folder holding dists/ and pool/)", suite, root, root, MirrorEnv)
+}
+
+// pickMirror chooses the entry that serves suite; failing that the first
+// entry serving a plain release suite (no "-security", "-updates", ...),
+// which is the main archive and serves every release.
+func pickMirror(srcs []AptSource, suite string) string {
+	for _, s := range srcs {
+		for _, su := range s.Suites {
+			if su == suite {
+				return s.URI
+			}
+		}
+	}
+	for _, s := range srcs {
+		for _, su := range s.Suites {
+			if !strings.ContainsAny(su, "-/") {
+				return s.URI
+			}
+		}
+	}
+	return ""
+}
+
+// ReadAptSources reads the "deb" entries of root/sources.list.d/*.sources
+// (deb822) and root/sources.list plus root/sources.list.d/*.list (one-line
+// form), in that order. Missing files are not an error.
+func ReadAptSources(root string) ([]AptSource, error) {
+	var out []AptSource
+	d822, _ := filepath.Glob(filepath.Join(root, "sources.list.d", "*.sources"))
+	sort.Strings(d822)
+	for _, p := range d822 {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("reading apt sources %s: %w", p, err)
+		}
+		out = append(out, parseDeb822Sources(string(b))...)
+	}
+	lists := []string{filepath.Join(root, "sources.list")}
+	more, _ := filepath.Glob(filepath.Join(root, "sources.list.d", "*.list"))
+	sort.Strings(more)
+	lists = append(lists, more...)
+	for _, p := range lists {
+		b, err := os.ReadFile(p)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading apt sources %s: %w", p, err)
+		}
+		out = append(out, parseOneLineSources(string(b))...)
+	}
+	return out, nil
+}
+
+func parseDeb822Sources(text string) []AptSource {
+	var out []AptSource
+	for _, para := range splitParagraphs(text) {
+		f := parseFields(para)
+		if !hasWord(f["types"], "deb") {
+			continue
+		}
+		if e := strings.ToLower(f["enabled"]); e == "no" || e == "false" {
+			continue
+		}
+		for _, uri := range strings.Fields(f["uris"]) {
+			out = append(out, AptSource{URI: uri, Suites: strings.Fields(f["suites"]), Components: strings.Fields(f["components"])})
+		}
+	}
+	return out
+}
+
+func hasWord(s, w string) bool {
+	for _, x := range strings.Fields(s) {
+		if x == w {
+			return true
+		}
+	}
+	return false
+}
+
+// splitParagraphs splits deb822 text into paragraphs, dropping comment lines.
+func splitParagraphs(text string) []string {
+	var paras []string
+	var cur strings.Builder
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.TrimSpace(line) == "" {
+			if cur.Len() > 0 {
+				paras = append(paras, cur.String())
+				cur.Reset()
+			}
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+	}
+	if cur.Len() > 0 {
+		paras = append(paras, cur.String())
+	}
+	return paras
+}
+
+// parseFields parses one deb822 paragraph into lower-cased field names;
+// continuation lines are joined with newlines.
+func parseFields(para string) map[string]string {
+	f := map[string]string{}
+	var last string
+	for _, line := range strings.Split(para, "\n") {
+		if line == "" {
+			continue
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if last != "" {
+				f[last] += "\n" + strings.TrimSpace(line)
+			}
+			continue
+		}
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		last = strings.ToLower(strings.TrimSpace(k))
+		f[last] = strings.TrimSpace(v)
+	}
+	return f
+}
+
+func parseOneLineSources(text string) []AptSource {
+	var out []AptSource
+	for _, line := range strings.Split(text, "\n") {
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		fs := strings.Fields(line)
+		if len(fs) < 3 || fs[0] != "deb" {
+			continue
+		}
+		fs = fs[1:]
+		if strings.HasPrefix(fs[0], "[") {
+			// options: skip to the closing bracket.
+			for len(fs) > 0 && !strings.HasSuffix(fs[0], "]") {
+				fs = fs[1:]
+			}
+			if len(fs) == 0 {
+				continue
+			}
+			fs = fs[1:]
+		}
+		if len(fs) < 2 {
+			continue
+		}
+		out = append(out, AptSource{URI: fs[0], Suites: []string{fs[1]}, Components: fs[2:]})
+	}
+	return out
+}

@@ -1,0 +1,558 @@
+package deb
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// ResolveOptions is the input of Resolve besides the index.
+type ResolveOptions struct {
+	// Arch is the target Debian architecture ("amd64").
+	Arch string
+	// Roots are the packages asked for, "name" or "name=version".
+	Roots []string
+	// Exclude names packages that count as not installable: a dependency
+	// only they satisfy is dropped, with everything only it pulled in.
+	Exclude []string
+	// Prefer maps names to versions to keep when the index still has them
+	// and they satisfy every relation (used to update a lock partially).
+	Prefer map[string]string
+	// Log receives one line per dropped dependency and per arbitrary
+	// choice among virtual package providers; nil discards.
+	Log io.Writer
+}
+
+// Resolved is one package of a resolution.
+type Resolved struct {
+	Pkg *Package
+	// Deps are the names of the packages chosen to satisfy Pkg's Depends
+	// and Pre-Depends, sorted, without Pkg itself.
+	Deps []string
+	// NeededBy is the package that first pulled this one in ("" for a root).
+	NeededBy string
+}
+
+// Resolution is the closure of a set of roots.
+type Resolution struct {
+	// Packages sorted by name.
+	Packages []*Resolved
+	// Dropped lists the dependencies dropped because of Exclude, as
+	// "chain -> relation".
+	Dropped []string
+}
+
+// Names lists the resolved package names in order.
+func (r *Resolution) Names() []string {
+	out := make([]string, len(r.Packages))
+	for i, p := range r.Packages {
+		out[i] = p.Pkg.Name
+	}
+	return out
+}
+
+// provide is one entry of a Provides field.
+type provide struct {
+	pkg     int // index in Index.Packages
+	version string
+	qual    string
+}
+
+// lookup is the name and provider maps of an index.
+type lookup struct {
+	byName    map[string][]int // highest version first
+	providers map[string][]provide
+}
+
+func buildLookup(idx *Index, arch string) (*lookup, error) {
+	l := &lookup{byName: make(map[string][]int, len(idx.Packages)), providers: map[string][]provide{}}
+	for i := range idx.Packages {
+		p := &idx.Packages[i]
+		if p.Arch != arch && p.Arch != "all" {
+			continue
+		}
+		l.byName[p.Name] = append(l.byName[p.Name], i)
+		if p.Provides != "" {
+			rels, err := parseRelations(p.Provides, arch)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s in %s: Provides: %w", p.Name, p.Version, idx.Label, err)
+			}
+			for _, r := range rels {
+				for _, a := range r {
+					l.providers[a.Name] = append(l.providers[a.Name], provide{pkg: i, version: a.Version, qual: a.Qual})
+				}
+			}
+		}
+	}
+	for name, list := range l.byName {
+		if len(list) > 1 {
+			pk := idx.Packages
+			sort.SliceStable(list, func(a, b int) bool {
+				c := compareVersions(pk[list[a]].Version, pk[list[b]].Version)
+				if c != 0 {
+					return c > 0
+				}
+				return list[a] < list[b]
+			})
+			// drop exact duplicates (same version in two components)
+			out := list[:1]
+			for _, j := range list[1:] {
+				if pk[j].Version != pk[out[len(out)-1]].Version {
+					out = append(out, j)
+				}
+			}
+			l.byName[name] = out
+		}
+	}
+	return l, nil
+}
+
+type resolver struct {
+	idx      *Index
+	l        *lookup
+	opt      ResolveOptions
+	excluded map[string]bool
+	roots    map[string]bool
+	selected map[string]int // name -> index in idx.Packages
+	order    []string       // names in selection order
+	parent   map[string]string
+	deps     map[string]map[string]bool
+	queue    []string
+	pending  []pendingRel
+	dropped  []string
+	log      io.Writer
+}
+
+type pendingRel struct {
+	owner string
+	rel   relation
+}
+
+// Resolve computes the closure of opt.Roots over Depends and Pre-Depends
+// in idx. It is deterministic: the same index and options give the same
+// result.
+func Resolve(idx *Index, opt ResolveOptions) (*Resolution, error) {
+	l, err := buildLookup(idx, opt.Arch)
+	if err != nil {
+		return nil, err
+	}
+	return resolveWith(idx, l, opt)
+}
+
+func resolveWith(idx *Index, l *lookup, opt ResolveOptions) (*Resolution, error) {
+	r := &resolver{
+		idx: idx, l: l, opt: opt,
+		excluded: map[string]bool{}, roots: map[string]bool{},
+		selected: map[string]int{}, parent: map[string]string{}, deps: map[string]map[string]bool{},
+		log: opt.Log,
+	}
+	if r.log == nil {
+		r.log = io.Discard
+	}
+	for _, e := range opt.Exclude {
+		r.excluded[e] = true
+	}
+	if len(opt.Roots) == 0 {
+		return nil, fmt.Errorf("debian.packages is empty: name at least one package to install")
+	}
+	for _, root := range opt.Roots {
+		name, _, _ := strings.Cut(root, "=")
+		r.roots[name] = true
+	}
+	for _, root := range opt.Roots {
+		if err := r.addRoot(root); err != nil {
+			return nil, err
+		}
+	}
+	for {
+		for len(r.queue) > 0 {
+			name := r.queue[0]
+			r.queue = r.queue[1:]
+			if err := r.expand(name); err != nil {
+				return nil, err
+			}
+		}
+		if len(r.pending) == 0 {
+			break
+		}
+		p := r.pending[0]
+		r.pending = r.pending[1:]
+		if err := r.satisfy(p.owner, p.rel); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.checkConflicts(); err != nil {
+		return nil, err
+	}
+	res := &Resolution{Dropped: r.dropped}
+	names := append([]string(nil), r.order...)
+	sort.Strings(names)
+	for _, n := range names {
+		rp := &Resolved{Pkg: &idx.Packages[r.selected[n]], NeededBy: r.parent[n]}
+		for d := range r.deps[n] {
+			rp.Deps = append(rp.Deps, d)
+		}
+		sort.Strings(rp.Deps)
+		res.Packages = append(res.Packages, rp)
+	}
+	return res, nil
+}
+
+func (r *resolver) addRoot(root string) error {
+	name, ver, pinned := strings.Cut(root, "=")
+	if r.excluded[name] {
+		return fmt.Errorf("%s is both in debian.packages and debian.exclude: remove it from one of them", name)
+	}
+	if _, ok := r.selected[name]; ok {
+		return nil
+	}
+	a := atom{Name: name}
+	if pinned {
+		a.Op, a.Version = "=", ver
+	}
+	if len(r.l.byName[name]) == 0 {
+		if len(r.l.providers[name]) > 0 {
+			// a virtual package as a root: treat it like a dependency.
+			return r.satisfy("", relation{a})
+		}
+		return fmt.Errorf("%s: no package named %s in %s (check the name and debian.suite/debian.components)", name, name, r.idx.Label)
+	}
+	c := r.realCandidates(a)
+	if len(c) == 0 {
+		return fmt.Errorf("%s: no version of %s satisfies it in %s (available: %s)", root, name, r.idx.Label, r.versionsOf(name))
+	}
+	r.choose(c[0], "")
+	return nil
+}
+
+// choose selects package index i, pulled in by owner.
+func (r *resolver) choose(i int, owner string) {
+	p := &r.idx.Packages[i]
+	if _, ok := r.selected[p.Name]; ok {
+		return
+	}
+	r.selected[p.Name] = i
+	r.order = append(r.order, p.Name)
+	r.parent[p.Name] = owner
+	r.queue = append(r.queue, p.Name)
+}
+
+func (r *resolver) edge(owner, dep string) {
+	if owner == "" || owner == dep {
+		return
+	}
+	m := r.deps[owner]
+	if m == nil {
+		m = map[string]bool{}
+		r.deps[owner] = m
+	}
+	m[dep] = true
+}
+
+func (r *resolver) expand(name string) error {
+	p := &r.idx.Packages[r.selected[name]]
+	for _, field := range []struct{ name, text string }{{"Pre-Depends", p.PreDepends}, {"Depends", p.Depends}} {
+		rels, err := parseRelations(field.text, r.opt.Arch)
+		if err != nil {
+			return fmt.Errorf("%s: %s %s in %s: %w", r.chain(name), p.Name, field.name, r.idx.Label, err)
+		}
+		for _, rel := range rels {
+			if len(rel) == 1 {
+				if err := r.satisfy(name, rel); err != nil {
+					return err
+				}
+				continue
+			}
+			r.pending = append(r.pending, pendingRel{owner: name, rel: rel})
+		}
+	}
+	return nil
+}
+
+// qualOK reports whether package p may satisfy a possibility with
+// architecture qualifier qual (dpkg's rules for a single-architecture
+// system).
+func (r *resolver) qualOK(p *Package, qual string) bool {
+	switch qual {
+	case "":
+		return true
+	case "any":
+		return p.MultiArch == "allowed" || p.MultiArch == "foreign"
+	case "native", r.opt.Arch:
+		return true
+	}
+	return p.MultiArch == "foreign"
+}
+
+// realCandidates lists the versions of a.Name that satisfy a, best first:
+// the already-selected version only, else a preferred (locked) version,
+// else highest first.
+func (r *resolver) realCandidates(a atom) []int {
+	if r.excluded[a.Name] {
+		return nil
+	}
+	var out []int
+	if i, ok := r.selected[a.Name]; ok {
+		p := &r.idx.Packages[i]
+		if r.qualOK(p, a.Qual) && versionSatisfies(p.Version, a.Op, a.Version) {
+			out = append(out, i)
+		}
+		return out
+	}
+	for _, i := range r.l.byName[a.Name] {
+		p := &r.idx.Packages[i]
+		if r.qualOK(p, a.Qual) && versionSatisfies(p.Version, a.Op, a.Version) {
+			out = append(out, i)
+		}
+	}
+	if pv, ok := r.opt.Prefer[a.Name]; ok {
+		for k, i := range out {
+			if r.idx.Packages[i].Version == pv && k > 0 {
+				out[0], out[k] = out[k], out[0]
+				break
+			}
+		}
+	}
+	return out
+}
+
+// providerCandidates lists the packages whose Provides satisfy a.
+func (r *resolver) providerCandidates(a atom) []int {
+	var out []int
+	seen := map[string]bool{}
+	for _, pv := range r.l.providers[a.Name] {
+		p := &r.idx.Packages[pv.pkg]
+		if r.excluded[p.Name] || seen[p.Name] {
+			continue
+		}
+		if si, ok := r.selected[p.Name]; ok && si != pv.pkg {
+			continue // another version of the provider is chosen
+		}
+		if a.Op != "" && (pv.version == "" || !versionSatisfies(pv.version, a.Op, a.Version)) {
+			continue
+		}
+		if !r.qualOK(p, a.Qual) {
+			continue
+		}
+		// only the best version of each provider
+		if best := r.realCandidates(atom{Name: p.Name}); len(best) > 0 && best[0] != pv.pkg {
+			if _, sel := r.selected[p.Name]; !sel && r.providesSatisfies(best[0], a) {
+				continue
+			}
+		}
+		seen[p.Name] = true
+		out = append(out, pv.pkg)
+	}
+	return out
+}
+
+func (r *resolver) providesSatisfies(i int, a atom) bool {
+	for _, pv := range r.l.providers[a.Name] {
+		if pv.pkg == i && (a.Op == "" || (pv.version != "" && versionSatisfies(pv.version, a.Op, a.Version))) {
+			return true
+		}
+	}
+	return false
+}
+
+// excludedOnly reports whether a could be satisfied if Exclude were empty.
+func (r *resolver) excludedOnly(a atom) bool {
+	if r.excluded[a.Name] && len(r.l.byName[a.Name]) > 0 {
+		return true
+	}
+	for _, pv := range r.l.providers[a.Name] {
+		if r.excluded[r.idx.Packages[pv.pkg].Name] {
+			return true
+		}
+	}
+	return false
+}
+
+var priorityRank = map[string]int{"required": 0, "important": 1, "standard": 2, "optional": 3, "extra": 4}
+
+func rank(p *Package) int {
+	if v, ok := priorityRank[p.Priority]; ok {
+		return v
+	}
+	return 5
+}
+
+// satisfy makes rel hold for owner: an alternative already in the closure
+// wins, else the first alternative that can be installed.
+func (r *resolver) satisfy(owner string, rel relation) error {
+	type alt struct {
+		real, prov []int
+	}
+	alts := make([]alt, len(rel))
+	for k, a := range rel {
+		alts[k] = alt{real: r.realCandidates(a), prov: r.providerCandidates(a)}
+		for _, i := range append(append([]int(nil), alts[k].real...), alts[k].prov...) {
+			if si, ok := r.selected[r.idx.Packages[i].Name]; ok && si == i {
+				r.edge(owner, r.idx.Packages[i].Name)
+				return nil
+			}
+		}
+	}
+	for k, a := range rel {
+		if len(alts[k].real) > 0 {
+			r.choose(alts[k].real[0], owner)
+			r.edge(owner, a.Name)
+			return nil
+		}
+		if prov := alts[k].prov; len(prov) > 0 {
+			pk := r.idx.Packages
+			sort.SliceStable(prov, func(x, y int) bool {
+				px, py := &pk[prov[x]], &pk[prov[y]]
+				if r.roots[px.Name] != r.roots[py.Name] {
+					return r.roots[px.Name]
+				}
+				if rank(px) != rank(py) {
+					return rank(px) < rank(py)
+				}
+				return px.Name < py.Name
+			})
+			chosen := &pk[prov[0]]
+			if len(prov) > 1 {
+				names := make([]string, len(prov))
+				for j, i := range prov {
+					names[j] = pk[i].Name
+				}
+				fmt.Fprintf(r.log, "debian: %s -> %s: provided by %s; chose %s (name another in debian.packages to choose it)\n",
+					r.chain(owner), a, strings.Join(names, ", "), chosen.Name)
+			}
+			r.choose(prov[0], owner)
+			r.edge(owner, chosen.Name)
+			return nil
+		}
+	}
+	for _, a := range rel {
+		if r.excludedOnly(a) {
+			msg := r.chain(owner) + " -> " + rel.String()
+			r.dropped = append(r.dropped, msg)
+			fmt.Fprintf(r.log, "debian: dropped dependency %s (excluded by debian.exclude)\n", msg)
+			return nil
+		}
+	}
+	reasons := make([]string, len(rel))
+	for k, a := range rel {
+		reasons[k] = r.why(a)
+	}
+	chain := rel.String()
+	if owner != "" {
+		chain = r.chain(owner) + " -> " + chain
+	}
+	if len(rel) == 1 {
+		return fmt.Errorf("%s: %s in %s", chain, reasons[0], r.idx.Label)
+	}
+	return fmt.Errorf("%s: no alternative can be installed from %s (%s)", chain, r.idx.Label, strings.Join(reasons, "; "))
+}
+
+// why explains why no package satisfies a.
+func (r *resolver) why(a atom) string {
+	if si, ok := r.selected[a.Name]; ok {
+		p := &r.idx.Packages[si]
+		return fmt.Sprintf("%s %s is already in the closure (needed by %s) and does not satisfy it", p.Name, p.Version, r.chainOrRoot(p.Name))
+	}
+	if len(r.l.byName[a.Name]) == 0 && len(r.l.providers[a.Name]) == 0 {
+		return fmt.Sprintf("no package named %s", a.Name)
+	}
+	if a.Qual != "" && a.Qual != "native" && a.Qual != r.opt.Arch {
+		if a.Qual != "any" {
+			return fmt.Sprintf("architecture %s is not the target %s (strata installs one architecture)", a.Qual, r.opt.Arch)
+		}
+	}
+	if len(r.l.byName[a.Name]) == 0 {
+		return fmt.Sprintf("no provider of %s satisfies it", a.Name)
+	}
+	return fmt.Sprintf("no version of %s satisfies it (available: %s)", a.Name, r.versionsOf(a.Name))
+}
+
+func (r *resolver) chainOrRoot(name string) string {
+	if r.parent[name] == "" {
+		return "debian.packages"
+	}
+	return r.chain(r.parent[name])
+}
+
+func (r *resolver) versionsOf(name string) string {
+	var vs []string
+	for _, i := range r.l.byName[name] {
+		p := &r.idx.Packages[i]
+		v := p.Version
+		if p.MultiArch != "" {
+			v += " Multi-Arch: " + p.MultiArch
+		}
+		vs = append(vs, v)
+	}
+	return strings.Join(vs, ", ")
+}
+
+// chain is "root -> ... -> name" along first-pull parents.
+func (r *resolver) chain(name string) string {
+	if name == "" {
+		return ""
+	}
+	var parts []string
+	seen := map[string]bool{}
+	for n := name; n != "" && !seen[n]; n = r.parent[n] {
+		seen[n] = true
+		parts = append(parts, n)
+	}
+	for i, j := 0, len(parts)-1; i < j; i, j = i+1, j-1 {
+		parts[i], parts[j] = parts[j], parts[i]
+	}
+	return strings.Join(parts, " -> ")
+}
+
+// checkConflicts reports Conflicts and Breaks between chosen packages.
+func (r *resolver) checkConflicts() error {
+	names := append([]string(nil), r.order...)
+	sort.Strings(names)
+	var problems []string
+	for _, n := range names {
+		p := &r.idx.Packages[r.selected[n]]
+		for _, field := range []struct{ name, text string }{{"Conflicts", p.Conflicts}, {"Breaks", p.Breaks}} {
+			rels, err := parseRelations(field.text, r.opt.Arch)
+			if err != nil {
+				return fmt.Errorf("%s %s %s in %s: %w", p.Name, p.Version, field.name, r.idx.Label, err)
+			}
+			for _, rel := range rels {
+				for _, a := range rel {
+					for _, hit := range r.conflictHits(p, a) {
+						problems = append(problems, fmt.Sprintf("%s %s %s %s (%s: %s)", p.Name, p.Version, strings.ToLower(field.name), hit, field.name, a))
+					}
+				}
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("conflicting packages in the closure from %s: %s (add one of each pair to debian.exclude, or choose other packages)", r.idx.Label, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// conflictHits lists the chosen packages (other than p) that match a.
+func (r *resolver) conflictHits(p *Package, a atom) []string {
+	var hits []string
+	if si, ok := r.selected[a.Name]; ok && a.Name != p.Name {
+		q := &r.idx.Packages[si]
+		if versionSatisfies(q.Version, a.Op, a.Version) {
+			hits = append(hits, q.Name+" "+q.Version)
+		}
+	}
+	for _, pv := range r.l.providers[a.Name] {
+		q := &r.idx.Packages[pv.pkg]
+		if q.Name == p.Name || q.Name == a.Name {
+			continue
+		}
+		if si, ok := r.selected[q.Name]; !ok || si != pv.pkg {
+			continue
+		}
+		if a.Op != "" && (pv.version == "" || !versionSatisfies(pv.version, a.Op, a.Version)) {
+			continue
+		}
+		hits = append(hits, q.Name+" "+q.Version+" (provides "+a.Name+")")
+	}
+	return hits
+}

@@ -1,0 +1,208 @@
+package files
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/spec"
+)
+
+// Source turns a spec's files entries into nodes "files:000", "files:001", …
+type Source struct {
+	files []spec.File
+	dir   string
+}
+
+// New returns the source for s's files entries.
+func New(s *spec.Spec) *Source { return &Source{files: s.Files, dir: s.Dir} }
+
+// Name implements closure.Source.
+func (s *Source) Name() string { return "files" }
+
+// Resolve implements closure.Source. Files are pinned by content, so the
+// source records no lock section.
+func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Result, error) {
+	g := closure.New()
+	for i, f := range s.files {
+		n, err := Node(ctx, s.dir, i, f)
+		if err != nil {
+			return nil, err
+		}
+		if err := g.Add(n); err != nil {
+			return nil, err
+		}
+		g.Roots = append(g.Roots, n.ID)
+	}
+	return &closure.Result{Graph: g}, nil
+}
+
+// Node reads one files entry (index i of the spec) into a node. The walk
+// happens here, once: the node's Key is the hash of every entry's metadata
+// and content, so a cached layer is reused exactly when nothing changed.
+func Node(ctx context.Context, specDir string, i int, f spec.File) (*closure.Node, error) {
+	src := filepath.Join(specDir, filepath.FromSlash(f.Src))
+	dst := strings.TrimPrefix(path.Clean(f.Dst), "/")
+	var mode fs.FileMode
+	if f.Mode != "" {
+		m, err := strconv.ParseUint(f.Mode, 8, 32)
+		if err != nil {
+			return nil, fmt.Errorf("files[%d]: mode %q is not octal", i, f.Mode)
+		}
+		mode = fs.FileMode(m&0o777) | special(m)
+	}
+	uid, gid := 0, 0
+	if f.UID != nil {
+		uid = *f.UID
+	}
+	if f.GID != nil {
+		gid = *f.GID
+	}
+	w := walker{src: src, dst: dst, mode: mode, uid: uid, gid: gid, inodes: map[inode]string{}}
+	if err := w.walk(ctx); err != nil {
+		return nil, fmt.Errorf("files[%d] (%s): %w", i, f.Src, err)
+	}
+	sort.Slice(w.entries, func(a, b int) bool { return w.entries[a].Path < w.entries[b].Path })
+	h := sha256.New()
+	fmt.Fprintf(h, "files-v1\x00")
+	var size int64
+	for k, e := range w.entries {
+		fmt.Fprintf(h, "%s\x00%d\x00%o\x00%d:%d\x00%d\x00%s\x00%s\n", e.Path, e.Type, e.Mode, e.UID, e.GID, e.Size, e.Link, w.sums[k])
+		size += e.Size
+	}
+	id := fmt.Sprintf("files:%03d", i)
+	return &closure.Node{
+		ID:       id,
+		Kind:     closure.KindFiles,
+		Name:     "/" + dst,
+		Size:     size,
+		Meta:     map[string]string{"src": f.Src, "dst": f.Dst},
+		Contents: closure.StaticContents{ID: "files:" + hex.EncodeToString(h.Sum(nil)), List: w.entries},
+	}, nil
+}
+
+func special(m uint64) fs.FileMode {
+	var s fs.FileMode
+	if m&0o4000 != 0 {
+		s |= fs.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		s |= fs.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		s |= fs.ModeSticky
+	}
+	return s
+}
+
+type inode struct{ dev, ino uint64 }
+
+type walker struct {
+	src, dst string
+	mode     fs.FileMode
+	uid, gid int
+	entries  []closure.Entry
+	sums     []string
+	inodes   map[inode]string
+}
+
+func (w *walker) add(e closure.Entry, sum string) {
+	w.entries = append(w.entries, e)
+	w.sums = append(w.sums, sum)
+}
+
+func (w *walker) walk(ctx context.Context) error {
+	return filepath.WalkDir(w.src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) {
+				return fmt.Errorf("%s does not exist: fix `src` or create it", p)
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(w.src, p)
+		if err != nil {
+			return err
+		}
+		target := w.dst
+		if rel != "." {
+			target = path.Join(w.dst, filepath.ToSlash(rel))
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		e := closure.Entry{Path: target, UID: w.uid, GID: w.gid}
+		switch t := info.Mode().Type(); {
+		case t == 0:
+			return w.file(p, e, info)
+		case t == fs.ModeDir:
+			e.Type, e.Mode = closure.Dir, 0o755
+			w.add(e, "")
+		case t == fs.ModeSymlink:
+			link, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			e.Type, e.Mode, e.Link = closure.Symlink, 0o777, link
+			w.add(e, "")
+		default:
+			return fmt.Errorf("%s is a %s: only files, folders and symlinks can go into an image", p, t.String())
+		}
+		return nil
+	})
+}
+
+func (w *walker) file(p string, e closure.Entry, info fs.FileInfo) error {
+	e.Type, e.Size = closure.Regular, info.Size()
+	switch {
+	case w.mode != 0:
+		e.Mode = w.mode
+	case info.Mode()&0o111 != 0:
+		e.Mode = 0o755
+	default:
+		e.Mode = 0o644
+	}
+	if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+		k := inode{uint64(st.Dev), uint64(st.Ino)}
+		if first, seen := w.inodes[k]; seen {
+			e.Type, e.Size, e.Link = closure.Hardlink, 0, first
+			w.add(e, "")
+			return nil
+		}
+		w.inodes[k] = e.Path
+	}
+	sum, err := fileSHA256(p)
+	if err != nil {
+		return err
+	}
+	e.Open = func() (io.ReadCloser, error) { return os.Open(p) }
+	w.add(e, sum)
+	return nil
+}
+
+func fileSHA256(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("reading %s: %w", p, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,253 @@
+package image
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/layer"
+	"github.com/stratabuild/strata/spec"
+	"github.com/stratabuild/strata/store"
+)
+
+// Annotation keys written on manifests.
+const (
+	AnnotationCreated = "org.opencontainers.image.created"
+	AnnotationTitle   = "org.opencontainers.image.title"
+)
+
+// Group is the nodes that share one layer, and what to call it.
+type Group struct {
+	Nodes []*closure.Node
+	Title string
+}
+
+// Options configure Assemble.
+type Options struct {
+	Store       *store.Store
+	Compression layer.Compression
+	Created     time.Time
+	Platform    closure.Platform
+	Config      spec.Config
+	// Name is the image name, for the title annotation.
+	Name string
+	// Base is the image strata's layers go on top of; nil for none.
+	Base v1.Image
+	// Progress is called after each layer is ready; nil for none.
+	Progress func(done, total int, title string)
+	// Jobs bounds how many layers are built at once; 0 means GOMAXPROCS.
+	Jobs int
+}
+
+// LayerInfo describes one layer strata wrote.
+type LayerInfo struct {
+	Digest v1.Hash  `json:"digest"`
+	DiffID v1.Hash  `json:"diffID"`
+	Size   int64    `json:"size"`
+	Title  string   `json:"title"`
+	Nodes  []string `json:"nodes,omitempty"`
+}
+
+// Assemble builds (or takes from the cache) one layer per group and
+// returns the image and the facts of the layers it added.
+func Assemble(ctx context.Context, groups []Group, opt Options) (v1.Image, []LayerInfo, error) {
+	layers, err := buildLayers(ctx, groups, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	base := opt.Base
+	if base == nil {
+		base = empty.Image
+	}
+	img := mutate.MediaType(base, types.OCIManifestSchema1)
+	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	created := v1.Time{Time: opt.Created}
+	adds := make([]mutate.Addendum, len(layers))
+	infos := make([]LayerInfo, len(layers))
+	for i, l := range layers {
+		info := l.Info()
+		ids := make([]string, len(groups[i].Nodes))
+		for j, n := range groups[i].Nodes {
+			ids[j] = n.ID
+		}
+		infos[i] = LayerInfo{Digest: info.Digest, DiffID: info.DiffID, Size: info.Size, Title: groups[i].Title, Nodes: ids}
+		adds[i] = mutate.Addendum{
+			Layer:       l,
+			MediaType:   info.MediaType,
+			History:     v1.History{Created: created, CreatedBy: "strata: " + groups[i].Title, Comment: "strata"},
+			Annotations: map[string]string{AnnotationTitle: groups[i].Title},
+		}
+	}
+	img, err = mutate.Append(img, adds...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("assembling image: %w", err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, nil, fmt.Errorf("assembling image: %w", err)
+	}
+	cf = cf.DeepCopy()
+	cf.Created = created
+	cf.OS, cf.Architecture, cf.Variant = opt.Platform.OS, opt.Platform.Arch, opt.Platform.Variant
+	cf.Config = MergeConfig(cf.Config, opt.Config)
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		return nil, nil, fmt.Errorf("assembling image: %w", err)
+	}
+	img = mutate.Annotations(img, map[string]string{
+		AnnotationCreated: opt.Created.UTC().Format(time.RFC3339),
+		AnnotationTitle:   opt.Name,
+	}).(v1.Image)
+	return img, infos, nil
+}
+
+func buildLayers(ctx context.Context, groups []Group, opt Options) ([]*layer.Layer, error) {
+	jobs := opt.Jobs
+	if jobs <= 0 {
+		jobs = runtime.GOMAXPROCS(0)
+	}
+	out := make([]*layer.Layer, len(groups))
+	errs := make([]error, len(groups))
+	sem := make(chan struct{}, jobs)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for i, g := range groups {
+		contents := make([]closure.Contents, 0, len(g.Nodes))
+		for _, n := range g.Nodes {
+			if n.Contents != nil {
+				contents = append(contents, n.Contents)
+			}
+		}
+		wg.Add(1)
+		go func(i int, g Group) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				errs[i] = ctx.Err()
+				return
+			}
+			l, err := layer.Build(ctx, opt.Store, layer.Spec{Contents: contents, MTime: opt.Created, Compression: opt.Compression})
+			if err != nil {
+				errs[i] = fmt.Errorf("building layer %d (%s): %w", i+1, g.Title, err)
+				cancel()
+				return
+			}
+			out[i] = l
+			if opt.Progress != nil {
+				mu.Lock()
+				done++
+				opt.Progress(done, len(groups), g.Title)
+				mu.Unlock()
+			}
+		}(i, g)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && err != context.Canceled {
+			return nil, err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// MergeConfig lays the spec's config over a base config: Env keeps the
+// base's variables and the spec wins per variable; Entrypoint, Cmd,
+// WorkingDir, User and StopSignal come from the spec when set (a spec
+// Entrypoint without Cmd clears the base's Cmd, as Docker does); ports,
+// volumes and labels are unions.
+func MergeConfig(base v1.Config, s spec.Config) v1.Config {
+	c := base
+	c.Env = mergeEnv(base.Env, s.Env)
+	if len(s.Entrypoint) > 0 {
+		c.Entrypoint = s.Entrypoint
+		c.Cmd = nil
+	}
+	if len(s.Cmd) > 0 {
+		c.Cmd = s.Cmd
+	}
+	if s.WorkingDir != "" {
+		c.WorkingDir = s.WorkingDir
+	}
+	if s.User != "" {
+		c.User = s.User
+	}
+	if s.StopSignal != "" {
+		c.StopSignal = s.StopSignal
+	}
+	if len(s.ExposedPorts) > 0 {
+		c.ExposedPorts = copySet(base.ExposedPorts)
+		for _, p := range s.ExposedPorts {
+			c.ExposedPorts[p] = struct{}{}
+		}
+	}
+	if len(s.Volumes) > 0 {
+		c.Volumes = copySet(base.Volumes)
+		for _, v := range s.Volumes {
+			c.Volumes[v] = struct{}{}
+		}
+	}
+	if len(s.Labels) > 0 {
+		c.Labels = map[string]string{}
+		for k, v := range base.Labels {
+			c.Labels[k] = v
+		}
+		for k, v := range s.Labels {
+			c.Labels[k] = v
+		}
+	}
+	return c
+}
+
+func copySet(m map[string]struct{}) map[string]struct{} {
+	out := map[string]struct{}{}
+	for k := range m {
+		out[k] = struct{}{}
+	}
+	return out
+}
+
+func mergeEnv(base []string, env map[string]string) []string {
+	if len(env) == 0 {
+		return base
+	}
+	out := make([]string, 0, len(base)+len(env))
+	seen := map[string]bool{}
+	for _, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		if v, ok := env[k]; ok {
+			out = append(out, k+"="+v)
+			seen[k] = true
+			continue
+		}
+		out = append(out, kv)
+	}
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		if !seen[k] {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		out = append(out, k+"="+env[k])
+	}
+	return out
+}

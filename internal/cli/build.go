@@ -1,0 +1,214 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/spf13/cobra"
+	"github.com/stratabuild/strata/build"
+	"github.com/stratabuild/strata/layer"
+	"github.com/stratabuild/strata/sink"
+	"github.com/stratabuild/strata/sink/dockerarchive"
+	"github.com/stratabuild/strata/sink/ocilayout"
+	"github.com/stratabuild/strata/spec"
+)
+
+type buildFlags struct {
+	output      string
+	oci         string
+	outDir      string
+	tag         string
+	compression string
+	platforms   []string
+	frozen      bool
+	asJSON      bool
+}
+
+func newBuildCmd(g *globals) *cobra.Command {
+	var f buildFlags
+	c := &cobra.Command{
+		Use:   "build [SPEC...]",
+		Short: "Build the image of a spec (a strata.yaml, or a folder holding one)",
+		Long: `Build resolves the spec's inputs (pinned by strata.lock when present), plans the
+layers, builds them (cached by content) and writes the image to the outputs asked
+for. With several specs the images are built together; with layering strategy
+fleet they are planned jointly so that shared packages get identical layers.`,
+		Example: `  strata build examples/hello-go -o hello.tar      # docker-archive file
+  strata build examples/hello-go -o - | docker load  # stream to docker load
+  strata build examples/hello-go --oci out/hello     # OCI image layout
+  strata build a/ b/ c/ --out-dir out/               # several images: out/NAME.tar
+  strata build --json -o x.tar                       # machine-readable summary`,
+		RunE: func(c *cobra.Command, args []string) error { return runBuild(c, g, f, args) },
+	}
+	fl := c.Flags()
+	fl.StringVarP(&f.output, "output", "o", "", "write a docker-archive to FILE (`-` for standard output)")
+	fl.StringVar(&f.oci, "oci", "", "write an OCI image layout to DIR")
+	fl.StringVar(&f.outDir, "out-dir", "", "with several specs: write DIR/NAME.tar (and DIR/NAME/ with --oci)")
+	fl.StringVar(&f.tag, "tag", "", "override the spec's tag (TAG or NAME:TAG)")
+	fl.StringVar(&f.compression, "compression", "gzip", "layer compression: none, gzip or zstd")
+	fl.StringSliceVar(&f.platforms, "platform", nil, "override the spec's platforms (os/arch, repeatable)")
+	fl.BoolVar(&f.frozen, "frozen", false, "fail when strata.lock is missing or the spec changed since it was written")
+	fl.BoolVar(&f.asJSON, "json", false, "print a JSON summary of the build")
+	return c
+}
+
+func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
+	comp, err := layer.ParseCompression(f.compression)
+	if err != nil {
+		return usageError{err}
+	}
+	if len(args) == 0 {
+		args = []string{"."}
+	}
+	if len(args) > 1 && f.output != "" {
+		return usagef("-o writes one image; with several specs use --out-dir DIR")
+	}
+	if f.outDir != "" && f.output != "" {
+		return usagef("use either -o or --out-dir")
+	}
+	if f.output == "-" && f.asJSON {
+		return usagef("-o - writes the image to standard output; --json cannot share it")
+	}
+	specs := make([]*spec.Spec, len(args))
+	for i, a := range args {
+		s, err := spec.Load(a)
+		if err != nil {
+			return err
+		}
+		specs[i] = s
+	}
+	st, err := g.store()
+	if err != nil {
+		return err
+	}
+	log := g.progress()
+	results, err := build.BuildFleet(c.Context(), specs, build.Options{
+		Store:       st,
+		Compression: comp,
+		Tag:         f.tag,
+		Platforms:   f.platforms,
+		Log:         log,
+		Frozen:      f.frozen,
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range results {
+		if !r.Reproducible {
+			fmt.Fprintf(g.stderr, "strata: warning: %s uses created: now, so its digest changes on every build (not reproducible)\n", r.Spec.Name)
+		}
+		sinks, err := sinksFor(f, r, len(results) > 1)
+		if err != nil {
+			return err
+		}
+		if err := sinks.Write(c.Context(), r.Target()); err != nil {
+			return err
+		}
+		for _, s := range sinks {
+			fmt.Fprintf(log, "wrote %s to %s\n", r.Tag, s)
+		}
+	}
+	if f.asJSON {
+		if len(results) == 1 {
+			return printJSON(g.stdout, summarize(results[0]))
+		}
+		all := make([]buildSummary, len(results))
+		for i, r := range results {
+			all[i] = summarize(r)
+		}
+		return printJSON(g.stdout, all)
+	}
+	if f.output != "-" && !g.quiet {
+		for _, r := range results {
+			fmt.Fprintf(g.stderr, "%s %s\n", r.Tag, r.Digest)
+		}
+	}
+	return nil
+}
+
+func sinksFor(f buildFlags, r *build.Result, fleet bool) (sink.Multi, error) {
+	var out sink.Multi
+	switch {
+	case f.outDir != "":
+		out = append(out, dockerarchive.New(filepath.Join(f.outDir, safeName(r.Spec.Name)+".tar")))
+		if f.oci != "" {
+			out = append(out, ocilayout.New(filepath.Join(f.outDir, safeName(r.Spec.Name))))
+		}
+		if err := os.MkdirAll(f.outDir, 0o755); err != nil {
+			return nil, err
+		}
+		if r.Index != nil {
+			out = out[1:] // docker-archive holds one platform
+			if len(out) == 0 {
+				out = append(out, ocilayout.New(filepath.Join(f.outDir, safeName(r.Spec.Name))))
+			}
+		}
+		return out, nil
+	case fleet:
+		return nil, usagef("several specs need --out-dir DIR")
+	}
+	if f.output != "" {
+		out = append(out, dockerarchive.New(f.output))
+	}
+	if f.oci != "" {
+		out = append(out, ocilayout.New(f.oci))
+	}
+	return out, nil
+}
+
+func safeName(name string) string {
+	return filepath.Base(name)
+}
+
+type layerSummary struct {
+	Digest string `json:"digest"`
+	DiffID string `json:"diffID"`
+	Size   int64  `json:"size"`
+	Title  string `json:"title"`
+}
+
+type platformSummary struct {
+	Platform string         `json:"platform"`
+	Digest   string         `json:"digest"`
+	Layers   []layerSummary `json:"layers"`
+	Size     int64          `json:"size"`
+}
+
+type buildSummary struct {
+	Digest       string            `json:"digest"`
+	Tag          string            `json:"tag"`
+	Layers       []layerSummary    `json:"layers"`
+	Size         int64             `json:"size"`
+	Created      string            `json:"created"`
+	Reproducible bool              `json:"reproducible"`
+	Platforms    []platformSummary `json:"platforms,omitempty"`
+}
+
+func summarize(r *build.Result) buildSummary {
+	s := buildSummary{Digest: r.Digest.String(), Tag: r.Tag, Created: r.Created.Format("2006-01-02T15:04:05Z07:00"), Reproducible: r.Reproducible}
+	for _, im := range r.Images {
+		ps := platformSummary{Platform: im.Platform.String(), Digest: im.Digest.String()}
+		if m, err := im.Image.Manifest(); err == nil {
+			ps.Size = m.Config.Size
+			for _, l := range m.Layers {
+				ps.Size += l.Size
+			}
+		}
+		for _, l := range im.Layers {
+			ps.Layers = append(ps.Layers, layerSummary{Digest: l.Digest.String(), DiffID: l.DiffID.String(), Size: l.Size, Title: l.Title})
+		}
+		s.Platforms = append(s.Platforms, ps)
+	}
+	sort.Slice(s.Platforms, func(i, j int) bool { return s.Platforms[i].Platform < s.Platforms[j].Platform })
+	if len(s.Platforms) == 1 {
+		s.Layers, s.Size = s.Platforms[0].Layers, s.Platforms[0].Size
+		s.Platforms = nil
+	} else {
+		for _, p := range s.Platforms {
+			s.Size += p.Size
+		}
+	}
+	return s
+}

@@ -1,0 +1,250 @@
+package layer
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/store"
+)
+
+// Compression of layer blobs.
+type Compression string
+
+// Supported compressions.
+const (
+	None Compression = "none"
+	Gzip Compression = "gzip"
+	Zstd Compression = "zstd"
+)
+
+// ParseCompression validates a --compression value.
+func ParseCompression(s string) (Compression, error) {
+	switch Compression(s) {
+	case None, Gzip, Zstd:
+		return Compression(s), nil
+	case "":
+		return Gzip, nil
+	}
+	return "", fmt.Errorf("unknown compression %q: use none, gzip or zstd", s)
+}
+
+// MediaType is the OCI layer media type for a compression.
+func (c Compression) MediaType() types.MediaType {
+	switch c {
+	case None:
+		return types.OCIUncompressedLayer
+	case Zstd:
+		return types.OCILayerZStd
+	}
+	return types.OCILayer
+}
+
+// formatVersion changes whenever the bytes this package writes for the same
+// input change, so old cache entries are not reused.
+const formatVersion = "strata-layer-v1"
+
+// Spec says what to put in one layer.
+type Spec struct {
+	// Contents of the nodes in the layer; their keys form the cache key.
+	Contents    []closure.Contents
+	MTime       time.Time
+	Compression Compression
+}
+
+// Key is the hash of everything that determines the layer's bytes.
+func (s Spec) Key() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%d\x00", formatVersion, s.Compression, s.MTime.UTC().Unix())
+	for _, c := range s.Contents {
+		fmt.Fprintf(h, "%s\x00", c.Key())
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Info is what the cache records of a finished layer.
+type Info struct {
+	Digest    v1.Hash         `json:"digest"`
+	DiffID    v1.Hash         `json:"diffID"`
+	Size      int64           `json:"size"`
+	TarSize   int64           `json:"tarSize"`
+	MediaType types.MediaType `json:"mediaType"`
+}
+
+// Build returns the layer for spec from the store, writing it first when
+// it is not there yet. Concurrent builds of the same layer wait for one
+// another.
+func Build(ctx context.Context, st *store.Store, spec Spec) (*Layer, error) {
+	key := spec.Key()
+	if l, err := load(st, key); err == nil {
+		return l, nil
+	}
+	unlock, err := st.Lock("layer-" + key)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if l, err := load(st, key); err == nil {
+		return l, nil
+	}
+	var entries []closure.Entry
+	for _, c := range spec.Contents {
+		es, err := c.Entries(ctx)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, es...)
+	}
+	entries, err = Normalize(entries)
+	if err != nil {
+		return nil, err
+	}
+	info, tmp, err := writeBlob(ctx, st, entries, spec)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp)
+	if err := os.Rename(tmp, st.BlobPath(info.Digest.Hex)); err != nil {
+		return nil, fmt.Errorf("storing layer: %w", err)
+	}
+	b, _ := json.Marshal(info)
+	if _, err := st.PutFile("layers", key+".json", bytesReader(b)); err != nil {
+		return nil, err
+	}
+	return &Layer{st: st, info: info}, nil
+}
+
+func load(st *store.Store, key string) (*Layer, error) {
+	d, err := st.Dir("layers")
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(d + "/" + key + ".json")
+	if err != nil {
+		return nil, err
+	}
+	var info Info
+	if err := json.Unmarshal(b, &info); err != nil {
+		return nil, err
+	}
+	if !st.HasBlob(info.Digest.Hex) {
+		return nil, os.ErrNotExist
+	}
+	return &Layer{st: st, info: info}, nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// hashWriter hashes and counts what passes through to w.
+type hashWriter struct {
+	w io.Writer
+	h hash.Hash
+	n int64
+}
+
+func (h *hashWriter) Write(p []byte) (int, error) {
+	n, err := h.w.Write(p)
+	h.h.Write(p[:n])
+	h.n += int64(n)
+	return n, err
+}
+
+// Stream writes the layer's tar for entries to w compressed with c, and
+// returns digest and diffID computed in the same pass. Entries must be
+// normalized.
+func Stream(ctx context.Context, w io.Writer, entries []closure.Entry, mtime time.Time, c Compression) (Info, error) {
+	blob := &hashWriter{w: w, h: sha256.New()}
+	var cw io.WriteCloser
+	switch c {
+	case None:
+		cw = nopCloser{blob}
+	case Gzip:
+		gz, err := gzip.NewWriterLevel(blob, gzip.DefaultCompression)
+		if err != nil {
+			return Info{}, err
+		}
+		cw = gz
+	case Zstd:
+		zw, err := zstd.NewWriter(blob, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
+		if err != nil {
+			return Info{}, err
+		}
+		cw = zw
+	default:
+		return Info{}, fmt.Errorf("unknown compression %q", c)
+	}
+	bw := bufio.NewWriterSize(cw, 256<<10)
+	tarw := &hashWriter{w: bw, h: sha256.New()}
+	if err := WriteTar(ctx, tarw, entries, mtime); err != nil {
+		return Info{}, err
+	}
+	if err := bw.Flush(); err != nil {
+		return Info{}, err
+	}
+	if err := cw.Close(); err != nil {
+		return Info{}, err
+	}
+	return Info{
+		Digest:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(blob.h.Sum(nil))},
+		DiffID:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(tarw.h.Sum(nil))},
+		Size:      blob.n,
+		TarSize:   tarw.n,
+		MediaType: c.MediaType(),
+	}, nil
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+func writeBlob(ctx context.Context, st *store.Store, entries []closure.Entry, spec Spec) (Info, string, error) {
+	dir, err := st.Dir("tmp")
+	if err != nil {
+		return Info{}, "", err
+	}
+	f, err := os.CreateTemp(dir, "layer-*")
+	if err != nil {
+		return Info{}, "", fmt.Errorf("writing layer: %w", err)
+	}
+	fail := func(err error) (Info, string, error) {
+		f.Close()
+		os.Remove(f.Name())
+		return Info{}, "", fmt.Errorf("writing layer: %w", err)
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	info, err := Stream(ctx, bw, entries, spec.MTime, spec.Compression)
+	if err != nil {
+		return fail(err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		return fail(err)
+	}
+	return info, f.Name(), nil
+}

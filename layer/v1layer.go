@@ -1,0 +1,80 @@
+package layer
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+
+	"github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/stratabuild/strata/store"
+)
+
+// Layer is a finished layer in the store; it implements v1.Layer.
+type Layer struct {
+	st   *store.Store
+	info Info
+}
+
+var _ v1.Layer = (*Layer)(nil)
+
+// Info returns the layer's recorded facts.
+func (l *Layer) Info() Info { return l.info }
+
+// Digest implements v1.Layer.
+func (l *Layer) Digest() (v1.Hash, error) { return l.info.Digest, nil }
+
+// DiffID implements v1.Layer.
+func (l *Layer) DiffID() (v1.Hash, error) { return l.info.DiffID, nil }
+
+// Size implements v1.Layer.
+func (l *Layer) Size() (int64, error) { return l.info.Size, nil }
+
+// MediaType implements v1.Layer.
+func (l *Layer) MediaType() (types.MediaType, error) { return l.info.MediaType, nil }
+
+// Compressed implements v1.Layer: the blob as stored, checked on read.
+func (l *Layer) Compressed() (io.ReadCloser, error) {
+	rc, err := l.st.OpenBlob(l.info.Digest.Hex)
+	if err != nil {
+		return nil, fmt.Errorf("opening layer %s: %w", l.info.Digest, err)
+	}
+	return rc, nil
+}
+
+// Uncompressed implements v1.Layer: the tar stream.
+func (l *Layer) Uncompressed() (io.ReadCloser, error) {
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	switch l.info.MediaType {
+	case types.OCIUncompressedLayer:
+		return rc, nil
+	case types.OCILayerZStd:
+		zr, err := zstd.NewReader(rc)
+		if err != nil {
+			rc.Close()
+			return nil, err
+		}
+		return &readCloser{Reader: zr, close: func() error { zr.Close(); return rc.Close() }}, nil
+	default:
+		gr, err := gzip.NewReader(rc)
+		if err != nil {
+			rc.Close()
+			return nil, err
+		}
+		return &readCloser{Reader: gr, close: func() error { gr.Close(); return rc.Close() }}, nil
+	}
+}
+
+type readCloser struct {
+	io.Reader
+	close func() error
+}
+
+func (r *readCloser) Close() error { return r.close() }
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -1,0 +1,95 @@
+// Package dockerarchive owns the docker-archive sink: the tarball `docker
+// load` reads (manifest.json tagged name:tag, config, layer blobs), written
+// to a file atomically or streamed to standard output.
+package dockerarchive
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/stratabuild/strata/sink"
+)
+
+// Sink writes a docker-archive to Path, or to W when Path is "-".
+type Sink struct {
+	Path string
+	// W is where "-" writes; os.Stdout when nil.
+	W io.Writer
+}
+
+// New returns a sink for path ("-" for standard output).
+func New(path string) *Sink { return &Sink{Path: path} }
+
+func (s *Sink) String() string {
+	if s.Path == "-" {
+		return "docker-archive:<stdout>"
+	}
+	return "docker-archive:" + s.Path
+}
+
+// Write implements sink.Sink.
+func (s *Sink) Write(ctx context.Context, t sink.Target) error {
+	if t.Image == nil {
+		return sink.ErrMultiPlatform
+	}
+	tag, err := name.NewTag(t.Tag, name.WeakValidation)
+	if err != nil {
+		return fmt.Errorf("tag %q: %w", t.Tag, err)
+	}
+	if s.Path == "-" {
+		w := s.W
+		if w == nil {
+			w = os.Stdout
+		}
+		bw := bufio.NewWriterSize(w, 1<<20)
+		if err := tarball.Write(tag, t.Image, bw); err != nil {
+			return err
+		}
+		return bw.Flush()
+	}
+	return WriteFileAtomic(s.Path, func(w io.Writer) error { return tarball.Write(tag, t.Image, w) })
+}
+
+// WriteFileAtomic writes a file through a temp file in the same folder,
+// fsynced and renamed into place; on error nothing is left behind.
+func WriteFileAtomic(path string, write func(io.Writer) error) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", path, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	if err := write(bw); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	ok = true
+	return nil
+}

@@ -1,0 +1,82 @@
+// Package ocilayout owns the OCI image layout sink: a folder with
+// oci-layout, index.json and blobs/, whose index entry carries
+// org.opencontainers.image.ref.name=TAG so `skopeo copy oci:DIR:TAG` and
+// `umoci unpack --image DIR:TAG` address it. The folder is written beside
+// the target and swapped in, so a failed build leaves the old one intact.
+package ocilayout
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/stratabuild/strata/sink"
+)
+
+// RefNameAnnotation names an image inside a layout.
+const RefNameAnnotation = "org.opencontainers.image.ref.name"
+
+// Sink writes an OCI image layout to Dir.
+type Sink struct{ Dir string }
+
+// New returns a sink for dir.
+func New(dir string) *Sink { return &Sink{Dir: dir} }
+
+func (s *Sink) String() string { return "oci:" + s.Dir }
+
+// Write implements sink.Sink. The layout holds exactly this target.
+func (s *Sink) Write(ctx context.Context, t sink.Target) error {
+	dir := filepath.Clean(s.Dir)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(dir), err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	defer os.RemoveAll(tmp)
+	p, err := layout.Write(tmp, empty.Index)
+	if err != nil {
+		return fmt.Errorf("writing OCI layout: %w", err)
+	}
+	tag := t.Tag
+	if i := strings.LastIndex(tag, ":"); i >= 0 && !strings.Contains(tag[i:], "/") {
+		tag = tag[i+1:]
+	}
+	ann := layout.WithAnnotations(map[string]string{RefNameAnnotation: tag})
+	if t.Index != nil {
+		err = p.AppendIndex(t.Index, ann)
+	} else {
+		err = p.AppendImage(t.Image, ann)
+	}
+	if err != nil {
+		return fmt.Errorf("writing OCI layout: %w", err)
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	return swapDir(tmp, dir)
+}
+
+// swapDir puts the finished folder tmp at dir, replacing what was there.
+func swapDir(tmp, dir string) error {
+	if _, err := os.Lstat(dir); err == nil {
+		old := tmp + ".old"
+		if err := os.Rename(dir, old); err != nil {
+			return fmt.Errorf("replacing %s: %w", dir, err)
+		}
+		if err := os.Rename(tmp, dir); err != nil {
+			os.Rename(old, dir)
+			return fmt.Errorf("replacing %s: %w", dir, err)
+		}
+		return os.RemoveAll(old)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return fmt.Errorf("writing %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,294 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// FileName is the spec's default file name.
+const FileName = "strata.yaml"
+
+// Error is one problem in a spec, located at File:Line.
+type Error struct {
+	File string
+	Line int
+	// Key is the YAML path of the offending key, e.g. "config.entrypoint".
+	Key string
+	Msg string
+	// Fix tells the user what to do.
+	Fix string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Key != "" {
+		fmt.Fprintf(&b, "%s: ", e.Key)
+	}
+	b.WriteString(e.Msg)
+	if e.Fix != "" {
+		b.WriteString(" (")
+		b.WriteString(e.Fix)
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// Errors is every problem found in one spec.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// Find locates the spec for a command-line argument: a file, a folder
+// holding strata.yaml, or "" for ./strata.yaml.
+func Find(arg string) (string, error) {
+	if arg == "" {
+		arg = "."
+	}
+	st, err := os.Stat(arg)
+	if err != nil {
+		return "", fmt.Errorf("no spec at %s: pass a strata.yaml or a folder that holds one", arg)
+	}
+	if st.IsDir() {
+		p := filepath.Join(arg, FileName)
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("no %s in %s: pass the spec file or a folder that holds one", FileName, arg)
+		}
+		arg = p
+	}
+	return filepath.Abs(arg)
+}
+
+// Load finds, parses and validates a spec.
+func Load(arg string) (*Spec, error) {
+	p, err := Find(arg)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("reading spec: %w", err)
+	}
+	s, err := Parse(p, b)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Parse parses and validates spec bytes read from file (used in messages
+// and to resolve relative sources).
+func Parse(file string, b []byte) (*Spec, error) {
+	display := file
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, file); err == nil && !strings.HasPrefix(rel, "..") {
+			display = rel
+		}
+	}
+	f, err := parser.ParseBytes(b, 0)
+	if err != nil {
+		return nil, yamlError(display, err)
+	}
+	if len(f.Docs) != 1 || f.Docs[0].Body == nil {
+		return nil, &Error{File: display, Msg: "the spec must be one YAML document (a mapping with at least `name`)", Fix: "see examples/ for a spec"}
+	}
+	if errs := checkKeys(display, f.Docs[0].Body, reflect.TypeOf(Spec{}), ""); len(errs) > 0 {
+		return nil, errs
+	}
+	var s Spec
+	if err := yaml.UnmarshalWithOptions(b, &s, yaml.Strict()); err != nil {
+		return nil, yamlError(display, err)
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return nil, err
+	}
+	s.Path, s.Dir = abs, filepath.Dir(abs)
+	if errs := validate(&s); len(errs) > 0 {
+		for _, e := range errs {
+			e.File = display
+			e.Line = lineOf(f, e.Key)
+		}
+		return nil, errs
+	}
+	s.applyDefaults()
+	return &s, nil
+}
+
+// yamlError turns a goccy/go-yaml error into an Error with a line number.
+func yamlError(file string, err error) error {
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		line := 0
+		if tok := ye.GetToken(); tok != nil && tok.Position != nil {
+			line = tok.Position.Line
+		}
+		msg := ye.GetMessage()
+		fix := "check the YAML syntax and the field's type in schema/strata.schema.json"
+		if strings.Contains(msg, "cannot unmarshal") {
+			fix = "give this key a value of the type the schema asks for (schema/strata.schema.json)"
+		}
+		return &Error{File: file, Line: line, Msg: msg, Fix: fix}
+	}
+	return &Error{File: file, Msg: err.Error()}
+}
+
+// checkKeys walks the YAML tree beside the Go type and reports every key
+// the type does not have, with the closest known key as a suggestion.
+func checkKeys(file string, n ast.Node, t reflect.Type, prefix string) Errors {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var errs Errors
+	switch node := n.(type) {
+	case *ast.MappingNode:
+		if t.Kind() == reflect.Map {
+			return nil
+		}
+		if t.Kind() != reflect.Struct {
+			return nil // a type error; the decoder reports it
+		}
+		fields := yamlFields(t)
+		for _, kv := range node.Values {
+			key := kv.Key.String()
+			path := joinKey(prefix, key)
+			ft, ok := fields[key]
+			if !ok {
+				e := &Error{File: file, Line: kv.Key.GetToken().Position.Line, Key: path, Msg: "unknown key"}
+				if s := closest(key, keysOf(fields)); s != "" {
+					e.Fix = fmt.Sprintf("did you mean `%s`?", s)
+				} else {
+					e.Fix = "known keys here: " + strings.Join(keysOf(fields), ", ")
+				}
+				errs = append(errs, e)
+				continue
+			}
+			errs = append(errs, checkKeys(file, kv.Value, ft, path)...)
+		}
+	case *ast.MappingValueNode:
+		return checkKeys(file, &ast.MappingNode{Values: []*ast.MappingValueNode{node}}, t, prefix)
+	case *ast.SequenceNode:
+		if t.Kind() != reflect.Slice {
+			return nil
+		}
+		for i, v := range node.Values {
+			errs = append(errs, checkKeys(file, v, t.Elem(), fmt.Sprintf("%s[%d]", prefix, i))...)
+		}
+	}
+	return errs
+}
+
+func joinKey(prefix, key string) string {
+	if prefix == "" {
+		return key
+	}
+	return prefix + "." + key
+}
+
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	m := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		m[name] = f.Type
+	}
+	return m
+}
+
+func keysOf(m map[string]reflect.Type) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// closest returns the known key within a small edit distance of key.
+func closest(key string, known []string) string {
+	best, bestD := "", 1<<30
+	for _, k := range known {
+		d := editDistance(strings.ToLower(key), strings.ToLower(k))
+		if d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if bestD <= 2 || (bestD <= 3 && len(key) > 6) {
+		return best
+	}
+	return ""
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev[j-1]) // transposition, approximated
+			}
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// lineOf finds the line of a key path like "files[0].dst" in the YAML AST.
+func lineOf(f *ast.File, key string) int {
+	if key == "" {
+		return 0
+	}
+	p, err := yaml.PathString("$." + key)
+	if err != nil {
+		return 0
+	}
+	for k := key; k != ""; {
+		if n, err := p.FilterFile(f); err == nil && n != nil {
+			return n.GetToken().Position.Line
+		}
+		// Fall back to the parent key.
+		i := strings.LastIndexAny(k, ".[")
+		if i <= 0 {
+			break
+		}
+		k = k[:i]
+		if p, err = yaml.PathString("$." + k); err != nil {
+			break
+		}
+	}
+	return 0
+}

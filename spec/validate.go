@@ -1,0 +1,215 @@
+package spec
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults.
+const (
+	DefaultTag     = "latest"
+	DefaultBudget  = 100
+	MaxLayers      = 127
+	DefaultCreated = "1970-01-01T00:00:01Z"
+)
+
+var (
+	nameRe     = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$`)
+	tagRe      = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	platformRe = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$`)
+	envKeyRe   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	modeRe     = regexp.MustCompile(`^0?[0-7]{3,4}$`)
+)
+
+// Strategies are the layering strategies a spec may name.
+var Strategies = []string{"per-package", "popularity", "auto", "fleet"}
+
+func validate(s *Spec) Errors {
+	var errs Errors
+	add := func(key, msg, fix string) { errs = append(errs, &Error{Key: key, Msg: msg, Fix: fix}) }
+	switch {
+	case s.Name == "":
+		add("name", "missing", "add `name: my-image`")
+	case !nameRe.MatchString(s.Name):
+		add("name", fmt.Sprintf("%q is not a valid image name", s.Name), "use lowercase letters, digits and . _ - /")
+	}
+	if s.Tag != "" && !tagRe.MatchString(s.Tag) {
+		add("tag", fmt.Sprintf("%q is not a valid tag", s.Tag), "use letters, digits, _ . - (at most 128)")
+	}
+	for i, p := range s.Platforms {
+		if !platformRe.MatchString(p) {
+			add(fmt.Sprintf("platforms[%d]", i), fmt.Sprintf("%q is not a platform", p), "write os/arch like linux/amd64 or linux/arm64")
+		}
+	}
+	if s.Created != "" && s.Created != "now" {
+		if _, err := time.Parse(time.RFC3339, s.Created); err != nil {
+			add("created", fmt.Sprintf("%q is not an RFC 3339 time", s.Created), "write it like 2024-01-31T12:00:00Z, or `now` (not reproducible)")
+		}
+	}
+	for i, f := range s.Files {
+		key := fmt.Sprintf("files[%d]", i)
+		switch {
+		case f.Src == "":
+			add(key+".src", "missing", "name a file or folder relative to the spec")
+		case filepath.IsAbs(f.Src):
+			add(key+".src", fmt.Sprintf("%q is absolute", f.Src), "write it relative to the spec's folder")
+		case escapes(f.Src):
+			add(key+".src", fmt.Sprintf("%q leaves the spec's folder through ..", f.Src), "move the input under the spec's folder")
+		default:
+			if _, err := os.Lstat(filepath.Join(s.Dir, filepath.FromSlash(f.Src))); err != nil {
+				add(key+".src", fmt.Sprintf("%s does not exist", filepath.Join(s.Dir, filepath.FromSlash(f.Src))), "create it or fix the path (relative to the spec's folder)")
+			}
+		}
+		switch {
+		case f.Dst == "":
+			add(key+".dst", "missing", "name an absolute path in the image, like /app")
+		case !strings.HasPrefix(f.Dst, "/"):
+			add(key+".dst", fmt.Sprintf("%q is relative", f.Dst), fmt.Sprintf("write an absolute path like /%s", f.Dst))
+		case path.Clean(f.Dst) == "/":
+			add(key+".dst", "cannot be / itself", "copy into a folder like /app")
+		case strings.Contains(f.Dst, ".."):
+			add(key+".dst", fmt.Sprintf("%q contains ..", f.Dst), "write a clean absolute path")
+		}
+		if f.Mode != "" && !modeRe.MatchString(f.Mode) {
+			add(key+".mode", fmt.Sprintf("%q is not an octal mode", f.Mode), "write it like \"0755\" (quoted)")
+		}
+		if f.UID != nil && *f.UID < 0 {
+			add(key+".uid", "negative", "use 0 or more")
+		}
+		if f.GID != nil && *f.GID < 0 {
+			add(key+".gid", "negative", "use 0 or more")
+		}
+	}
+	for i, p := range s.Config.ExposedPorts {
+		if err := checkPort(p); err != nil {
+			add(fmt.Sprintf("config.exposedPorts[%d]", i), err.Error(), "write a port like 80/tcp, 53/udp or 8080")
+		}
+	}
+	for k := range s.Config.Env {
+		if !envKeyRe.MatchString(k) {
+			add("config.env."+k, fmt.Sprintf("%q is not a valid variable name", k), "use letters, digits and _ and start with a letter or _")
+		}
+	}
+	if s.Config.WorkingDir != "" && !strings.HasPrefix(s.Config.WorkingDir, "/") {
+		add("config.workingDir", "must be absolute", "write it like /app")
+	}
+	for i, v := range s.Config.Volumes {
+		if !strings.HasPrefix(v, "/") {
+			add(fmt.Sprintf("config.volumes[%d]", i), "must be absolute", "write it like /data")
+		}
+	}
+	if b := s.Layering.Budget; b != 0 && (b < 1 || b > MaxLayers) {
+		add("layering.budget", fmt.Sprintf("%d is out of range", b), fmt.Sprintf("use 1 to %d (Docker's limit is %d layers)", MaxLayers, MaxLayers))
+	}
+	if st := s.Layering.Strategy; st != "" && !contains(Strategies, st) {
+		fix := "use one of " + strings.Join(Strategies, ", ")
+		if c := closestOf(st, Strategies); c != "" {
+			fix = fmt.Sprintf("did you mean `%s`?", c)
+		}
+		add("layering.strategy", fmt.Sprintf("unknown strategy %q", st), fix)
+	}
+	if d := s.Debian; d != nil {
+		if d.Suite == "" {
+			add("debian.suite", "missing", "name a Debian suite like bookworm")
+		}
+		if len(d.Packages) == 0 {
+			add("debian.packages", "no packages", "list at least one package, like [hello]")
+		}
+	}
+	if n := s.Nix; n != nil && len(n.Paths) == 0 && len(n.Installables) == 0 && n.ClosureFile == "" {
+		add("nix", "no inputs", "set nix.paths, nix.installables or nix.closureFile")
+	}
+	if s.Accounts != nil && s.Debian == nil {
+		add("accounts", "accounts are written with Debian inputs only", "add a `debian` section or remove `accounts`")
+	}
+	return errs
+}
+
+func checkPort(p string) error {
+	num, proto, found := strings.Cut(p, "/")
+	if found && proto != "tcp" && proto != "udp" && proto != "sctp" {
+		return fmt.Errorf("%q has protocol %q", p, proto)
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%q is not a port number from 1 to 65535", p)
+	}
+	return nil
+}
+
+func escapes(src string) bool {
+	c := path.Clean(filepath.ToSlash(src))
+	return c == ".." || strings.HasPrefix(c, "../")
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func closestOf(s string, list []string) string { return closest(s, list) }
+
+func (s *Spec) applyDefaults() {
+	if s.Tag == "" {
+		s.Tag = DefaultTag
+	}
+	if len(s.Platforms) == 0 {
+		s.Platforms = []string{HostPlatform()}
+	}
+	if s.Layering.Budget == 0 {
+		s.Layering.Budget = DefaultBudget
+	}
+	if s.Layering.Strategy == "" {
+		s.Layering.Strategy = "per-package"
+	}
+	if s.Debian != nil && len(s.Debian.Components) == 0 {
+		s.Debian.Components = []string{"main"}
+	}
+	for i, p := range s.Config.ExposedPorts {
+		if !strings.Contains(p, "/") {
+			s.Config.ExposedPorts[i] = p + "/tcp"
+		}
+	}
+}
+
+// HostPlatform is the running machine's platform in os/arch form.
+func HostPlatform() string {
+	p := "linux/" + runtime.GOARCH
+	if runtime.GOARCH == "arm" {
+		p += "/v7"
+	}
+	return p
+}
+
+// Created resolves the image creation time: the spec's value, else
+// SOURCE_DATE_EPOCH (getenv), else 1970-01-01T00:00:01Z. The bool is false
+// when the time is "now", which makes the build not reproducible.
+func (s *Spec) CreatedTime(getenv func(string) string, now func() time.Time) (time.Time, bool, error) {
+	switch {
+	case s.Created == "now":
+		return now().UTC().Truncate(time.Second), false, nil
+	case s.Created != "":
+		t, err := time.Parse(time.RFC3339, s.Created)
+		return t.UTC(), true, err
+	}
+	if e := getenv("SOURCE_DATE_EPOCH"); e != "" {
+		n, err := strconv.ParseInt(e, 10, 64)
+		if err != nil {
+			return time.Time{}, false, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds", e)
+		}
+		return time.Unix(n, 0).UTC(), true, nil
+	}
+	t, _ := time.Parse(time.RFC3339, DefaultCreated)
+	return t, true, nil
+}

@@ -1,0 +1,56 @@
+package debfile
+
+import (
+	"compress/bzip2"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+	"github.com/ulikunitz/xz/lzma"
+)
+
+// decompress returns a reader of the tarball inside the ar member named
+// member ("data.tar.xz", "control.tar.gz", "data.tar", ...) and a function
+// that releases the decoder.
+func decompress(member string, r io.Reader) (io.Reader, func(), error) {
+	noop := func() {}
+	i := strings.Index(member, ".tar")
+	if i < 0 {
+		return nil, nil, fmt.Errorf("ar member %s is not a tarball", member)
+	}
+	switch ext := member[i+len(".tar"):]; ext {
+	case "":
+		return r, noop, nil
+	case ".gz":
+		z, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading gzip stream of %s: %w", member, err)
+		}
+		return z, func() { z.Close() }, nil
+	case ".xz":
+		z, err := xz.NewReader(r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading xz stream of %s: %w", member, err)
+		}
+		return z, noop, nil
+	case ".lzma":
+		z, err := lzma.NewReader(r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading lzma stream of %s: %w", member, err)
+		}
+		return z, noop, nil
+	case ".zst":
+		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<27))
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading zstd stream of %s: %w", member, err)
+		}
+		return z, z.Close, nil
+	case ".bz2":
+		return bzip2.NewReader(r), noop, nil
+	default:
+		return nil, nil, fmt.Errorf("ar member %s uses compression %q, which strata does not read (supported: none, gz, xz, lzma, zst, bz2)", member, strings.TrimPrefix(ext, "."))
+	}
+}

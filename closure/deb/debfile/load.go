@@ -1,0 +1,153 @@
+package debfile
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/stratabuild/strata/closure"
+)
+
+// parseControl parses the control file's paragraph and checks the fields
+// strata relies on.
+func parseControl(text string) (map[string]string, error) {
+	f, err := ParseParagraph(text)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the control paragraph: %w", err)
+	}
+	if !ValidName(f["Package"]) {
+		return nil, fmt.Errorf("Package field %q is not a valid Debian package name", f["Package"])
+	}
+	if f["Version"] == "" || f["Architecture"] == "" {
+		return nil, errors.New("the Version or Architecture field is missing")
+	}
+	return f, nil
+}
+
+// ParseParagraph parses one deb822 paragraph (the first of text): field
+// names map to values; a multi-line value keeps its continuation lines,
+// each without its leading space, joined by "\n" (" ." lines become "").
+func ParseParagraph(text string) (map[string]string, error) {
+	f := map[string]string{}
+	last := ""
+	started := false
+	for i, line := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n") {
+		switch {
+		case strings.TrimSpace(line) == "":
+			if started {
+				return f, nil
+			}
+		case strings.HasPrefix(line, "#"):
+		case line[0] == ' ' || line[0] == '\t':
+			if last == "" {
+				return nil, fmt.Errorf("line %d is a continuation line with no field before it", i+1)
+			}
+			cont := strings.TrimRight(line[1:], " \t")
+			if cont == "." {
+				cont = ""
+			}
+			f[last] += "\n" + cont
+		default:
+			name, value, ok := strings.Cut(line, ":")
+			name = strings.TrimSpace(name)
+			if !ok || name == "" || strings.ContainsAny(name, " \t") {
+				return nil, fmt.Errorf("line %d %q is not a \"Field: value\" line", i+1, line)
+			}
+			if _, dup := f[name]; dup {
+				return nil, fmt.Errorf("field %s appears twice", name)
+			}
+			f[name] = strings.TrimSpace(value)
+			last, started = name, true
+		}
+	}
+	if !started {
+		return nil, errors.New("no fields")
+	}
+	return f, nil
+}
+
+// load reads an unpacked entry's manifest and control files.
+func load(dir, sha string) (*Package, error) {
+	b, err := os.ReadFile(filepath.Join(dir, manifestName))
+	if err != nil {
+		return nil, err
+	}
+	var m manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", manifestName, err)
+	}
+	if m.Format != manifestForm || m.SHA256 != sha {
+		return nil, fmt.Errorf("%s has format %q for %s, expected %q for %s", manifestName, m.Format, m.SHA256, manifestForm, sha)
+	}
+	read := func(name string) (string, error) {
+		b, err := os.ReadFile(filepath.Join(dir, controlDirNam, name))
+		return string(b), err
+	}
+	p := &Package{SHA256: sha, Dir: filepath.Join(dir, rootDirName), Scripts: m.Scripts, InstalledBytes: m.InstalledBytes}
+	if p.Control, err = read("control"); err != nil {
+		return nil, err
+	}
+	if p.MD5Sums, err = read("md5sums"); err != nil {
+		return nil, err
+	}
+	if p.Conffiles, err = read("conffiles"); err != nil {
+		return nil, err
+	}
+	if p.Fields, err = parseControl(p.Control); err != nil {
+		return nil, err
+	}
+	p.Name, p.Version, p.Arch = p.Fields["Package"], p.Fields["Version"], p.Fields["Architecture"]
+	p.Entries = make([]closure.Entry, 0, len(m.Entries))
+	for _, me := range m.Entries {
+		if !validPath(me.Path) {
+			return nil, fmt.Errorf("%s lists a bad path %q", manifestName, me.Path)
+		}
+		e := closure.Entry{Path: me.Path, Mode: modeFromTar(int64(me.Mode)), UID: me.UID, GID: me.GID, Size: me.Size, Link: me.Link}
+		switch me.Type {
+		case "file":
+			e.Type = closure.Regular
+			e.Open = opener(p.Dir, me.Path, me.Size)
+		case "dir":
+			e.Type = closure.Dir
+		case "symlink":
+			e.Type = closure.Symlink
+		case "hardlink":
+			e.Type = closure.Hardlink
+		default:
+			return nil, fmt.Errorf("%s lists an entry of unknown type %q", manifestName, me.Type)
+		}
+		p.Entries = append(p.Entries, e)
+	}
+	return p, nil
+}
+
+func validPath(p string) bool {
+	return p != "" && p != "." && !strings.HasPrefix(p, "/") && path.Clean(p) == p && !strings.HasPrefix(p, "../") && p != ".."
+}
+
+// opener reads an unpacked file inside root (never following a symlink out
+// of it) and checks its size against the manifest.
+func opener(root, rel string, size int64) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) {
+		f, err := os.OpenInRoot(root, filepath.FromSlash(rel))
+		if err != nil {
+			return nil, fmt.Errorf("opening unpacked %s: %w", rel, err)
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("opening unpacked %s: %w", rel, err)
+		}
+		if !st.Mode().IsRegular() || st.Size() != size {
+			f.Close()
+			return nil, fmt.Errorf("unpacked %s in %s is %d bytes (%v), the manifest says a %d-byte file: the cache entry is damaged; delete %s and run again", rel, root, st.Size(), st.Mode().Type(), size, filepath.Dir(root))
+		}
+		return f, nil
+	}
+}

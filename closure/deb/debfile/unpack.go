@@ -1,0 +1,625 @@
+package debfile
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/store"
+)
+
+// ErrUnsafe marks a .deb refused because extracting it would be unsafe
+// (path traversal, writes through symlinks, device nodes, decompression
+// bombs, ...). Errors wrap it; test with errors.Is.
+var ErrUnsafe = errors.New("unsafe .deb")
+
+// Limits on extraction.
+const (
+	// HardCap bounds the bytes of file content one .deb may unpack to.
+	HardCap int64 = 8 << 30
+	// bombFactor and bombSlack bound unpacked bytes by the control file's
+	// Installed-Size (KiB): factor*Installed-Size*1024 + slack.
+	bombFactor = 16
+	bombSlack  = 16 << 20
+	// maxEntries bounds the entries of one data tarball.
+	maxEntries = 1 << 20
+	// maxControl bounds the bytes of the control tarball's members.
+	maxControl = 64 << 20
+
+	cacheKind     = "deb-unpacked"
+	cacheVersion  = "-v1"
+	contentsKey   = ":usrmerge-v1"
+	manifestName  = "manifest.json"
+	manifestForm  = "strata-deb-unpacked/1"
+	rootDirName   = "root"
+	controlDirNam = "control"
+)
+
+// mergedDirs are the top-level folders merged /usr turns into symlinks to
+// their usr/ counterparts.
+var mergedDirs = map[string]bool{"bin": true, "sbin": true, "lib": true, "lib32": true, "lib64": true, "libx32": true}
+
+// MergedDirs returns the top-level folders merged /usr redirects to usr/
+// ("bin", "lib", "lib32", "lib64", "libx32", "sbin").
+func MergedDirs() []string {
+	return []string{"bin", "lib", "lib32", "lib64", "libx32", "sbin"}
+}
+
+var (
+	hexSHA256   = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	packageName = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
+)
+
+// ValidName reports whether name is a well-formed Debian package name.
+func ValidName(name string) bool { return packageName.MatchString(name) }
+
+// Package is one unpacked .deb.
+type Package struct {
+	Name, Version, Arch string
+	// Fields is the control paragraph, by field name.
+	Fields map[string]string
+	// Control is the raw control file.
+	Control string
+	// MD5Sums is the raw md5sums file ("" when the package has none).
+	MD5Sums string
+	// Conffiles is the raw conffiles file ("" when the package has none).
+	Conffiles string
+	// Scripts names the maintainer scripts the package carries (preinst,
+	// postinst, ...), sorted; strata never runs them.
+	Scripts []string
+	// SHA256 is the hex sha256 of the .deb.
+	SHA256 string
+	// Dir is the unpacked root inside the store entry.
+	Dir string
+	// Entries are the package's filesystem entries in archive order, paths
+	// rewritten for merged /usr. Directories are included; missing parent
+	// folders are added as 0755 root:root.
+	Entries []closure.Entry
+	// InstalledBytes is the sum of the regular files' sizes.
+	InstalledBytes int64
+}
+
+// Contents returns the package's entries as closure.Contents; its key is
+// "deb:SHA256:usrmerge-v1".
+func (p *Package) Contents() closure.Contents {
+	return closure.StaticContents{ID: "deb:" + p.SHA256 + contentsKey, List: p.Entries}
+}
+
+// Unpack extracts the .deb at debPath (already verified to have this
+// sha256; it is checked again while reading) into the store entry
+// deb-unpacked/SHA256-v1: cached and atomic. A second call finds the entry
+// and only loads its manifest. A .deb that would write outside its root,
+// through a symlink, a device node, or more bytes than it declares is
+// refused with an error wrapping ErrUnsafe, and nothing is kept.
+func Unpack(ctx context.Context, st *store.Store, debPath, sha256 string) (*Package, error) {
+	if !hexSHA256.MatchString(sha256) {
+		return nil, fmt.Errorf("unpacking %s: sha256 %q is not 64 lowercase hex digits", debPath, sha256)
+	}
+	fill := func(tmp string) error { return extract(ctx, debPath, sha256, tmp) }
+	dir, err := st.PutDir(cacheKind, sha256+cacheVersion, fill)
+	if err != nil {
+		return nil, fmt.Errorf("unpacking %s: %w", debPath, err)
+	}
+	p, err := load(dir, sha256)
+	if err == nil {
+		return p, nil
+	}
+	// A damaged cache entry: drop it and unpack once more.
+	if rmErr := os.RemoveAll(dir); rmErr != nil {
+		return nil, fmt.Errorf("loading unpacked %s: %w (removing the damaged cache entry also failed: %v; delete %s by hand)", debPath, err, rmErr, dir)
+	}
+	dir, err = st.PutDir(cacheKind, sha256+cacheVersion, fill)
+	if err != nil {
+		return nil, fmt.Errorf("unpacking %s: %w", debPath, err)
+	}
+	p, err = load(dir, sha256)
+	if err != nil {
+		return nil, fmt.Errorf("loading unpacked %s: %w (delete %s and retry)", debPath, err, dir)
+	}
+	return p, nil
+}
+
+// controlFiles are the control tarball's members strata keeps.
+type controlFiles struct {
+	control, md5sums, conffiles string
+	scripts                     []string
+}
+
+var maintainerScripts = map[string]bool{"preinst": true, "postinst": true, "prerm": true, "postrm": true, "config": true}
+
+// extract unpacks the .deb into dir (a fresh temporary folder).
+func extract(ctx context.Context, debPath, wantSHA string, dir string) error {
+	f, err := os.Open(debPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	br := bufio.NewReaderSize(io.TeeReader(f, h), 1<<20)
+	ar, err := newArReader(br)
+	if err != nil {
+		return err
+	}
+	deb := filepath.Base(debPath)
+	var (
+		sawBinary bool
+		ctl       *controlFiles
+		fields    map[string]string
+		x         *extractor
+	)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		m, r, err := ar.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case m.Name == "debian-binary":
+			b, err := io.ReadAll(io.LimitReader(r, 64))
+			if err != nil {
+				return fmt.Errorf("reading debian-binary: %w", err)
+			}
+			if !strings.HasPrefix(string(b), "2.") {
+				return fmt.Errorf("debian-binary says format %q; strata reads format 2.x .debs", strings.TrimSpace(string(b)))
+			}
+			sawBinary = true
+		case strings.HasPrefix(m.Name, "control.tar"):
+			if !sawBinary || ctl != nil {
+				return fmt.Errorf("ar member %s is out of place (expected debian-binary, control.tar, data.tar in that order)", m.Name)
+			}
+			if ctl, err = readControl(m.Name, r); err != nil {
+				return err
+			}
+			if fields, err = parseControl(ctl.control); err != nil {
+				return fmt.Errorf("%s: control file: %w", m.Name, err)
+			}
+		case strings.HasPrefix(m.Name, "data.tar"):
+			if ctl == nil || x != nil {
+				return fmt.Errorf("ar member %s is out of place (expected debian-binary, control.tar, data.tar in that order)", m.Name)
+			}
+			root, err := openRoot(dir)
+			if err != nil {
+				return err
+			}
+			x = &extractor{deb: deb, member: m.Name, root: root, byPath: map[string]*record{}, budget: budgetFor(fields)}
+			err = x.run(ctx, r)
+			root.Close()
+			if err != nil {
+				return err
+			}
+		case strings.HasPrefix(m.Name, "_"):
+			// Signatures and other optional members: ignored.
+		default:
+			return fmt.Errorf("unknown ar member %q (the .deb is corrupt or of an unknown kind)", m.Name)
+		}
+	}
+	if x == nil {
+		return errors.New("the .deb has no data.tar member")
+	}
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		return err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != wantSHA {
+		return fmt.Errorf("the .deb has sha256 %s, expected %s (the file changed after it was verified; fetch it again)", got, wantSHA)
+	}
+	return writeMeta(dir, wantSHA, ctl, x)
+}
+
+func openRoot(dir string) (*os.Root, error) {
+	rootDir := filepath.Join(dir, rootDirName)
+	if err := os.Mkdir(rootDir, 0o755); err != nil {
+		return nil, err
+	}
+	return os.OpenRoot(rootDir)
+}
+
+// budgetFor is the most file-content bytes a package may unpack to.
+func budgetFor(fields map[string]string) int64 {
+	kib, err := strconv.ParseInt(strings.TrimSpace(fields["Installed-Size"]), 10, 64)
+	if err != nil || kib < 0 || kib > (HardCap-bombSlack)/bombFactor/1024 {
+		return HardCap
+	}
+	return kib*1024*bombFactor + bombSlack
+}
+
+func readControl(member string, r io.Reader) (*controlFiles, error) {
+	dr, done, err := decompress(member, r)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	tr := tar.NewReader(dr)
+	ctl := &controlFiles{}
+	seen := false
+	var total int64
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", member, err)
+		}
+		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
+			continue
+		}
+		name := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
+		if maintainerScripts[name] {
+			ctl.scripts = append(ctl.scripts, name)
+			continue
+		}
+		var dst *string
+		switch name {
+		case "control":
+			dst, seen = &ctl.control, true
+		case "md5sums":
+			dst = &ctl.md5sums
+		case "conffiles":
+			dst = &ctl.conffiles
+		default:
+			continue
+		}
+		total += hdr.Size
+		if hdr.Size < 0 || total > maxControl {
+			return nil, fmt.Errorf("%w: %s: control members exceed %d bytes", ErrUnsafe, member, maxControl)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s/%s: %w", member, name, err)
+		}
+		*dst = string(b)
+	}
+	if !seen {
+		return nil, fmt.Errorf("%s has no control file (the .deb is corrupt)", member)
+	}
+	sort.Strings(ctl.scripts)
+	return ctl, nil
+}
+
+// record is one extracted entry plus the sha256 of a regular file's bytes.
+type record struct {
+	closure.Entry
+	raw      string // the name in the tarball, for messages
+	sum      string
+	implicit bool // a parent folder the tarball did not list
+}
+
+type extractor struct {
+	deb, member string
+	root        *os.Root
+	records     []*record
+	byPath      map[string]*record
+	budget      int64
+	used        int64
+}
+
+func (x *extractor) unsafe(name, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s: entry %q: %s; the package is malformed or hostile and strata will not unpack it (exclude it or use another version)",
+		ErrUnsafe, x.deb, x.member, name, fmt.Sprintf(format, args...))
+}
+
+func (x *extractor) run(ctx context.Context, r io.Reader) error {
+	dr, done, err := decompress(x.member, r)
+	if err != nil {
+		return err
+	}
+	defer done()
+	tr := tar.NewReader(dr)
+	for n := 0; ; n++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", x.member, err)
+		}
+		if n >= maxEntries {
+			return x.unsafe(hdr.Name, "more than %d entries", maxEntries)
+		}
+		if err := x.entry(hdr, tr); err != nil {
+			return err
+		}
+	}
+}
+
+// cleanName turns a tarball name into an entry path: relative, clean,
+// merged-/usr rewritten. "" means the root folder itself.
+func (x *extractor) cleanName(raw string) (string, error) {
+	if strings.HasPrefix(raw, "/") {
+		return "", x.unsafe(raw, "absolute path")
+	}
+	if strings.ContainsRune(raw, 0) {
+		return "", x.unsafe(raw, "NUL byte in the name")
+	}
+	for _, el := range strings.Split(raw, "/") {
+		if el == ".." {
+			return "", x.unsafe(raw, "path traversal (\"..\")")
+		}
+	}
+	p := path.Clean(raw)
+	if p == "." {
+		return "", nil
+	}
+	top, _, _ := strings.Cut(p, "/")
+	if mergedDirs[top] {
+		p = "usr/" + p
+	}
+	return p, nil
+}
+
+func modeFromTar(m int64) fs.FileMode {
+	mode := fs.FileMode(m & 0o777)
+	if m&0o4000 != 0 {
+		mode |= fs.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		mode |= fs.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		mode |= fs.ModeSticky
+	}
+	return mode
+}
+
+func (x *extractor) add(r *record) {
+	x.records = append(x.records, r)
+	x.byPath[r.Path] = r
+}
+
+// parents makes sure every ancestor of p is a folder, creating missing ones.
+func (x *extractor) parents(raw, p string) error {
+	for i := 0; i < len(p); i++ {
+		if p[i] != '/' {
+			continue
+		}
+		a := p[:i]
+		if r, ok := x.byPath[a]; ok {
+			if r.Type != closure.Dir {
+				return x.unsafe(raw, "it lies under %s, which is a %s, not a folder (writing through a symlink or file is refused)", a, r.Type)
+			}
+			continue
+		}
+		if err := x.root.Mkdir(a, 0o755); err != nil {
+			return fmt.Errorf("%s: %s: creating %s: %w", x.deb, x.member, a, err)
+		}
+		x.add(&record{Entry: closure.Entry{Path: a, Type: closure.Dir, Mode: 0o755}, raw: a, implicit: true})
+	}
+	return nil
+}
+
+func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
+	raw := hdr.Name
+	switch hdr.Typeflag {
+	case tar.TypeXGlobalHeader:
+		return nil
+	case tar.TypeChar, tar.TypeBlock:
+		return x.unsafe(raw, "device node")
+	case tar.TypeFifo:
+		return x.unsafe(raw, "fifo")
+	case tar.TypeReg, tar.TypeRegA, tar.TypeDir, tar.TypeSymlink, tar.TypeLink:
+	default:
+		return x.unsafe(raw, "unsupported tar entry type %q", string(hdr.Typeflag))
+	}
+	p, err := x.cleanName(raw)
+	if err != nil {
+		return err
+	}
+	if p == "" {
+		if hdr.Typeflag != tar.TypeDir {
+			return x.unsafe(raw, "the root is not a folder")
+		}
+		return nil
+	}
+	rec := &record{raw: raw, Entry: closure.Entry{Path: p, Mode: modeFromTar(hdr.Mode), UID: hdr.Uid, GID: hdr.Gid}}
+	// The merged-/usr symlinks themselves (bin -> usr/bin) are sysfiles' job.
+	if top := strings.TrimPrefix(p, "usr/"); p != top && mergedDirs[top] && !strings.HasPrefix(strings.TrimPrefix(path.Clean(raw), "/"), "usr/") {
+		if hdr.Typeflag == tar.TypeSymlink {
+			if t := strings.TrimPrefix(path.Clean(hdr.Linkname), "/"); t == "usr/"+top {
+				return nil
+			}
+			return x.unsafe(raw, "top-level %s is a symlink to %q, which conflicts with merged /usr (%s -> usr/%s)", top, hdr.Linkname, top, top)
+		}
+		if hdr.Typeflag != tar.TypeDir {
+			return x.unsafe(raw, "top-level %s must be a folder", top)
+		}
+	}
+	if err := x.parents(raw, p); err != nil {
+		return err
+	}
+	old := x.byPath[p]
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		rec.Type = closure.Dir
+		if old != nil {
+			if old.Type != closure.Dir {
+				return x.unsafe(raw, "a folder at %s, which %q already made a %s", p, old.raw, old.Type)
+			}
+			if old.implicit { // the tarball lists it after its children
+				old.Entry, old.raw, old.implicit = rec.Entry, raw, false
+			}
+			return nil // merged duplicates (lib/ and usr/lib/): the first wins
+		}
+		if err := x.root.Mkdir(p, 0o755); err != nil {
+			return fmt.Errorf("%s: %s: creating %s: %w", x.deb, x.member, p, err)
+		}
+	case tar.TypeReg, tar.TypeRegA:
+		rec.Type = closure.Regular
+		rec.Size = hdr.Size
+		if hdr.Size < 0 || hdr.Size > x.budget-x.used {
+			return x.bomb(raw, hdr.Size)
+		}
+		h := sha256.New()
+		var w io.Writer = h
+		var f *os.File
+		if old == nil {
+			perm := fs.FileMode(0o644)
+			if hdr.Mode&0o111 != 0 {
+				perm = 0o755
+			}
+			f, err = x.root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+			if err != nil {
+				return fmt.Errorf("%s: %s: creating %s: %w", x.deb, x.member, p, err)
+			}
+			w = io.MultiWriter(f, h)
+		}
+		n, err := io.Copy(w, tr)
+		x.used += n
+		if f != nil {
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %s: writing %s: %w", x.deb, x.member, p, err)
+		}
+		if n != hdr.Size {
+			return fmt.Errorf("%s: %s: %s is truncated", x.deb, x.member, raw)
+		}
+		rec.sum = hex.EncodeToString(h.Sum(nil))
+		if old != nil {
+			return x.duplicate(old, rec)
+		}
+	case tar.TypeSymlink:
+		rec.Type = closure.Symlink
+		rec.Link = hdr.Linkname
+		if rec.Link == "" || strings.ContainsRune(rec.Link, 0) {
+			return x.unsafe(raw, "symlink with an empty or bad target")
+		}
+		if old != nil {
+			return x.duplicate(old, rec)
+		}
+		if err := x.root.Symlink(rec.Link, p); err != nil {
+			return fmt.Errorf("%s: %s: creating symlink %s: %w", x.deb, x.member, p, err)
+		}
+	case tar.TypeLink:
+		rec.Type = closure.Hardlink
+		target, err := x.cleanName(hdr.Linkname)
+		if err != nil {
+			return x.unsafe(raw, "hardlink target %q points outside the package", hdr.Linkname)
+		}
+		t := x.byPath[target]
+		if t != nil && t.Type == closure.Hardlink {
+			t = x.byPath[t.Link]
+		}
+		if t == nil || t.Type != closure.Regular {
+			return x.unsafe(raw, "hardlink to %q, which is not a file the package already unpacked", hdr.Linkname)
+		}
+		rec.Link = t.Path
+		rec.sum = t.sum
+		if old != nil {
+			return x.duplicate(old, rec)
+		}
+		if err := x.root.Link(t.Path, p); err != nil {
+			return fmt.Errorf("%s: %s: creating hardlink %s: %w", x.deb, x.member, p, err)
+		}
+	}
+	x.add(rec)
+	return nil
+}
+
+func (x *extractor) bomb(raw string, size int64) error {
+	return x.unsafe(raw, "%d more bytes would unpack past the limit of %d bytes (16 x Installed-Size + 16 MiB, at most %d): a decompression bomb or a wrong Installed-Size", size, x.budget, HardCap)
+}
+
+// duplicate accepts a second entry at the same path (lib/x and usr/lib/x
+// after the merged-/usr rewrite, or a name listed twice) only when it is
+// the same.
+func (x *extractor) duplicate(old, rec *record) error {
+	same := old.Mode == rec.Mode && old.UID == rec.UID && old.GID == rec.GID
+	switch {
+	case old.Type == closure.Symlink && rec.Type == closure.Symlink:
+		same = same && old.Link == rec.Link
+	case (old.Type == closure.Regular || old.Type == closure.Hardlink) && (rec.Type == closure.Regular || rec.Type == closure.Hardlink):
+		same = same && old.sum == rec.sum
+	default:
+		same = false
+	}
+	if !same {
+		return fmt.Errorf("%s: %s: %q and %q both land at %s (merged /usr) with different content or metadata; strata cannot merge them (exclude the package or report it to its maintainer)", x.deb, x.member, old.raw, rec.raw, rec.Path)
+	}
+	return nil
+}
+
+// manifest is the metadata kept next to the unpacked files.
+type manifest struct {
+	Format         string          `json:"format"`
+	SHA256         string          `json:"sha256"`
+	InstalledBytes int64           `json:"installedBytes"`
+	Scripts        []string        `json:"scripts,omitempty"`
+	Entries        []manifestEntry `json:"entries"`
+}
+
+type manifestEntry struct {
+	Path   string `json:"p"`
+	Type   string `json:"t"`
+	Mode   uint32 `json:"m"` // unix bits, 07777
+	UID    int    `json:"u"`
+	GID    int    `json:"g"`
+	Size   int64  `json:"s,omitempty"`
+	Link   string `json:"l,omitempty"`
+	SHA256 string `json:"h,omitempty"`
+}
+
+func unixMode(m fs.FileMode) uint32 {
+	u := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		u |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		u |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		u |= 0o1000
+	}
+	return u
+}
+
+func writeMeta(dir, sha string, ctl *controlFiles, x *extractor) error {
+	m := manifest{Format: manifestForm, SHA256: sha, Scripts: ctl.scripts}
+	for _, r := range x.records {
+		if r.Type == closure.Regular {
+			m.InstalledBytes += r.Size
+		}
+		m.Entries = append(m.Entries, manifestEntry{
+			Path: r.Path, Type: r.Type.String(), Mode: unixMode(r.Mode), UID: r.UID, GID: r.GID,
+			Size: r.Size, Link: r.Link, SHA256: r.sum,
+		})
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	cdir := filepath.Join(dir, controlDirNam)
+	if err := os.Mkdir(cdir, 0o755); err != nil {
+		return err
+	}
+	for name, data := range map[string]string{"control": ctl.control, "md5sums": ctl.md5sums, "conffiles": ctl.conffiles} {
+		if err := os.WriteFile(filepath.Join(cdir, name), []byte(data), 0o644); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, manifestName), b, 0o644)
+}

@@ -1,0 +1,136 @@
+package spec
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeSpec(t *testing.T, yaml string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "app"), []byte("x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, FileName)
+	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadValid(t *testing.T) {
+	p := writeSpec(t, `name: demo
+files:
+  - src: app
+    dst: /app
+config:
+  entrypoint: [/app]
+  exposedPorts: ["8080", 53/udp]
+  env: {A: "1"}
+`)
+	s, err := Load(filepath.Dir(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Tag != "latest" || s.Layering.Budget != 100 || len(s.Platforms) != 1 || s.Config.ExposedPorts[0] != "8080/tcp" {
+		t.Errorf("defaults not applied: %+v", s)
+	}
+	if s.Dir != filepath.Dir(p) {
+		t.Errorf("Dir %q", s.Dir)
+	}
+}
+
+// Each bad spec gives an error naming the line, the key and the fix.
+func TestBadSpecs(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		line       int
+		want       []string
+	}{
+		{"unknown key", "name: x\nconfig:\n  entrypiont: [/app]\n", 3, []string{"config.entrypiont", "unknown key", "did you mean `entrypoint`?"}},
+		{"unknown top key", "name: x\nfiels: []\n", 2, []string{"fiels", "did you mean `files`?"}},
+		{"wrong type", "name: x\nlayering:\n  budget: many\n", 3, []string{"cannot unmarshal"}},
+		{"relative dst", "name: x\nfiles:\n  - src: app\n    dst: app\n", 4, []string{"files[0].dst", "relative", "/app"}},
+		{"src escapes", "name: x\nfiles:\n  - src: ../etc/passwd\n    dst: /p\n", 3, []string{"files[0].src", "leaves the spec's folder"}},
+		{"missing src", "name: x\nfiles:\n  - src: nothere\n    dst: /p\n", 3, []string{"files[0].src", "does not exist"}},
+		{"bad port", "name: x\nconfig:\n  exposedPorts: [http]\n", 3, []string{"config.exposedPorts[0]", "80/tcp"}},
+		{"bad proto", "name: x\nconfig:\n  exposedPorts: [80/icmp]\n", 3, []string{"protocol"}},
+		{"missing name", "tag: v1\n", 0, []string{"name", "missing"}},
+		{"bad name", "name: Hello World\n", 1, []string{"not a valid image name"}},
+		{"bad created", "name: x\ncreated: yesterday\n", 2, []string{"RFC 3339"}},
+		{"budget too big", "name: x\nlayering:\n  budget: 500\n", 3, []string{"layering.budget", "127"}},
+		{"bad strategy", "name: x\nlayering:\n  strategy: popular\n", 3, []string{"did you mean `popularity`?"}},
+		{"bad mode", "name: x\nfiles:\n  - src: app\n    dst: /a\n    mode: rwx\n", 5, []string{"octal"}},
+		{"syntax", "name: x\n  bad: [\n", 0, []string{FileName}},
+		{"debian without suite", "name: x\ndebian:\n  packages: [hello]\n", 3, []string{"debian.suite", "bookworm"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Load(writeSpec(t, c.yaml))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			msg := err.Error()
+			for _, w := range c.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q lacks %q", msg, w)
+				}
+			}
+			if c.line > 0 {
+				var se *Error
+				var es Errors
+				switch {
+				case errors.As(err, &es):
+					se = es[0]
+				case errors.As(err, &se):
+				}
+				if se == nil || se.Line != c.line {
+					t.Errorf("error %q: want line %d", msg, c.line)
+				}
+				if !strings.Contains(msg, FileName+":") {
+					t.Errorf("error %q does not name the file", msg)
+				}
+			}
+		})
+	}
+}
+
+func TestCreated(t *testing.T) {
+	env := func(v string) func(string) string { return func(string) string { return v } }
+	now := func() time.Time { return time.Unix(1700000000, 5) }
+	s := &Spec{}
+	if tm, repro, _ := s.CreatedTime(env(""), now); tm.Unix() != 1 || !repro {
+		t.Errorf("default created %v %v", tm, repro)
+	}
+	if tm, _, _ := s.CreatedTime(env("1234"), now); tm.Unix() != 1234 {
+		t.Errorf("SOURCE_DATE_EPOCH ignored: %v", tm)
+	}
+	s.Created = "now"
+	if tm, repro, _ := s.CreatedTime(env("1234"), now); repro || tm.Unix() != 1700000000 {
+		t.Errorf("now: %v %v", tm, repro)
+	}
+	s.Created = "2024-01-31T12:00:00Z"
+	if tm, _, _ := s.CreatedTime(env("1234"), now); tm.Year() != 2024 {
+		t.Errorf("explicit created lost to SOURCE_DATE_EPOCH: %v", tm)
+	}
+}
+
+// The checked-in schema must match the Go types. Regenerate with
+// `go run ./cmd/strata schema > schema/strata.schema.json`.
+func TestSchemaIsFresh(t *testing.T) {
+	want, err := Schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join("..", SchemaPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Fatalf("%s is stale: run `go run ./cmd/strata schema > %s`", SchemaPath, SchemaPath)
+	}
+}

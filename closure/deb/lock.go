@@ -1,0 +1,100 @@
+package deb
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Lock is the "debian" section of strata.lock for one platform. It
+// records nothing machine-specific (no mirror): the same lock builds the
+// same closure from any mirror carrying the archive.
+type Lock struct {
+	Suite      string   `json:"suite"`
+	Components []string `json:"components"`
+	Arch       string   `json:"arch"`
+	// Request is debian.packages and Exclude debian.exclude as locked.
+	Request []string `json:"request"`
+	Exclude []string `json:"exclude,omitempty"`
+	// ReleaseDate is the signed Release file's Date field.
+	ReleaseDate string `json:"releaseDate"`
+	// KeyFingerprint is the primary key fingerprint of the keyring entry
+	// whose signature on InRelease was verified.
+	KeyFingerprint string          `json:"keyFingerprint"`
+	Packages       []LockedPackage `json:"packages"`
+}
+
+// LockedPackage pins one package of the closure.
+type LockedPackage struct {
+	Name     string `json:"name"`
+	Version  string `json:"version"`
+	Arch     string `json:"arch"`
+	Filename string `json:"filename"`
+	Size     int64  `json:"size"`
+	SHA256   string `json:"sha256"`
+	// Root marks the packages debian.packages resolved to.
+	Root bool `json:"root,omitempty"`
+	// Depends are the names of the packages chosen for its Depends and
+	// Pre-Depends, sorted.
+	Depends []string `json:"depends,omitempty"`
+}
+
+// Marshal renders the lock as compact JSON with a fixed field order.
+func (l *Lock) Marshal() (json.RawMessage, error) {
+	b, err := json.Marshal(l)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the debian lock: %w", err)
+	}
+	return b, nil
+}
+
+// ParseLock reads a lock section and checks it is complete.
+func ParseLock(raw json.RawMessage) (*Lock, error) {
+	var l Lock
+	if err := json.Unmarshal(raw, &l); err != nil {
+		return nil, fmt.Errorf("reading the debian section of strata.lock: %w (run `strata lock --update` to write it anew)", err)
+	}
+	if l.Suite == "" || l.Arch == "" || len(l.Packages) == 0 {
+		return nil, fmt.Errorf("the debian section of strata.lock lacks its suite, arch or packages (run `strata lock --update` to write it anew)")
+	}
+	for _, p := range l.Packages {
+		if p.Name == "" || p.Version == "" || p.Filename == "" || !isHexSHA256(p.SHA256) {
+			return nil, fmt.Errorf("the debian section of strata.lock has an incomplete entry for %q (run `strata lock --update` to write it anew)", p.Name)
+		}
+		if strings.HasPrefix(p.Filename, "/") || slices.Contains(strings.Split(p.Filename, "/"), "..") {
+			return nil, fmt.Errorf("the debian section of strata.lock has a bad filename %q for %s (run `strata lock --update` to write it anew)", p.Filename, p.Name)
+		}
+	}
+	return &l, nil
+}
+
+// matches reports why the lock does not fit the requested inputs ("" when
+// it does).
+func (l *Lock) matches(suite string, comps []string, arch string, request, exclude []string) string {
+	switch {
+	case l.Suite != suite:
+		return fmt.Sprintf("suite %s, the spec asks for %s", l.Suite, suite)
+	case !slices.Equal(l.Components, comps):
+		return fmt.Sprintf("components %v, the spec asks for %v", l.Components, comps)
+	case l.Arch != arch:
+		return fmt.Sprintf("architecture %s, the build asks for %s", l.Arch, arch)
+	case !slices.Equal(l.Request, request):
+		return fmt.Sprintf("packages %v, the spec asks for %v", l.Request, request)
+	case !slices.Equal(l.Exclude, exclude):
+		return fmt.Sprintf("exclude %v, the spec asks for %v", l.Exclude, exclude)
+	}
+	return ""
+}
+
+func isHexSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,415 @@
+package deb
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/closure/deb/debfile"
+	"github.com/stratabuild/strata/closure/deb/sysfiles"
+	"github.com/stratabuild/strata/spec"
+	"github.com/stratabuild/strata/store"
+)
+
+// SystemNodeID is the ID of the node holding the generated system files.
+const SystemNodeID = "generated:debian-system"
+
+// downloadWorkers and unpackWorkers bound the parallel .deb downloads and
+// unpacks.
+const (
+	downloadWorkers = 4
+	unpackWorkers   = 2
+)
+
+// Source resolves a spec's debian block into closure nodes.
+type Source struct {
+	spec   *spec.Spec
+	store  *store.Store
+	client *http.Client
+	env    func(string) string
+	apt    string
+}
+
+// Option configures a Source.
+type Option func(*Source)
+
+// WithHTTPClient sets the HTTP client used for the archive.
+func WithHTTPClient(c *http.Client) Option { return func(s *Source) { s.client = c } }
+
+// WithGetenv replaces os.Getenv for STRATA_DEBIAN_MIRROR (tests).
+func WithGetenv(f func(string) string) Option { return func(s *Source) { s.env = f } }
+
+// WithAptRoot replaces /etc/apt as the folder the host's sources are read
+// from (tests).
+func WithAptRoot(dir string) Option { return func(s *Source) { s.apt = dir } }
+
+// New returns the Debian source for s, caching in st.
+func New(s *spec.Spec, st *store.Store, opts ...Option) *Source {
+	src := &Source{spec: s, store: st, env: os.Getenv}
+	for _, o := range opts {
+		o(src)
+	}
+	if src.client == nil {
+		src.client = newHTTPClient()
+	}
+	return src
+}
+
+// Name implements closure.Source.
+func (s *Source) Name() string { return "debian" }
+
+// inputs are the normalised debian settings of a request.
+type inputs struct {
+	deb     *spec.Debian
+	suite   string
+	comps   []string
+	arch    string
+	keyring string
+}
+
+func (s *Source) inputs(req closure.Request) (*inputs, error) {
+	if s.spec == nil || s.spec.Debian == nil {
+		return nil, fmt.Errorf("the spec has no debian block (add debian: {suite: ..., packages: [...]})")
+	}
+	d := s.spec.Debian
+	if d.Suite == "" {
+		return nil, fmt.Errorf("debian.suite is empty: set it to a Debian suite or codename such as the one in your apt sources")
+	}
+	if len(d.Packages) == 0 {
+		return nil, fmt.Errorf("debian.packages is empty: name at least one package to install")
+	}
+	arch, err := Arch(req.Platform)
+	if err != nil {
+		return nil, err
+	}
+	in := &inputs{deb: d, suite: d.Suite, comps: d.Components, arch: arch, keyring: d.Keyring}
+	if len(in.comps) == 0 {
+		in.comps = []string{"main"}
+	}
+	if in.keyring == "" {
+		in.keyring = DefaultKeyring
+	} else if !filepath.IsAbs(in.keyring) {
+		dir := req.SpecDir
+		if dir == "" {
+			dir = s.spec.Dir
+		}
+		in.keyring = filepath.Join(dir, in.keyring)
+	}
+	return in, nil
+}
+
+func (s *Source) mirror(suite string) (string, error) {
+	return FindMirror(suite, MirrorOptions{Spec: s.spec.Debian.Mirror, Env: s.env(MirrorEnv), AptRoot: s.apt})
+}
+
+func logf(req closure.Request, format string, args ...any) {
+	if req.Log != nil {
+		fmt.Fprintf(req.Log, format, args...)
+	}
+}
+
+// ResolveLock returns the lock for req: the given lock when it fits the
+// spec and no update is asked for (no network), else a fresh resolution
+// against the signed archive (the index from the cache when its checksum
+// is known). It downloads no .deb.
+func (s *Source) ResolveLock(ctx context.Context, req closure.Request) (*Lock, error) {
+	in, err := s.inputs(req)
+	if err != nil {
+		return nil, err
+	}
+	var old *Lock
+	if len(req.Locked) > 0 {
+		old, err = ParseLock(req.Locked)
+		if err != nil {
+			return nil, err
+		}
+		if !req.Update {
+			if why := old.matches(in.suite, in.comps, in.arch, in.deb.Packages, in.deb.Exclude); why != "" {
+				return nil, fmt.Errorf("strata.lock's debian section has %s: run `strata lock --update` to resolve again", why)
+			}
+			return old, nil
+		}
+	}
+	prefer := map[string]string{}
+	if old != nil && len(req.UpdateNames) > 0 && !slices.Contains(req.UpdateNames, s.Name()) {
+		for _, p := range old.Packages {
+			if !slices.Contains(req.UpdateNames, p.Name) {
+				prefer[p.Name] = p.Version
+			}
+		}
+	}
+	return s.resolveFresh(ctx, req, in, prefer)
+}
+
+func (s *Source) resolveFresh(ctx context.Context, req closure.Request, in *inputs, prefer map[string]string) (*Lock, error) {
+	mirror, err := s.mirror(in.suite)
+	if err != nil {
+		return nil, err
+	}
+	keyring, err := ReadKeyring(in.keyring)
+	if err != nil {
+		return nil, err
+	}
+	f := &fetcher{client: s.client, base: mirror}
+	start := time.Now()
+	relPath := "dists/" + in.suite + "/InRelease"
+	data, err := f.get(ctx, relPath)
+	if err != nil {
+		return nil, fmt.Errorf("fetching the signed release file of %s: %w (check debian.suite and the mirror; set debian.mirror or %s)", in.suite, err, MirrorEnv)
+	}
+	rel, err := VerifyInRelease(data, keyring, f.url(relPath), in.keyring)
+	if err != nil {
+		return nil, err
+	}
+	idx := &Index{Label: in.suite + "/" + strings.Join(in.comps, ",") + " " + in.arch}
+	for _, comp := range in.comps {
+		file, err := pickIndex(rel, comp, in.arch)
+		if err != nil {
+			return nil, err
+		}
+		pk, err := loadIndex(ctx, s.store, f, in.suite, rel, file)
+		if err != nil {
+			return nil, err
+		}
+		idx.Packages = append(idx.Packages, pk...)
+	}
+	res, err := Resolve(idx, ResolveOptions{Arch: in.arch, Roots: in.deb.Packages, Exclude: in.deb.Exclude, Prefer: prefer, Log: req.Log})
+	if err != nil {
+		return nil, err
+	}
+	lock := &Lock{
+		Suite: in.suite, Components: in.comps, Arch: in.arch,
+		Request: in.deb.Packages, Exclude: in.deb.Exclude,
+		ReleaseDate: rel.Date, KeyFingerprint: rel.Fingerprint,
+	}
+	for _, rp := range res.Packages {
+		p := rp.Pkg
+		if p.Filename == "" || !isHexSHA256(p.SHA256) {
+			return nil, fmt.Errorf("%s %s in %s has no Filename or SHA256 in the index: the archive cannot be verified", p.Name, p.Version, idx.Label)
+		}
+		lock.Packages = append(lock.Packages, LockedPackage{
+			Name: p.Name, Version: p.Version, Arch: p.Arch, Filename: p.Filename,
+			Size: p.Size, SHA256: p.SHA256, Root: rp.NeededBy == "", Depends: rp.Deps,
+		})
+	}
+	logf(req, "debian: resolved %d packages for %s from %s in %s\n", len(lock.Packages), strings.Join(in.deb.Packages, " "), idx.Label, time.Since(start).Round(time.Millisecond))
+	return lock, nil
+}
+
+// Resolve implements closure.Source: the lock (fresh or given), every
+// .deb fetched into the store and verified, unpacked, and the system files
+// generated.
+func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Result, error) {
+	lock, err := s.ResolveLock(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := lock.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.fetchDebs(ctx, req, lock); err != nil {
+		return nil, err
+	}
+	pkgs, err := s.unpack(ctx, lock)
+	if err != nil {
+		return nil, err
+	}
+	g := closure.New()
+	for i, lp := range lock.Packages {
+		p := pkgs[i]
+		n := &closure.Node{
+			ID: nodeID(lp.Name, lp.Arch), Kind: closure.KindDeb,
+			Name: lp.Name, Version: lp.Version, Arch: lp.Arch,
+			Size: p.InstalledBytes,
+			Meta: map[string]string{
+				"sha256":      lp.SHA256,
+				"filename":    lp.Filename,
+				"maintainer":  p.Fields["Maintainer"],
+				"source":      sourceName(p.Fields["Source"], lp.Name),
+				"homepage":    p.Fields["Homepage"],
+				"section":     p.Fields["Section"],
+				"description": firstLine(p.Fields["Description"]),
+				"debSize":     fmt.Sprint(lp.Size),
+			},
+			Contents: p.Contents(),
+		}
+		for _, d := range lp.Depends {
+			n.Deps = append(n.Deps, nodeID(d, lock.arch(d)))
+		}
+		sort.Strings(n.Deps)
+		if err := g.Add(n); err != nil {
+			return nil, err
+		}
+		if lp.Root {
+			g.Roots = append(g.Roots, n.ID)
+		}
+	}
+	contents, size, err := sysfiles.Generate(ctx, sysfiles.Options{Packages: pkgs, Accounts: s.spec.Accounts, Suite: lock.Suite, Arch: lock.Arch})
+	if err != nil {
+		return nil, fmt.Errorf("generating the Debian system files: %w", err)
+	}
+	if err := g.Add(&closure.Node{ID: SystemNodeID, Kind: closure.KindGenerated, Name: "debian-system", Size: size, Contents: contents}); err != nil {
+		return nil, err
+	}
+	if err := g.Validate(); err != nil {
+		return nil, fmt.Errorf("debian closure: %w (run `strata lock --update`)", err)
+	}
+	return &closure.Result{Graph: g, Lock: raw}, nil
+}
+
+func nodeID(name, arch string) string { return "deb:" + name + ":" + arch }
+
+// arch returns the locked architecture of a package name.
+func (l *Lock) arch(name string) string {
+	for _, p := range l.Packages {
+		if p.Name == name {
+			return p.Arch
+		}
+	}
+	return l.Arch
+}
+
+// sourceName strips the "(version)" of a Source field; an empty one means
+// the binary package's own name.
+func sourceName(src, pkg string) string {
+	src = strings.TrimSpace(src)
+	if src == "" {
+		return pkg
+	}
+	if i := strings.IndexByte(src, ' '); i >= 0 {
+		src = src[:i]
+	}
+	return src
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return strings.TrimSpace(line)
+}
+
+// fetchDebs downloads every locked .deb missing from the store, verifying
+// its sha256 (and size) on the way in.
+func (s *Source) fetchDebs(ctx context.Context, req closure.Request, lock *Lock) error {
+	var missing []LockedPackage
+	for _, p := range lock.Packages {
+		if !s.store.HasBlob(p.SHA256) {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	mirror, err := s.mirror(lock.Suite)
+	if err != nil {
+		return err
+	}
+	f := &fetcher{client: s.client, base: mirror}
+	var total int64
+	for _, p := range missing {
+		total += p.Size
+	}
+	logf(req, "debian: downloading %d packages (%.1f MB)\n", len(missing), float64(total)/1e6)
+	errs := make([]error, len(missing))
+	run(ctx, len(missing), downloadWorkers, func(i int) {
+		errs[i] = s.fetchDeb(ctx, f, missing[i])
+	})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Source) fetchDeb(ctx context.Context, f *fetcher, p LockedPackage) error {
+	err := f.do(ctx, p.Filename, blobTimeout, func(r io.Reader) error {
+		lr := &countReader{r: io.LimitReader(r, p.Size+1)}
+		if _, err := s.store.PutBlob(lr, p.SHA256); err != nil {
+			return fmt.Errorf("%w: %s %s: %v", errIntegrity, p.Name, p.Version, err)
+		}
+		if lr.n != p.Size {
+			return fmt.Errorf("%w: %s %s is %d bytes, the index says %d", errIntegrity, p.Name, p.Version, lr.n, p.Size)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("downloading %s %s: %w (the mirror serves a file that does not match the signed index; retry later or set debian.mirror to another mirror)", p.Name, p.Version, err)
+	}
+	return nil
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// unpack unpacks every locked .deb, in lock order.
+func (s *Source) unpack(ctx context.Context, lock *Lock) ([]*debfile.Package, error) {
+	pkgs := make([]*debfile.Package, len(lock.Packages))
+	errs := make([]error, len(lock.Packages))
+	run(ctx, len(lock.Packages), unpackWorkers, func(i int) {
+		lp := lock.Packages[i]
+		p, err := debfile.Unpack(ctx, s.store, s.store.BlobPath(lp.SHA256), lp.SHA256)
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		if p.Name != lp.Name || p.Version != lp.Version {
+			errs[i] = fmt.Errorf("%s holds %s %s, the lock says %s %s (run `strata lock --update`)", lp.Filename, p.Name, p.Version, lp.Name, lp.Version)
+			return
+		}
+		pkgs[i] = p
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return pkgs, nil
+}
+
+// run calls fn(0..n-1) on at most workers goroutines; it stops handing out
+// work when ctx is done.
+func run(ctx context.Context, n, workers int, fn func(int)) {
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < workers && w < n; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				fn(i)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}

@@ -9,7 +9,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -22,14 +21,7 @@ func scopedClient(ctx context.Context, target name.Repository, sources []name.Re
 	if err != nil {
 		return nil, err
 	}
-	base := opt.Transport
-	if base == nil {
-		base = remote.DefaultTransport
-	}
-	rt := transport.NewRetry(&plainHTTPGuard{inner: base, insecure: opt.Insecure},
-		transport.WithRetryBackoff(opt.backoff()),
-		transport.WithRetryPredicate(retryable),
-		transport.WithRetryStatusCodes(retryStatusCodes...))
+	rt := opt.transport(opt.baseTransport())
 	scopes := []string{target.Scope(transport.PullScope)}
 	for _, s := range sources {
 		scopes = append(scopes, s.Scope(transport.PullScope))

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -37,12 +36,13 @@ type Options struct {
 	// MountFrom names repositories ("host/repo" or "repo" on the target's
 	// registry) to mount blobs from instead of uploading them.
 	MountFrom []string
-	// Retries is how many times a failed request (5xx, 408, 429, dropped
-	// connection) is retried with exponential backoff; 0 means 3, a
-	// negative value disables retries.
+	// Retries is how many times a failed request (5xx, 408, 429, refused
+	// or dropped connection) is retried with exponential backoff; 0 means
+	// 5, a negative value disables retries. With the default delays a
+	// registry that stays down fails a push after about 12 seconds.
 	Retries int
 	// RetryDelay is the first backoff delay; 0 means 500ms. It doubles on
-	// every retry.
+	// every retry, up to 4s.
 	RetryDelay time.Duration
 	// History is the path of a small JSON record of the repositories
 	// strata pushed to on this machine, used as automatic mount sources
@@ -54,7 +54,7 @@ type Options struct {
 
 const (
 	defaultJobs       = 4
-	defaultRetries    = 3
+	defaultRetries    = 5
 	defaultRetryDelay = 500 * time.Millisecond
 )
 
@@ -72,87 +72,77 @@ func (o Options) keychain() authn.Keychain {
 	return o.Keychain
 }
 
-func (o Options) backoff() remote.Backoff {
-	steps := o.Retries
+func (o Options) retries() int {
 	switch {
-	case steps == 0:
-		steps = defaultRetries
-	case steps < 0:
-		steps = 0
+	case o.Retries == 0:
+		return defaultRetries
+	case o.Retries < 0:
+		return 0
 	}
-	d := o.RetryDelay
-	if d <= 0 {
-		d = defaultRetryDelay
+	return o.Retries
+}
+
+func (o Options) retryDelay() time.Duration {
+	if o.RetryDelay <= 0 {
+		return defaultRetryDelay
 	}
+	return o.RetryDelay
+}
+
+// backoff is go-containerregistry's outer retry of whole operations.
+func (o Options) backoff() remote.Backoff {
 	// Steps counts attempts, the first one included.
-	return remote.Backoff{Duration: d, Factor: 2, Jitter: 0.1, Steps: steps + 1}
+	return remote.Backoff{Duration: o.retryDelay(), Factor: 2, Jitter: 0.1, Steps: min(o.retries(), 2) + 1}
 }
 
-// retryable reports whether an error is worth another attempt: temporary
-// network errors, dropped connections and retryable HTTP statuses.
-func retryable(err error) bool {
-	if err == nil {
-		return false
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	var terr *transport.Error
-	if errors.As(err, &terr) {
-		return terr.Temporary()
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, net.ErrClosed) {
-		return true
-	}
-	var nerr net.Error
-	if errors.As(err, &nerr) && nerr.Timeout() {
-		return true
-	}
-	// net/http reports a server that closed the connection mid-request
-	// with these unexported errors.
-	msg := err.Error()
-	return strings.Contains(msg, "server closed idle connection") ||
-		strings.Contains(msg, "connection reset by peer") ||
-		strings.Contains(msg, "broken pipe")
-}
-
-var retryStatusCodes = []int{
-	http.StatusRequestTimeout,
-	http.StatusTooManyRequests,
-	http.StatusInternalServerError,
-	http.StatusBadGateway,
-	http.StatusServiceUnavailable,
-	http.StatusGatewayTimeout,
-}
-
-// remoteOptions turns Options into go-containerregistry options.
-func (o Options) remoteOptions(ctx context.Context) []remote.Option {
+// baseTransport is Options.Transport (or remote's default), with TLS
+// verification off when Insecure.
+func (o Options) baseTransport() http.RoundTripper {
 	base := o.Transport
 	if base == nil {
 		base = remote.DefaultTransport
 	}
-	if o.Insecure {
-		if t, ok := base.(*http.Transport); ok {
-			t = t.Clone()
-			if t.TLSClientConfig != nil {
-				t.TLSClientConfig = t.TLSClientConfig.Clone()
-			} else {
-				t.TLSClientConfig = newTLSConfig()
-			}
-			t.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // asked for with --insecure
-			base = t
-		}
+	if !o.Insecure {
+		return base
 	}
+	t, ok := base.(*http.Transport)
+	if !ok {
+		return base
+	}
+	t = t.Clone()
+	if t.TLSClientConfig != nil {
+		t.TLSClientConfig = t.TLSClientConfig.Clone()
+	} else {
+		t.TLSClientConfig = newTLSConfig()
+	}
+	t.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // asked for with --insecure
+	return t
+}
+
+// transport is the HTTP stack under go-containerregistry's: per-request
+// retries over the plain-HTTP guard over base.
+func (o Options) transport(base http.RoundTripper) http.RoundTripper {
+	return &retryTransport{
+		inner:    &plainHTTPGuard{inner: base, insecure: o.Insecure},
+		attempts: o.retries() + 1,
+		delay:    o.retryDelay(),
+	}
+}
+
+// remoteOptions turns Options into go-containerregistry options.
+func (o Options) remoteOptions(ctx context.Context) []remote.Option {
+	base := o.baseTransport()
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(o.keychain()),
-		remote.WithTransport(&plainHTTPGuard{inner: base, insecure: o.Insecure}),
+		remote.WithTransport(o.transport(base)),
 		remote.WithJobs(o.jobs()),
+		// Requests are retried one by one by o.transport; what remains
+		// for go-containerregistry is restarting a whole blob upload
+		// after an error that transport could not retry.
 		remote.WithRetryBackoff(o.backoff()),
-		remote.WithRetryPredicate(retryable),
-		remote.WithRetryStatusCodes(retryStatusCodes...),
+		remote.WithRetryPredicate(outerRetryable),
+		remote.WithRetryStatusCodes(),
 		remote.WithUserAgent("strata"),
 	}
 }
@@ -253,6 +243,13 @@ func Pull(ctx context.Context, ref string, opt Options) (v1.Image, v1.ImageIndex
 // failures, what to do about it.
 func explain(doing string, r name.Reference, err error) error {
 	reg := r.Context().RegistryStr()
+	var ex *exhaustedError
+	if errors.As(err, &ex) {
+		if ex.Status != 0 {
+			return fmt.Errorf("%s %s: registry %s kept failing (HTTP %d) after %d attempts: check that it is up and healthy, then try again: %w", doing, r, reg, ex.Status, ex.Attempts, err)
+		}
+		return fmt.Errorf("%s %s: registry %s does not answer after %d attempts: check that it is running and the address is right: %w", doing, r, reg, ex.Attempts, err)
+	}
 	var terr *transport.Error
 	if errors.As(err, &terr) {
 		switch terr.StatusCode {
@@ -272,7 +269,7 @@ func explain(doing string, r name.Reference, err error) error {
 	var nerr net.Error
 	var operr *net.OpError
 	if errors.As(err, &operr) || errors.As(err, &nerr) || retryable(err) {
-		return fmt.Errorf("%s %s: registry %s does not answer: check that it is running and the address is right (retried with backoff): %w", doing, r, reg, err)
+		return fmt.Errorf("%s %s: registry %s does not answer: check that it is running and the address is right: %w", doing, r, reg, err)
 	}
 	return fmt.Errorf("%s %s: %w", doing, r, err)
 }

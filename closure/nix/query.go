@@ -3,11 +3,13 @@ package nix
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 )
 
@@ -80,24 +82,53 @@ func resolveRoot(p, dir string) (string, error) {
 	return sp, nil
 }
 
-// buildInstallables runs `nix build --no-link --print-out-paths` on the
-// installables and returns their output paths.
+// buildInstallables runs `nix build --no-link --json` on the
+// installables (flake references like .#app, store paths, .drv paths) and
+// returns their output paths. --json rather than --print-out-paths keeps
+// Nix 2.8 (Debian 12's nix-bin) working.
 func buildInstallables(ctx context.Context, dir string, installables []string) ([]string, error) {
 	nixBin, err := lookTool("nix", "building nix.installables")
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"--extra-experimental-features", "nix-command flakes", "build", "--no-link", "--print-out-paths"}, installables...)
+	args := append([]string{"--extra-experimental-features", "nix-command flakes", "build", "--no-link", "--json"}, installables...)
 	out, err := run(ctx, dir, nixBin, args...)
 	if err != nil {
 		return nil, fmt.Errorf("building nix installables: %w", err)
 	}
+	return parseBuildJSON(out)
+}
+
+// parseBuildJSON reads `nix build --json` output: a list of objects with
+// either "path" (a store path installable) or "outputs" (name -> path).
+func parseBuildJSON(out []byte) ([]string, error) {
+	var results []struct {
+		Path    string            `json:"path"`
+		Outputs map[string]string `json:"outputs"`
+	}
+	if err := json.Unmarshal(out, &results); err != nil {
+		return nil, fmt.Errorf("building nix installables: reading nix build --json output: %w", err)
+	}
 	var paths []string
-	for _, l := range strings.Fields(string(out)) {
-		if err := checkStorePath(l); err != nil {
-			return nil, fmt.Errorf("building nix installables: nix build printed %q: %w", l, err)
+	for _, r := range results {
+		ps := []string{}
+		if r.Path != "" {
+			ps = append(ps, r.Path)
 		}
-		paths = append(paths, l)
+		names := make([]string, 0, len(r.Outputs))
+		for n := range r.Outputs {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			ps = append(ps, r.Outputs[n])
+		}
+		for _, p := range ps {
+			if err := checkStorePath(p); err != nil {
+				return nil, fmt.Errorf("building nix installables: nix build printed %q: %w", p, err)
+			}
+			paths = append(paths, p)
+		}
 	}
 	if len(paths) == 0 {
 		return nil, errors.New("building nix installables: nix build printed no output paths")

@@ -443,9 +443,9 @@ func (r *resolver) satisfy(owner string, rel relation) error {
 		chain = r.chain(owner) + " -> " + chain
 	}
 	if len(rel) == 1 {
-		return fmt.Errorf("%s: %s in %s", chain, reasons[0], r.idx.Label)
+		return fmt.Errorf("%s: %s", chain, reasons[0])
 	}
-	return fmt.Errorf("%s: no alternative can be installed from %s (%s)", chain, r.idx.Label, strings.Join(reasons, "; "))
+	return fmt.Errorf("%s: no alternative can be installed (%s)", chain, strings.Join(reasons, "; "))
 }
 
 // why explains why no package satisfies a.
@@ -454,18 +454,21 @@ func (r *resolver) why(a atom) string {
 		p := &r.idx.Packages[si]
 		return fmt.Sprintf("%s %s is already in the closure (needed by %s) and does not satisfy it", p.Name, p.Version, r.chainOrRoot(p.Name))
 	}
+	label := r.idx.Label
 	if len(r.l.byName[a.Name]) == 0 && len(r.l.providers[a.Name]) == 0 {
-		return fmt.Sprintf("no package named %s", a.Name)
+		return fmt.Sprintf("no package named %s in %s", a.Name, label)
 	}
-	if a.Qual != "" && a.Qual != "native" && a.Qual != r.opt.Arch {
-		if a.Qual != "any" {
-			return fmt.Sprintf("architecture %s is not the target %s (strata installs one architecture)", a.Qual, r.opt.Arch)
-		}
+	if a.Qual != "" && a.Qual != "any" && a.Qual != "native" && a.Qual != r.opt.Arch {
+		return fmt.Sprintf("%s is for architecture %s, not the target %s (strata installs one architecture; only Multi-Arch: foreign packages satisfy it)", a, a.Qual, r.opt.Arch)
 	}
 	if len(r.l.byName[a.Name]) == 0 {
-		return fmt.Sprintf("no provider of %s satisfies it", a.Name)
+		return fmt.Sprintf("no provider of %s satisfies it in %s", a.Name, label)
 	}
-	return fmt.Sprintf("no version of %s satisfies it (available: %s)", a.Name, r.versionsOf(a.Name))
+	msg := fmt.Sprintf("no version of %s satisfies it in %s (available: %s)", a.Name, label, r.versionsOf(a.Name))
+	if a.Qual == "any" {
+		msg += "; :any needs Multi-Arch: allowed or foreign"
+	}
+	return msg
 }
 
 func (r *resolver) chainOrRoot(name string) string {

@@ -60,12 +60,12 @@ func TestResolve(t *testing.T) {
 			deps: deps{"bash": {"libc6"}},
 		},
 		{
-			name: "alternative: first satisfiable",
+			name:  "alternative: first satisfiable",
 			index: stanza("a", "1", "amd64", "Depends: missing | b | c") + stanza("b", "1", "all") + stanza("c", "1", "amd64"),
 			roots: []string{"a"}, want: []string{"a", "b"}, deps: deps{"a": {"b"}},
 		},
 		{
-			name: "alternative: one already in the closure wins",
+			name:  "alternative: one already in the closure wins",
 			index: stanza("a", "1", "amd64", "Depends: b | c") + stanza("b", "1", "all") + stanza("c", "1", "amd64"),
 			roots: []string{"a", "c"}, want: []string{"a", "c"}, deps: deps{"a": {"c"}},
 		},
@@ -170,7 +170,7 @@ func TestResolve(t *testing.T) {
 			roots: []string{"a", "b"}, err: "b -> lib (>= 2): lib 1 is already in the closure (needed by a)",
 		},
 		{
-			name: "alternatives all unsatisfiable",
+			name:  "alternatives all unsatisfiable",
 			index: stanza("a", "1", "amd64", "Depends: x (>= 2) | y") + stanza("x", "1", "amd64"),
 			roots: []string{"a"}, err: "a -> x (>= 2) | y: no alternative can be installed (no version of x satisfies it",
 		},
@@ -190,7 +190,7 @@ func TestResolve(t *testing.T) {
 			roots: []string{"a"}, want: []string{"a", "b"},
 		},
 		{
-			name: "conflict with a virtual package another package provides",
+			name:  "conflict with a virtual package another package provides",
 			index: stanza("a", "1", "amd64", "Provides: mta", "Conflicts: mta") + stanza("b", "1", "amd64", "Provides: mta", "Conflicts: mta"),
 			roots: []string{"a", "b"}, err: "a 1 conflicts b 1 (provides mta)",
 		},

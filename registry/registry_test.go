@@ -1,17 +1,13 @@
 package registry_test
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +16,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/stratabuild/strata/internal/testutil"
 	"github.com/stratabuild/strata/registry"
@@ -421,49 +416,10 @@ func TestPushWithCredentials(t *testing.T) {
 	}
 }
 
-// busyboxImage is a runnable image: /bin/busybox from busybox-static and an
-// entrypoint that echoes pushed-ok.
-func busyboxImage(t testing.TB) v1.Image {
-	t.Helper()
-	testutil.RequireTool(t, "busybox")
-	bb, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		t.Fatalf("reading /bin/busybox (busybox-static): %v", err)
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, h := range []*tar.Header{
-		{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755},
-		{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bb))},
-	} {
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if h.Typeflag == tar.TypeReg {
-			tw.Write(bb)
-		}
-	}
-	tw.Close()
-	raw := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	img := imageOf(t, runtime.GOARCH, l)
-	cf, _ := img.ConfigFile()
-	cf = cf.DeepCopy()
-	cf.Config.Entrypoint = []string{"/bin/busybox", "echo", "pushed-ok"}
-	img, err = mutate.ConfigFile(img, cf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
-}
-
 func TestPushThenDockerRun(t *testing.T) {
 	testutil.RequireDocker(t)
 	host := registrytest.Start(t)
-	img := busyboxImage(t)
+	img := registrytest.BusyboxImage(t, "echo", "pushed-ok")
 	ref := host + "/strata-test/run:v1"
 	push(t, ref, img, nil, registry.Options{})
 	crane(t, "validate", "--remote", ref)

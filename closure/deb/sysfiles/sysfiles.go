@@ -2,7 +2,15 @@ package sysfiles
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"regexp"
+	"sort"
+	"strings"
 
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/closure/deb/debfile"
@@ -13,13 +21,451 @@ import (
 type Options struct {
 	// Packages in closure order.
 	Packages []*debfile.Package
+	// Accounts adds users and groups to the defaults (root 0, nobody 65534,
+	// nonroot 65532); nil for the defaults only.
 	Accounts *spec.Accounts
 	// Suite is the Debian suite (codename) like "bookworm"; Arch the Debian
 	// architecture like "amd64".
 	Suite, Arch string
 }
 
-// Generate returns the generated files and their total size in bytes.
+// Default accounts, as in distroless images.
+const (
+	NonrootID = 65532
+	NobodyID  = 65534
+	noLogin   = "/sbin/nologin"
+	keyPrefix = "generated:sysfiles-v1:sha256:"
+)
+
+// statusLine is what dpkg writes for an installed package.
+const statusLine = "Status: install ok installed"
+
+var (
+	accountName = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
+	suiteName   = regexp.MustCompile(`^[a-z0-9][a-z0-9.+-]*$`)
+)
+
+// Generate returns the generated files (sorted by path, parents first) and
+// their total size in bytes. The same Options give the same entries and
+// bytes, and the Contents key is a hash of all of them.
+//
+// What it writes, standing in for maintainer scripts strata never runs:
+//   - the merged-/usr root symlinks bin, sbin, lib -> usr/…; lib64 ->
+//     usr/lib64 on amd64 (for the ELF interpreter
+//     /lib64/ld-linux-x86-64.so.2) and on any architecture whose packages
+//     ship usr/lib64; lib32 and libx32 when packages ship usr/lib32 or
+//     usr/libx32;
+//   - etc/passwd and etc/group (0644): root 0, nobody 65534, nonroot
+//     65532, then Options.Accounts; a user with no home gets
+//     /home/NAME (created 0700, owned by the user);
+//   - tmp (1777), root (0700), home, home/nonroot (0700, 65532:65532);
+//   - etc/nsswitch.conf (files; hosts: files dns);
+//   - etc/os-release, unless a package (base-files) ships it;
+//   - etc/ssl/certs/ca-certificates.crt, the concatenation of the
+//     ca-certificates package's usr/share/ca-certificates/**/*.crt in
+//     path order, when that package is present;
+//   - var/lib/dpkg/status.d/NAME (the control paragraph plus
+//     "Status: install ok installed") and NAME.md5sums per package, the
+//     layout distroless uses and scanners (syft, trivy) read; NAME:ARCH
+//     when two packages share a name.
+//
+// The layer belongs on top of the package layers: the root symlinks must
+// not be shadowed, and a package shipping a generated path other than the
+// ones listed as skipped is an error.
 func Generate(ctx context.Context, opt Options) (closure.Contents, int64, error) {
-	return nil, 0, errors.New("sysfiles.Generate: not implemented yet")
+	if !suiteName.MatchString(opt.Suite) {
+		return nil, 0, fmt.Errorf("generating system files: suite %q is not a Debian suite name like bookworm (set debian.suite)", opt.Suite)
+	}
+	if !suiteName.MatchString(opt.Arch) {
+		return nil, 0, fmt.Errorf("generating system files: architecture %q is not a Debian architecture like amd64", opt.Arch)
+	}
+	shipped := map[string]string{} // path -> package name, for non-folder entries
+	var tops = map[string]bool{}
+	for _, p := range opt.Packages {
+		if p == nil {
+			return nil, 0, errors.New("generating system files: nil package")
+		}
+		for _, e := range p.Entries {
+			if e.Type != closure.Dir {
+				if _, ok := shipped[e.Path]; !ok {
+					shipped[e.Path] = p.Name
+				}
+			}
+			if rest, ok := strings.CutPrefix(e.Path, "usr/"); ok {
+				top, _, _ := strings.Cut(rest, "/")
+				tops[top] = true
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	g := &gen{byPath: map[string]closure.Entry{}, shipped: shipped}
+
+	// Merged /usr.
+	for _, top := range debfile.MergedDirs() {
+		need := top == "bin" || top == "sbin" || top == "lib" || tops[top]
+		if top == "lib64" && opt.Arch == "amd64" {
+			need = true
+		}
+		if need {
+			if err := g.symlink(top, "usr/"+top); err != nil {
+				return nil, 0, err
+			}
+		}
+	}
+
+	// Accounts.
+	passwd, group, homes, err := accounts(opt.Accounts)
+	if err != nil {
+		return nil, 0, fmt.Errorf("generating /etc/passwd: %w", err)
+	}
+	g.dir("etc", 0o755, 0, 0)
+	if err := g.file("etc/passwd", passwd, false); err != nil {
+		return nil, 0, err
+	}
+	if err := g.file("etc/group", group, false); err != nil {
+		return nil, 0, err
+	}
+	g.dir("tmp", 0o777|fs.ModeSticky, 0, 0)
+	g.dir("root", 0o700, 0, 0)
+	g.dir("home", 0o755, 0, 0)
+	for _, h := range homes {
+		g.dir(h.path, 0o700, h.uid, h.gid)
+	}
+	if err := g.file("etc/nsswitch.conf", nsswitch, true); err != nil {
+		return nil, 0, err
+	}
+	if err := g.file("etc/os-release", osRelease(opt.Suite), true); err != nil {
+		return nil, 0, err
+	}
+
+	// CA bundle.
+	for _, p := range opt.Packages {
+		if p.Name != "ca-certificates" {
+			continue
+		}
+		bundle, err := caBundle(p)
+		if err != nil {
+			return nil, 0, err
+		}
+		g.dir("etc/ssl", 0o755, 0, 0)
+		g.dir("etc/ssl/certs", 0o755, 0, 0)
+		if err := g.file("etc/ssl/certs/ca-certificates.crt", bundle, true); err != nil {
+			return nil, 0, err
+		}
+		break
+	}
+
+	// dpkg status.d.
+	if err := g.status(opt.Packages); err != nil {
+		return nil, 0, err
+	}
+	return g.contents()
+}
+
+// gen collects generated entries with their bytes.
+type gen struct {
+	byPath  map[string]closure.Entry
+	data    map[string]string
+	shipped map[string]string
+}
+
+func (g *gen) put(e closure.Entry) {
+	g.byPath[e.Path] = e
+}
+
+func (g *gen) dir(p string, mode fs.FileMode, uid, gid int) {
+	for d := parent(p); d != ""; d = parent(d) {
+		if _, ok := g.byPath[d]; !ok {
+			g.put(closure.Entry{Path: d, Type: closure.Dir, Mode: 0o755})
+		}
+	}
+	g.put(closure.Entry{Path: p, Type: closure.Dir, Mode: mode, UID: uid, GID: gid})
+}
+
+func parent(p string) string {
+	i := strings.LastIndexByte(p, '/')
+	if i < 0 {
+		return ""
+	}
+	return p[:i]
+}
+
+func (g *gen) symlink(p, target string) error {
+	if pkg, ok := g.shipped[p]; ok {
+		return fmt.Errorf("generating system files: package %s ships /%s, which strata generates (exclude the package)", pkg, p)
+	}
+	g.put(closure.Entry{Path: p, Type: closure.Symlink, Mode: 0o777, Link: target})
+	return nil
+}
+
+// file adds a 0644 root-owned file; when a package ships the path, the
+// package wins if yield is set, else it is an error.
+func (g *gen) file(p, content string, yield bool) error {
+	if pkg, ok := g.shipped[p]; ok {
+		if yield {
+			return nil
+		}
+		return fmt.Errorf("generating system files: package %s ships /%s, which strata generates from the spec (exclude the package)", pkg, p)
+	}
+	if d := parent(p); d != "" {
+		if _, ok := g.byPath[d]; !ok {
+			g.dir(d, 0o755, 0, 0)
+		}
+	}
+	if g.data == nil {
+		g.data = map[string]string{}
+	}
+	g.data[p] = content
+	g.put(closure.Entry{Path: p, Type: closure.Regular, Mode: 0o644, Size: int64(len(content)), Open: func() (io.ReadCloser, error) {
+		return io.NopCloser(strings.NewReader(content)), nil
+	}})
+	return nil
+}
+
+// contents sorts the entries and hashes every path, metadata and byte.
+func (g *gen) contents() (closure.Contents, int64, error) {
+	paths := make([]string, 0, len(g.byPath))
+	for p := range g.byPath {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	h := sha256.New()
+	var size int64
+	list := make([]closure.Entry, 0, len(paths))
+	for _, p := range paths {
+		e := g.byPath[p]
+		fmt.Fprintf(h, "%q %s %o %d %d %d %q\n", e.Path, e.Type, uint32(e.Mode), e.UID, e.GID, e.Size, e.Link)
+		if e.Type == closure.Regular {
+			io.WriteString(h, g.data[p])
+			size += e.Size
+		}
+		list = append(list, e)
+	}
+	return closure.StaticContents{ID: keyPrefix + hex.EncodeToString(h.Sum(nil)), List: list}, size, nil
+}
+
+type home struct {
+	path     string
+	uid, gid int
+}
+
+// accounts renders /etc/passwd and /etc/group and lists the home folders
+// to create.
+func accounts(a *spec.Accounts) (passwd, group string, homes []home, err error) {
+	users := []spec.User{
+		{Name: "root", UID: 0, GID: 0, Home: "/root", Shell: noLogin},
+		{Name: "nobody", UID: NobodyID, GID: NobodyID, Home: "/nonexistent", Shell: noLogin},
+		{Name: "nonroot", UID: NonrootID, GID: NonrootID, Home: "/home/nonroot", Shell: noLogin},
+	}
+	groups := []spec.Group{{Name: "root", GID: 0}, {Name: "nobody", GID: NobodyID}, {Name: "nonroot", GID: NonrootID}}
+	homes = []home{{path: "home/nonroot", uid: NonrootID, gid: NonrootID}}
+	const defaults = "strata's defaults are root 0, nobody 65534, nonroot 65532"
+	userNames, userIDs := map[string]bool{}, map[int]string{}
+	for _, u := range users {
+		userNames[u.Name], userIDs[u.UID] = true, u.Name
+	}
+	groupNames, groupIDs := map[string]bool{}, map[int]string{}
+	for _, gr := range groups {
+		groupNames[gr.Name], groupIDs[gr.GID] = true, gr.Name
+	}
+	if a != nil {
+		for _, u := range a.Users {
+			if !accountName.MatchString(u.Name) {
+				return "", "", nil, fmt.Errorf("accounts.users: %q is not a valid user name (lowercase letters, digits, _ . -; at most 32)", u.Name)
+			}
+			if u.UID < 0 || u.GID < 0 || u.UID > 1<<31-1 || u.GID > 1<<31-1 {
+				return "", "", nil, fmt.Errorf("accounts.users: %s has uid/gid %d/%d out of range 0..2147483647", u.Name, u.UID, u.GID)
+			}
+			if userNames[u.Name] {
+				return "", "", nil, fmt.Errorf("accounts.users: user %s is defined twice (%s; pick another name)", u.Name, defaults)
+			}
+			if other, dup := userIDs[u.UID]; dup {
+				return "", "", nil, fmt.Errorf("accounts.users: %s has uid %d, which %s already has (%s; pick another uid)", u.Name, u.UID, other, defaults)
+			}
+			if u.Home == "" {
+				u.Home = "/home/" + u.Name
+				homes = append(homes, home{path: "home/" + u.Name, uid: u.UID, gid: u.GID})
+			}
+			if u.Shell == "" {
+				u.Shell = noLogin
+			}
+			for _, f := range []string{u.Home, u.Shell} {
+				if !strings.HasPrefix(f, "/") || strings.ContainsAny(f, ":\n") {
+					return "", "", nil, fmt.Errorf("accounts.users: %s: %q must be an absolute path without ':' or newlines", u.Name, f)
+				}
+			}
+			userNames[u.Name], userIDs[u.UID] = true, u.Name
+			users = append(users, u)
+		}
+		for _, gr := range a.Groups {
+			if !accountName.MatchString(gr.Name) {
+				return "", "", nil, fmt.Errorf("accounts.groups: %q is not a valid group name (lowercase letters, digits, _ . -; at most 32)", gr.Name)
+			}
+			if gr.GID < 0 || gr.GID > 1<<31-1 {
+				return "", "", nil, fmt.Errorf("accounts.groups: %s has gid %d out of range 0..2147483647", gr.Name, gr.GID)
+			}
+			if groupNames[gr.Name] {
+				return "", "", nil, fmt.Errorf("accounts.groups: group %s is defined twice (%s; pick another name)", gr.Name, defaults)
+			}
+			if other, dup := groupIDs[gr.GID]; dup {
+				return "", "", nil, fmt.Errorf("accounts.groups: %s has gid %d, which %s already has (%s; pick another gid)", gr.Name, gr.GID, other, defaults)
+			}
+			groupNames[gr.Name], groupIDs[gr.GID] = true, gr.Name
+			groups = append(groups, gr)
+		}
+	}
+	var pw, gr strings.Builder
+	for _, u := range users {
+		fmt.Fprintf(&pw, "%s:x:%d:%d:%s:%s:%s\n", u.Name, u.UID, u.GID, u.Name, u.Home, u.Shell)
+	}
+	for _, g := range groups {
+		fmt.Fprintf(&gr, "%s:x:%d:\n", g.Name, g.GID)
+	}
+	return pw.String(), gr.String(), homes, nil
+}
+
+const nsswitch = `# Generated by strata: name lookups read the files in /etc, hosts also DNS.
+passwd:         files
+group:          files
+shadow:         files
+gshadow:        files
+hosts:          files dns
+networks:       files
+protocols:      files
+services:       files
+ethers:         files
+rpc:            files
+netgroup:       files
+`
+
+// debianVersion maps a codename to its release number ("" when unknown,
+// as for sid).
+func debianVersion(suite string) string {
+	switch suite {
+	case "buster":
+		return "10"
+	case "bullseye":
+		return "11"
+	case "bookworm":
+		return "12"
+	case "trixie":
+		return "13"
+	case "forky":
+		return "14"
+	}
+	return ""
+}
+
+func osRelease(suite string) string {
+	var b strings.Builder
+	b.WriteString("# Generated by strata (the base-files package was not installed).\n")
+	v := debianVersion(suite)
+	if v != "" {
+		fmt.Fprintf(&b, "PRETTY_NAME=\"Debian GNU/Linux %s (%s)\"\n", v, suite)
+	} else {
+		fmt.Fprintf(&b, "PRETTY_NAME=\"Debian GNU/Linux %s\"\n", suite)
+	}
+	b.WriteString("NAME=\"Debian GNU/Linux\"\n")
+	if v != "" {
+		fmt.Fprintf(&b, "VERSION_ID=%q\nVERSION=\"%s (%s)\"\n", v, v, suite)
+	}
+	fmt.Fprintf(&b, "VERSION_CODENAME=%s\nID=debian\n", suite)
+	return b.String()
+}
+
+// caBundle concatenates the package's certificates in path order, each
+// ending in a newline, as update-ca-certificates does with every
+// certificate enabled.
+func caBundle(p *debfile.Package) (string, error) {
+	var certs []closure.Entry
+	for _, e := range p.Entries {
+		if e.Type == closure.Regular && strings.HasPrefix(e.Path, "usr/share/ca-certificates/") && strings.HasSuffix(e.Path, ".crt") {
+			certs = append(certs, e)
+		}
+	}
+	if len(certs) == 0 {
+		return "", fmt.Errorf("building the CA bundle: package ca-certificates %s has no usr/share/ca-certificates/**/*.crt", p.Version)
+	}
+	sort.Slice(certs, func(i, j int) bool { return certs[i].Path < certs[j].Path })
+	var b strings.Builder
+	for _, e := range certs {
+		rc, err := e.Open()
+		if err != nil {
+			return "", fmt.Errorf("building the CA bundle: %w", err)
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			return "", fmt.Errorf("building the CA bundle: reading %s: %w", e.Path, err)
+		}
+		b.Write(data)
+		if len(data) > 0 && data[len(data)-1] != '\n' {
+			b.WriteByte('\n')
+		}
+	}
+	return b.String(), nil
+}
+
+// status writes var/lib/dpkg/status.d records.
+func (g *gen) status(pkgs []*debfile.Package) error {
+	g.dir("var/lib/dpkg/status.d", 0o755, 0, 0)
+	count := map[string]int{}
+	for _, p := range pkgs {
+		count[p.Name]++
+	}
+	seen := map[string]bool{}
+	for _, p := range pkgs {
+		if !debfile.ValidName(p.Name) || !suiteName.MatchString(p.Arch) {
+			return fmt.Errorf("writing dpkg status: package name %q or architecture %q is malformed", p.Name, p.Arch)
+		}
+		name := p.Name
+		if count[p.Name] > 1 {
+			name = p.Name + ":" + p.Arch
+		}
+		if seen[name] {
+			return fmt.Errorf("writing dpkg status: package %s (%s) appears twice in the closure; the resolver must pick one", p.Name, p.Arch)
+		}
+		seen[name] = true
+		rec, err := statusRecord(p)
+		if err != nil {
+			return err
+		}
+		if err := g.file("var/lib/dpkg/status.d/"+name, rec, false); err != nil {
+			return err
+		}
+		if p.MD5Sums != "" {
+			if err := g.file("var/lib/dpkg/status.d/"+name+".md5sums", p.MD5Sums, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// statusRecord is the package's control paragraph with dpkg's Status line
+// after the Package field.
+func statusRecord(p *debfile.Package) (string, error) {
+	text := strings.ReplaceAll(p.Control, "\r\n", "\n")
+	if i := strings.Index(text, "\n\n"); i >= 0 {
+		text = text[:i]
+	}
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	out := make([]string, 0, len(lines)+1)
+	found := false
+	for _, l := range lines {
+		if strings.HasPrefix(l, "Status:") {
+			continue
+		}
+		out = append(out, l)
+		if !found && strings.HasPrefix(l, "Package:") {
+			out = append(out, statusLine)
+			found = true
+		}
+	}
+	if !found {
+		return "", fmt.Errorf("writing dpkg status for %s: its control file has no Package field", p.Name)
+	}
+	return strings.Join(out, "\n") + "\n", nil
 }

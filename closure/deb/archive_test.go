@@ -1,0 +1,229 @@
+package deb
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/ulikunitz/xz"
+
+	"github.com/stratabuild/strata/closure/deb/debfile/debtest"
+	"github.com/stratabuild/strata/spec"
+)
+
+// archivePkg is one package of a test archive: Package, Version,
+// Architecture and relationship lines; Filename, Size and SHA256 are added.
+type archivePkg struct {
+	stanza string
+	files  []debtest.File
+}
+
+// pkgOf is an archivePkg with one file, usr/share/doc/NAME/VERSION.
+func pkgOf(name, ver, arch string, extra ...string) archivePkg {
+	st := "Package: " + name + "\nVersion: " + ver + "\nArchitecture: " + arch + "\n"
+	for _, e := range extra {
+		st += e + "\n"
+	}
+	return archivePkg{stanza: st, files: []debtest.File{
+		{Name: "./usr/", Mode: 0o755}, {Name: "./usr/share/", Mode: 0o755}, {Name: "./usr/share/doc/", Mode: 0o755},
+		{Name: "./usr/share/doc/" + name + "/", Mode: 0o755},
+		{Name: "./usr/share/doc/" + name + "/version", Body: name + " " + ver + "\n"},
+	}}
+}
+
+// testArchive is a signed Debian archive served on loopback.
+type testArchive struct {
+	srv     *httptest.Server
+	suite   string
+	entity  *openpgp.Entity
+	keyring string // binary public keyring file
+	armored string // the same key, armored
+
+	mu    sync.Mutex
+	files map[string][]byte
+	hits  map[string]int
+	debs  map[string]string // package name -> sha256 of its latest .deb
+}
+
+var testKeyConfig = &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA}
+
+func newTestKey(t testing.TB) *openpgp.Entity {
+	t.Helper()
+	e, err := openpgp.NewEntity("strata test archive", "", "archive@example.invalid", testKeyConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// writeKeyring writes e's public key as a binary and an armored keyring.
+func writeKeyring(t testing.TB, e *openpgp.Entity) (bin, asc string) {
+	t.Helper()
+	dir := t.TempDir()
+	var b bytes.Buffer
+	if err := e.Serialize(&b); err != nil {
+		t.Fatal(err)
+	}
+	bin = filepath.Join(dir, "archive.gpg")
+	if err := os.WriteFile(bin, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var a bytes.Buffer
+	w, err := armor.Encode(&a, openpgp.PublicKeyType, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(b.Bytes())
+	w.Close()
+	asc = filepath.Join(dir, "archive.asc")
+	if err := os.WriteFile(asc, a.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return bin, asc
+}
+
+func newTestArchive(t testing.TB, pkgs []archivePkg) *testArchive {
+	t.Helper()
+	a := &testArchive{suite: "testing", entity: newTestKey(t), files: map[string][]byte{}, hits: map[string]int{}, debs: map[string]string{}}
+	a.keyring, a.armored = writeKeyring(t, a.entity)
+	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := strings.TrimPrefix(r.URL.Path, "/")
+		a.mu.Lock()
+		a.hits[p]++
+		b, ok := a.files[p]
+		a.mu.Unlock()
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(b)
+	}))
+	t.Cleanup(a.srv.Close)
+	a.publish(t, pkgs, true)
+	return a
+}
+
+// publish (re)writes the pool, Packages and a signed InRelease.
+func (a *testArchive) publish(t testing.TB, pkgs []archivePkg, byHash bool) {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var index bytes.Buffer
+	for _, p := range pkgs {
+		f := parseFields(p.stanza)
+		name, ver, arch := f["package"], f["version"], f["architecture"]
+		ctl := p.stanza + "Maintainer: Test Maintainer <m@example.invalid>\nSection: misc\nHomepage: https://example.invalid/" + name + "\nInstalled-Size: 1\nDescription: the " + name + " package\n longer text\n"
+		deb, err := debtest.Bytes(debtest.Deb{Control: ctl, Files: p.files})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(deb)
+		hexSum := hex.EncodeToString(sum[:])
+		fn := fmt.Sprintf("pool/main/%s/%s_%s_%s.deb", name, name, ver, arch)
+		a.files[fn] = deb
+		a.debs[name] = hexSum
+		fmt.Fprintf(&index, "%sMaintainer: Test Maintainer <m@example.invalid>\nInstalled-Size: 1\nFilename: %s\nSize: %d\nSHA256: %s\nSection: misc\nDescription: the %s package\n\n",
+			p.stanza, fn, len(deb), hexSum, name)
+	}
+	var xzb bytes.Buffer
+	w, err := xz.NewWriter(&xzb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(index.Bytes())
+	w.Close()
+	dir := "dists/" + a.suite + "/main/binary-amd64/"
+	rel := "Origin: Test\nSuite: " + a.suite + "\nCodename: " + a.suite + "\nDate: Thu, 01 Jan 2026 00:00:00 UTC\nArchitectures: amd64\nComponents: main\n"
+	if byHash {
+		rel += "Acquire-By-Hash: yes\n"
+	}
+	rel += "SHA256:\n"
+	for _, f := range []struct {
+		name string
+		b    []byte
+	}{{"Packages", index.Bytes()}, {"Packages.xz", xzb.Bytes()}} {
+		sum := sha256.Sum256(f.b)
+		h := hex.EncodeToString(sum[:])
+		rel += fmt.Sprintf(" %s %d main/binary-amd64/%s\n", h, len(f.b), f.name)
+		a.files[dir+f.name] = f.b
+		if byHash {
+			a.files[dir+"by-hash/SHA256/"+h] = f.b
+		}
+	}
+	a.files["dists/"+a.suite+"/InRelease"] = clearSign(t, a.entity, rel)
+}
+
+func clearSign(t testing.TB, e *openpgp.Entity, text string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w, err := clearsign.Encode(&b, e.PrivateKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(text))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func (a *testArchive) set(path string, b []byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.files[path] = b
+}
+
+func (a *testArchive) get(path string) []byte {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.files[path]
+}
+
+// hitCount is the number of requests for paths starting with prefix.
+func (a *testArchive) hitCount(prefix string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for p, c := range a.hits {
+		if strings.HasPrefix(p, prefix) {
+			n += c
+		}
+	}
+	return n
+}
+
+func (a *testArchive) spec(pkgs ...string) *spec.Spec {
+	return &spec.Spec{Name: "test", Debian: &spec.Debian{Suite: a.suite, Packages: pkgs, Mirror: a.srv.URL, Keyring: a.keyring}}
+}
+
+// standardPackages is a small archive: hello -> libc6 <-> libgcc-s1, and
+// a virtual package.
+func standardPackages() []archivePkg {
+	return []archivePkg{
+		pkgOf("hello", "2.10-3", "amd64", "Depends: libc6 (>= 2.34)"),
+		pkgOf("libc6", "2.36-9", "amd64", "Multi-Arch: same", "Depends: libgcc-s1"),
+		pkgOf("libgcc-s1", "12.2.0-14", "amd64", "Multi-Arch: same", "Depends: libc6 (>= 2.35)"),
+		pkgOf("app", "1.0-1", "amd64", "Depends: hello, www-browser"),
+		pkgOf("lynx", "2.9-1", "amd64", "Provides: www-browser", "Depends: libc6"),
+		pkgOf("bash", "5.2-15", "amd64", "Essential: yes", "Priority: required"),
+	}
+}
+
+func writeFile(t testing.TB, p, s string) {
+	t.Helper()
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

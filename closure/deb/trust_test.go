@@ -1,0 +1,215 @@
+package deb
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/store"
+)
+
+func testStore(t testing.TB) *store.Store {
+	t.Helper()
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func amd64Request(log io.Writer) closure.Request {
+	if log == nil {
+		log = io.Discard
+	}
+	return closure.Request{Platform: closure.Platform{OS: "linux", Arch: "amd64"}, Log: log}
+}
+
+func TestResolveLockFromSignedArchive(t *testing.T) {
+	a := newTestArchive(t, standardPackages())
+	st := testStore(t)
+	for _, keyring := range []string{a.keyring, a.armored} {
+		s := a.spec("app")
+		s.Debian.Keyring = keyring
+		l, err := New(s, st).ResolveLock(context.Background(), amd64Request(nil))
+		if err != nil {
+			t.Fatalf("keyring %s: %v", keyring, err)
+		}
+		if want := strings.ToUpper(fmt.Sprintf("%x", a.entity.PrimaryKey.Fingerprint)); l.KeyFingerprint != want {
+			t.Errorf("fingerprint %s, want %s", l.KeyFingerprint, want)
+		}
+		if l.ReleaseDate != "Thu, 01 Jan 2026 00:00:00 UTC" || l.Suite != a.suite || l.Arch != "amd64" {
+			t.Errorf("lock header %+v", l)
+		}
+		var got []string
+		for _, p := range l.Packages {
+			got = append(got, fmt.Sprintf("%s=%s root=%v deps=%v", p.Name, p.Version, p.Root, p.Depends))
+			if p.SHA256 != a.debs[p.Name] || p.Filename == "" || p.Size == 0 {
+				t.Errorf("%s: sha256 %s filename %q size %d", p.Name, p.SHA256, p.Filename, p.Size)
+			}
+		}
+		want := []string{
+			"app=1.0-1 root=true deps=[hello lynx]",
+			"hello=2.10-3 root=false deps=[libc6]",
+			"libc6=2.36-9 root=false deps=[libgcc-s1]",
+			"libgcc-s1=12.2.0-14 root=false deps=[libc6]",
+			"lynx=2.9-1 root=false deps=[libc6]",
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("lock packages:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	// The index came by hash, once: the second resolution used the cache.
+	if n := a.hitCount("dists/testing/main/binary-amd64/by-hash/"); n != 1 {
+		t.Errorf("%d by-hash index downloads, want 1", n)
+	}
+	if n := a.hitCount("dists/testing/main/binary-amd64/Packages"); n != 0 {
+		t.Errorf("%d downloads of the index by name with Acquire-By-Hash, want 0", n)
+	}
+	if n := a.hitCount("dists/testing/InRelease"); n != 2 {
+		t.Errorf("%d InRelease downloads, want 2", n)
+	}
+}
+
+func TestResolveLockWithoutByHash(t *testing.T) {
+	a := newTestArchive(t, standardPackages())
+	a.publish(t, standardPackages(), false)
+	if _, err := New(a.spec("hello"), testStore(t)).ResolveLock(context.Background(), amd64Request(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if n := a.hitCount("dists/testing/main/binary-amd64/Packages.xz"); n != 1 {
+		t.Errorf("%d Packages.xz downloads, want 1", n)
+	}
+}
+
+// TestChainOfTrustFailures breaks each link of the chain in turn.
+func TestChainOfTrustFailures(t *testing.T) {
+	inRelease := "dists/testing/InRelease"
+	cases := []struct {
+		name   string
+		breakA func(t *testing.T, a *testArchive) string // returns a keyring path to use ("" keeps)
+		want   []string
+	}{
+		{"tampered InRelease", func(t *testing.T, a *testArchive) string {
+			b := a.get(inRelease)
+			a.set(inRelease, bytes.Replace(b, []byte("Codename: testing"), []byte("Codename: tasting"), 1))
+			return ""
+		}, []string{"/dists/testing/InRelease: signature check against", "failed", "do not use this mirror"}},
+		{"signed by an unknown key", func(t *testing.T, a *testArchive) string {
+			other, _ := writeKeyring(t, newTestKey(t))
+			return other
+		}, []string{"is signed by a key that is not in", "set debian.keyring"}},
+		{"unsigned InRelease", func(t *testing.T, a *testArchive) string {
+			b := a.get(inRelease)
+			block, _ := clearsignDecode(b)
+			a.set(inRelease, block)
+			return ""
+		}, []string{"is not an OpenPGP clear-signed file", "refusing an unsigned archive"}},
+		{"missing InRelease", func(t *testing.T, a *testArchive) string {
+			a.mu.Lock()
+			delete(a.files, inRelease)
+			a.mu.Unlock()
+			return ""
+		}, []string{"/dists/testing/InRelease: HTTP 404", "check debian.suite"}},
+		{"Packages hash mismatch", func(t *testing.T, a *testArchive) string {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			for p, b := range a.files {
+				if strings.Contains(p, "/by-hash/") {
+					c := append([]byte(nil), b...)
+					c[len(c)/2] ^= 1
+					a.files[p] = c
+				}
+			}
+			return ""
+		}, []string{"by-hash/SHA256/", "does not match the signed Release", "set debian.mirror to another mirror"}},
+		{"keyring missing", func(t *testing.T, a *testArchive) string {
+			return t.TempDir() + "/none.gpg"
+		}, []string{"reading keyring", "install the archive keyring"}},
+		{"keyring not a keyring", func(t *testing.T, a *testArchive) string {
+			p := t.TempDir() + "/bad.gpg"
+			writeFile(t, p, "not a key")
+			return p
+		}, []string{"reading keyring", "must be an OpenPGP public keyring"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newTestArchive(t, standardPackages())
+			s := a.spec("hello")
+			if k := tc.breakA(t, a); k != "" {
+				s.Debian.Keyring = k
+			}
+			_, err := New(s, testStore(t)).ResolveLock(context.Background(), amd64Request(nil))
+			if err == nil {
+				t.Fatal("resolution succeeded")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// clearsignDecode returns the signed text without its signature.
+func clearsignDecode(b []byte) ([]byte, error) {
+	start := bytes.Index(b, []byte("\n\n"))
+	end := bytes.Index(b, []byte("-----BEGIN PGP SIGNATURE-----"))
+	if start < 0 || end < 0 {
+		return nil, fmt.Errorf("not clear-signed")
+	}
+	return b[start+2 : end], nil
+}
+
+func TestDebHashMismatch(t *testing.T) {
+	a := newTestArchive(t, standardPackages())
+	st := testStore(t)
+	src := New(a.spec("hello"), st)
+	l, err := src.ResolveLock(context.Background(), amd64Request(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var libc LockedPackage
+	for _, p := range l.Packages {
+		if p.Name == "libc6" {
+			libc = p
+		}
+	}
+	b := append([]byte(nil), a.get(libc.Filename)...)
+	b[len(b)-3] ^= 0xff
+	a.set(libc.Filename, b)
+	err = src.fetchDebs(context.Background(), amd64Request(nil), l)
+	if err == nil {
+		t.Fatal("a .deb with the wrong sha256 was accepted")
+	}
+	for _, w := range []string{"downloading libc6 2.36-9", libc.Filename, "sha256 mismatch", "does not match the signed index"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not contain %q", err, w)
+		}
+	}
+	if st.HasBlob(libc.SHA256) {
+		t.Error("the bad .deb is in the store")
+	}
+	if n := a.hitCount(libc.Filename); n != 1 {
+		t.Errorf("%d downloads of the corrupt .deb, want 1 (integrity failures are not retried)", n)
+	}
+}
+
+func TestDebSizeMismatch(t *testing.T) {
+	a := newTestArchive(t, standardPackages())
+	st := testStore(t)
+	src := New(a.spec("hello"), st)
+	l, err := src.ResolveLock(context.Background(), amd64Request(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Packages[0].Size--
+	err = src.fetchDebs(context.Background(), amd64Request(nil), l)
+	if err == nil || !strings.Contains(err.Error(), "the index says") {
+		t.Fatalf("error %v, want a size mismatch", err)
+	}
+}

@@ -1,0 +1,218 @@
+package sbom
+
+import (
+	"sort"
+	"strings"
+)
+
+// DebianLicenses returns the license short names a machine-readable
+// (DEP-5) debian/copyright file gives in its Files paragraphs (and header),
+// sorted and unique, each as written ("GPL-2+", "GPL-2+ or Artistic").
+// A file that is not machine-readable (no Format: field in its first
+// paragraph) yields nil: its licenses cannot be read reliably.
+func DebianLicenses(copyrightText string) []string {
+	paras := paragraphs(copyrightText)
+	if len(paras) == 0 {
+		return nil
+	}
+	if _, ok := paras[0]["format"]; !ok {
+		return nil
+	}
+	seen := map[string]bool{}
+	for i, p := range paras {
+		_, isFiles := p["files"]
+		if i != 0 && !isFiles {
+			continue // a stand-alone License paragraph only holds a text
+		}
+		l, ok := p["license"]
+		if !ok {
+			continue
+		}
+		first, _, _ := strings.Cut(l, "\n")
+		first = strings.TrimSpace(first)
+		if first != "" {
+			seen[first] = true
+		}
+	}
+	if len(seen) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(seen))
+	for l := range seen {
+		out = append(out, l)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// paragraphs parses deb822 text (RFC 822 style fields, blank-line
+// separated paragraphs, continuation lines starting with a space or tab;
+// "#" comment lines skipped). Field names are lower-cased; a value keeps
+// its continuation lines after a newline, with the leading space removed
+// and "." lines turned into empty lines.
+func paragraphs(text string) []map[string]string {
+	var out []map[string]string
+	var cur map[string]string
+	var last string
+	for _, line := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n") {
+		if strings.TrimSpace(line) == "" {
+			if cur != nil {
+				out = append(out, cur)
+				cur, last = nil, ""
+			}
+			continue
+		}
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if cur != nil && last != "" {
+				l := line[1:]
+				if strings.TrimSpace(l) == "." {
+					l = ""
+				}
+				cur[last] += "\n" + l
+			}
+			continue
+		}
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		if cur == nil {
+			cur = map[string]string{}
+		}
+		last = strings.ToLower(strings.TrimSpace(k))
+		cur[last] = strings.TrimSpace(v)
+	}
+	if cur != nil {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// debianToSPDX maps DEP-5 short names (lower case) to SPDX identifiers.
+var debianToSPDX = map[string]string{
+	"gpl-1": "GPL-1.0-only", "gpl-1+": "GPL-1.0-or-later",
+	"gpl-2": "GPL-2.0-only", "gpl-2+": "GPL-2.0-or-later",
+	"gpl-3": "GPL-3.0-only", "gpl-3+": "GPL-3.0-or-later",
+	"lgpl-2": "LGPL-2.0-only", "lgpl-2+": "LGPL-2.0-or-later",
+	"lgpl-2.1": "LGPL-2.1-only", "lgpl-2.1+": "LGPL-2.1-or-later",
+	"lgpl-3": "LGPL-3.0-only", "lgpl-3+": "LGPL-3.0-or-later",
+	"agpl-3": "AGPL-3.0-only", "agpl-3+": "AGPL-3.0-or-later",
+	"gfdl-1.2+": "GFDL-1.2-or-later", "gfdl-1.3+": "GFDL-1.3-or-later",
+	"apache-2": "Apache-2.0", "apache-2.0": "Apache-2.0",
+	"expat": "MIT", "mit": "MIT",
+	"bsd-2-clause": "BSD-2-Clause", "bsd-3-clause": "BSD-3-Clause", "bsd-4-clause": "BSD-4-Clause",
+	"isc": "ISC", "zlib": "Zlib", "mpl-1.1": "MPL-1.1", "mpl-2.0": "MPL-2.0",
+	"artistic": "Artistic-1.0-Perl", "artistic-1.0": "Artistic-1.0", "artistic-2.0": "Artistic-2.0",
+	"cc0": "CC0-1.0", "cc0-1.0": "CC0-1.0", "openssl": "OpenSSL",
+	"psf-2": "PSF-2.0", "python-2.0": "Python-2.0", "curl": "curl", "x11": "X11", "ftl": "FTL",
+	"bsl-1.0": "BSL-1.0", "unicode-dfs-2016": "Unicode-DFS-2016", "unlicense": "Unlicense",
+	"libpng": "Libpng", "libtiff": "libtiff", "ijg": "IJG", "sleepycat": "Sleepycat",
+	"wtfpl": "WTFPL", "0bsd": "0BSD", "postgresql": "PostgreSQL", "ofl-1.1": "OFL-1.1",
+	"ntp": "NTP", "hpnd": "HPND",
+}
+
+// spdxIDs is the set of identifiers debianToSPDX yields, by lower case.
+var spdxIDs = func() map[string]string {
+	m := map[string]string{}
+	for _, v := range debianToSPDX {
+		m[strings.ToLower(v)] = v
+	}
+	return m
+}()
+
+// licenseExpr converts one DEP-5 license name or expression into an SPDX
+// license expression; atoms without an SPDX identifier become
+// LicenseRef-<name> and are returned in refs (ref id -> original name).
+func licenseExpr(s string, refs map[string]string) string {
+	s = strings.ReplaceAll(s, ",", " ")
+	words := strings.Fields(s)
+	var parts []string
+	var atom []string
+	flush := func() {
+		if len(atom) == 0 {
+			return
+		}
+		parts = append(parts, licenseAtom(strings.Join(atom, " "), refs))
+		atom = nil
+	}
+	for _, w := range words {
+		switch strings.ToLower(w) {
+		case "or":
+			flush()
+			parts = append(parts, "OR")
+		case "and":
+			flush()
+			parts = append(parts, "AND")
+		default:
+			atom = append(atom, w)
+		}
+	}
+	flush()
+	// Drop dangling operators.
+	for len(parts) > 0 && (parts[0] == "OR" || parts[0] == "AND") {
+		parts = parts[1:]
+	}
+	for len(parts) > 0 && (parts[len(parts)-1] == "OR" || parts[len(parts)-1] == "AND") {
+		parts = parts[:len(parts)-1]
+	}
+	return strings.Join(parts, " ")
+}
+
+func licenseAtom(a string, refs map[string]string) string {
+	l := strings.ToLower(a)
+	if id, ok := debianToSPDX[l]; ok {
+		return id
+	}
+	if id, ok := spdxIDs[l]; ok {
+		return id
+	}
+	ref := "LicenseRef-" + sanitizeID(a)
+	refs[ref] = a
+	return ref
+}
+
+// sanitizeID keeps [A-Za-z0-9.-] and turns every other run into one "-".
+func sanitizeID(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-'
+		if r == '+' {
+			b.WriteString("-plus")
+			dash = false
+			continue
+		}
+		if ok {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	out := strings.Trim(b.String(), "-")
+	if out == "" {
+		out = "unknown"
+	}
+	return out
+}
+
+// expression joins a component's licenses into one SPDX expression ("" for
+// none); compound parts are parenthesized.
+func expression(licenses []string, refs map[string]string) string {
+	var parts []string
+	for _, l := range licenses {
+		e := licenseExpr(l, refs)
+		if e == "" {
+			continue
+		}
+		if strings.Contains(e, " ") && len(licenses) > 1 {
+			e = "(" + e + ")"
+		}
+		parts = append(parts, e)
+	}
+	return strings.Join(parts, " AND ")
+}

@@ -64,6 +64,9 @@ func Load(ctx context.Context, ref string, opt Options) (*Ref, error) {
 	var plat *v1.Platform
 	if opt.Platform != "" {
 		p, err := v1.ParsePlatform(opt.Platform)
+		if err == nil && (p.OS == "" || p.Architecture == "") {
+			err = errors.New("OS and architecture are both needed")
+		}
 		if err != nil {
 			return nil, fmt.Errorf("parsing platform %q: %w (write it as OS/ARCH[/VARIANT], e.g. linux/arm64)", opt.Platform, err)
 		}

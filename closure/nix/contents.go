@@ -30,7 +30,7 @@ func (c *storeContents) Entries(ctx context.Context) ([]closure.Entry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := Verify(c.info); err != nil {
+	if err := verify(ctx, c.info); err != nil {
 		return nil, err
 	}
 	entries := parentDirs(path.Dir(c.info.Path))
@@ -119,11 +119,13 @@ func openSized(p string, size int64) (io.ReadCloser, error) {
 
 // Verify serializes a store path as a NAR and checks its hash and size
 // against info. A mismatch is an error naming the path and the repair.
-func Verify(info PathInfo) error {
+func Verify(info PathInfo) error { return verify(context.Background(), info) }
+
+func verify(ctx context.Context, info PathInfo) error {
 	if !info.HasHash {
 		return fmt.Errorf("verifying %s: its narHash is unknown", info.Path)
 	}
-	got, size, err := NARHash(info.Path)
+	got, size, err := narHash(ctx, info.Path)
 	if err != nil {
 		return fmt.Errorf("verifying %s: %w", info.Path, err)
 	}

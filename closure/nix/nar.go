@@ -2,6 +2,7 @@ package nix
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 // and directories whose entries come in bytewise name order. Owners,
 // timestamps and other permission bits are not part of a NAR.
 type narWriter struct {
+	ctx context.Context
 	w   *bufio.Writer
 	n   int64
 	buf []byte
@@ -67,7 +69,11 @@ func (nw *narWriter) strs(ss ...string) error {
 // WriteNAR writes the NAR serialization of the file tree at path to w and
 // returns the number of bytes written.
 func WriteNAR(w io.Writer, path string) (int64, error) {
-	nw := &narWriter{w: bufio.NewWriterSize(w, 64<<10), buf: make([]byte, 256<<10)}
+	return writeNAR(context.Background(), w, path)
+}
+
+func writeNAR(ctx context.Context, w io.Writer, path string) (int64, error) {
+	nw := &narWriter{ctx: ctx, w: bufio.NewWriterSize(w, 64<<10), buf: make([]byte, 256<<10)}
 	if err := nw.str("nix-archive-1"); err != nil {
 		return nw.n, err
 	}
@@ -80,8 +86,13 @@ func WriteNAR(w io.Writer, path string) (int64, error) {
 // NARHash returns the sha256 of the NAR serialization of path and the
 // NAR's size: the narHash and narSize Nix records for a store path.
 func NARHash(path string) (Hash, int64, error) {
+	return narHash(context.Background(), path)
+}
+
+// narHash is NARHash that stops between files when ctx is done.
+func narHash(ctx context.Context, path string) (Hash, int64, error) {
 	h := sha256.New()
-	n, err := WriteNAR(h, path)
+	n, err := writeNAR(ctx, h, path)
 	var sum Hash
 	if err != nil {
 		return sum, n, err
@@ -91,6 +102,9 @@ func NARHash(path string) (Hash, int64, error) {
 }
 
 func (nw *narWriter) node(path string) error {
+	if err := nw.ctx.Err(); err != nil {
+		return err
+	}
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return fmt.Errorf("serializing %s as NAR: %w", path, err)

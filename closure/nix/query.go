@@ -65,6 +65,9 @@ func resolveRoot(p, dir string) (string, error) {
 	}
 	sd := storeDir()
 	if checkStorePath(p) == nil && filepath.Dir(p) == sd {
+		if _, err := os.Lstat(p); err != nil {
+			return "", fmt.Errorf("nix path %s is not in the store: build or fetch it first (nix-store --realise %s)", p, p)
+		}
 		return p, nil
 	}
 	real, err := filepath.EvalSymlinks(p)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -99,7 +100,16 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	if len(s.paths) == 0 && len(s.installables) == 0 && s.closureFile == "" {
 		return &closure.Result{Graph: closure.New()}, nil
 	}
+	if p := req.Platform; p.OS != "" && (p.OS != runtime.GOOS || p.Arch != runtime.GOARCH) {
+		fmt.Fprintf(log, "nix: warning: store paths go into the %s image as they are; make sure they were built for %s\n", p, p)
+	}
 
+	if s.closureFile == "" && len(s.paths) > 0 {
+		// Say that Nix is missing before complaining about the paths.
+		if _, err := lookTool("nix-store", "resolving nix.paths"); err != nil {
+			return nil, err
+		}
+	}
 	var roots []string
 	for _, p := range s.paths {
 		r, err := resolveRoot(p, dir)
@@ -137,7 +147,7 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 			continue
 		}
 		fmt.Fprintf(log, "nix: hashing %s (the closure file has no narHash for it)\n", infos[i].Path)
-		h, n, err := NARHash(infos[i].Path)
+		h, n, err := narHash(ctx, infos[i].Path)
 		if err != nil {
 			return nil, fmt.Errorf("hashing %s, which the closure file lists without a narHash: %w", infos[i].Path, err)
 		}

@@ -556,7 +556,7 @@ func TestRegisterClosure(t *testing.T) {
 
 func TestMissingNixSaysHowToInstall(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	_, err := FromPaths([]string{"/nix/store/ny6yp72nb5jzszr2dk719685z2m27v3b-demo-app-2.3"}, nil).Resolve(context.Background(), closure.Request{Log: io.Discard})
+	_, err := FromPaths([]string{"/nix/store/00000000000000000000000000000000-any-1.0"}, nil).Resolve(context.Background(), closure.Request{Log: io.Discard})
 	if err == nil || !strings.Contains(err.Error(), "apt-get install nix-bin") {
 		t.Errorf("error %v, want one saying how to install Nix", err)
 	}
@@ -601,5 +601,13 @@ func TestParseBuildJSON(t *testing.T) {
 	}
 	if _, err := parseBuildJSON([]byte(`[]`)); err == nil {
 		t.Errorf("no outputs accepted")
+	}
+}
+
+func TestMissingStorePath(t *testing.T) {
+	missing := "/nix/store/00000000000000000000000000000000-missing-1.0"
+	_, err := FromPaths([]string{missing}, nil).Resolve(context.Background(), closure.Request{Log: io.Discard})
+	if err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "build or fetch it first") {
+		t.Errorf("a missing store path: error %v", err)
 	}
 }

@@ -19,19 +19,35 @@ import (
 // users, no binary caches (the tests are offline), the nix command on.
 const Config = "sandbox = false\nbuild-users-group =\nsubstituters =\nexperimental-features = nix-command\n"
 
-// Env returns the process environment with Config appended to NIX_CONFIG,
-// for running Nix commands in tests.
+// ConfigValue is the NIX_CONFIG value tests use: the environment's
+// NIX_CONFIG followed by Config.
+func ConfigValue() string {
+	if v := os.Getenv("NIX_CONFIG"); v != "" && !strings.Contains(v, Config) {
+		return v + "\n" + Config
+	}
+	return Config
+}
+
+// Env returns the process environment with NIX_CONFIG set to
+// ConfigValue, for running Nix commands in tests.
 func Env() []string {
 	var env []string
-	cfg := Config
 	for _, kv := range os.Environ() {
-		if v, ok := strings.CutPrefix(kv, "NIX_CONFIG="); ok {
-			cfg = v + "\n" + Config
-			continue
+		if !strings.HasPrefix(kv, "NIX_CONFIG=") {
+			env = append(env, kv)
 		}
-		env = append(env, kv)
 	}
-	return append(env, "NIX_CONFIG="+cfg)
+	return append(env, "NIX_CONFIG="+ConfigValue())
+}
+
+// Main is for a test package's TestMain: it sets NIX_CONFIG for the whole
+// test process, so that Nix commands strata itself runs (nix path-info,
+// nix build) never try the network's binary caches, then runs the tests.
+//
+//	func TestMain(m *testing.M) { os.Exit(nixtest.Main(m)) }
+func Main(m *testing.M) int {
+	os.Setenv("NIX_CONFIG", ConfigValue())
+	return m.Run()
 }
 
 // Run runs a Nix command with Env and returns its trimmed stdout; a

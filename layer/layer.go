@@ -178,7 +178,8 @@ func Stream(ctx context.Context, w io.Writer, entries []closure.Entry, mtime tim
 	var cw io.WriteCloser
 	switch c {
 	case None:
-		cw = nopCloser{blob}
+		// The blob is the tar: hash it once, below.
+		cw = nopCloser{w}
 	case Gzip:
 		gz, err := gzip.NewWriterLevel(blob, gzip.DefaultCompression)
 		if err != nil {
@@ -205,13 +206,13 @@ func Stream(ctx context.Context, w io.Writer, entries []closure.Entry, mtime tim
 	if err := cw.Close(); err != nil {
 		return Info{}, err
 	}
-	return Info{
-		Digest:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(blob.h.Sum(nil))},
-		DiffID:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(tarw.h.Sum(nil))},
-		Size:      blob.n,
-		TarSize:   tarw.n,
-		MediaType: c.MediaType(),
-	}, nil
+	diffID := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(tarw.h.Sum(nil))}
+	info := Info{Digest: diffID, DiffID: diffID, Size: tarw.n, TarSize: tarw.n, MediaType: c.MediaType()}
+	if c != None {
+		info.Digest = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(blob.h.Sum(nil))}
+		info.Size = blob.n
+	}
+	return info, nil
 }
 
 type nopCloser struct{ io.Writer }

@@ -183,7 +183,7 @@ func copyContent(w io.Writer, e closure.Entry) error {
 		return fmt.Errorf("reading /%s: %w", e.Path, err)
 	}
 	defer r.Close()
-	n, err := io.Copy(w, io.LimitReader(r, e.Size))
+	n, err := io.CopyBuffer(w, io.LimitReader(r, e.Size), make([]byte, 128<<10))
 	if err != nil {
 		return fmt.Errorf("reading /%s: %w", e.Path, err)
 	}

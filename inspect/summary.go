@@ -22,8 +22,8 @@ type Summary struct {
 	// Manifests are an index's entries; empty for an image.
 	Manifests []ManifestEntry `json:"manifests,omitempty"`
 
-	Platform string     `json:"platform,omitempty"`
-	Created  *time.Time `json:"created,omitempty"`
+	Platform string      `json:"platform,omitempty"`
+	Created  *time.Time  `json:"created,omitempty"`
 	Config   *Highlights `json:"config,omitempty"`
 	// Size is the sum of the compressed layer sizes.
 	Size   int64        `json:"size,omitempty"`

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -428,5 +429,50 @@ func TestUnpackRealHello(t *testing.T) {
 	t.Logf("%s %s: %d entries, %d bytes", p.Name, p.Version, len(p.Entries), p.InstalledBytes)
 	if is := p.Fields["Installed-Size"]; is == "" || kib == 0 {
 		t.Errorf("Installed-Size %q, unpacked %d KiB", is, kib)
+	}
+}
+
+func TestUnpackConcurrent(t *testing.T) {
+	st := openStore(t)
+	debPath, sum := debtest.Build(t, t.TempDir(), "x.deb", sample())
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			p, err := debfile.Unpack(context.Background(), st, debPath, sum)
+			if err == nil && len(p.Entries) == 0 {
+				err = errors.New("no entries")
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	ents, err := os.ReadDir(filepath.Join(st.Root(), "deb-unpacked"))
+	if err != nil || len(ents) != 1 {
+		t.Errorf("deb-unpacked holds %d entries (%v), want 1", len(ents), err)
+	}
+	assertEmpty(t, filepath.Join(st.Root(), "tmp"))
+}
+
+// BenchmarkUnpack measures a cold unpack of a 1000-file, 8 MiB package.
+func BenchmarkUnpack(b *testing.B) {
+	d := debtest.Deb{Control: "Package: bench\nVersion: 1\nArchitecture: all\nInstalled-Size: 8192\n", Comp: "zst"}
+	for i := range 1000 {
+		d.Files = append(d.Files, debtest.File{Name: "./usr/share/bench/" + strings.Repeat("d", i%7) + "/f" + strings.Repeat("x", i%13) + string(rune('a'+i%26)) + "-" + hex.EncodeToString([]byte{byte(i >> 8), byte(i)}), Size: 8 << 10})
+	}
+	dir := b.TempDir()
+	debPath, sum := debtest.Build(b, dir, "bench.deb", d)
+	b.SetBytes(1000 * 8 << 10)
+	for i := 0; b.Loop(); i++ {
+		st, err := store.Open(filepath.Join(dir, "cache", strconv.Itoa(i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := debfile.Unpack(context.Background(), st, debPath, sum); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

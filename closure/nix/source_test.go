@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -609,5 +610,58 @@ func TestMissingStorePath(t *testing.T) {
 	_, err := FromPaths([]string{missing}, nil).Resolve(context.Background(), closure.Request{Log: io.Discard})
 	if err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "build or fetch it first") {
 		t.Errorf("a missing store path: error %v", err)
+	}
+}
+
+// flakeExpr is a flake without inputs whose app is built by the busybox
+// copied into the flake's own source.
+const flakeExpr = `{
+  outputs = { self }: {
+    packages.SYSTEM.app = derivation {
+      name = "flake-app-0.1";
+      system = "SYSTEM";
+      builder = "${self}/bb/busybox";
+      args = [ "sh" "-c" "${self}/bb/busybox mkdir -p $out/bin && echo ${self} > $out/source && ${self}/bb/busybox cp ${self}/bb/busybox $out/bin/" ];
+    };
+  };
+}
+`
+
+func TestFlakeInstallable(t *testing.T) {
+	nixtest.RequireNix(t)
+	system := map[string]string{"amd64": "x86_64-linux", "arm64": "aarch64-linux"}[runtime.GOARCH]
+	if system == "" {
+		t.Skipf("no Nix system name known for %s", runtime.GOARCH)
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "bb"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bb", "busybox"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "flake.nix"), []byte(strings.ReplaceAll(flakeExpr, "SYSTEM", system)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := &spec.Spec{Dir: dir, Nix: &spec.Nix{Installables: []string{".#app"}}}
+	res := resolve(t, New(s, openStore(t)), nil)
+	if len(res.Graph.Roots) != 1 {
+		t.Fatalf("roots %v, want the flake's app", res.Graph.Roots)
+	}
+	root := res.Graph.Nodes[res.Graph.Roots[0]]
+	if root.Name != "flake-app" || root.Version != "0.1" {
+		t.Errorf("root %s is %s %s, want flake-app 0.1", root.ID, root.Name, root.Version)
+	}
+	// The app refers to the flake's source, which holds flake.nix.
+	if len(root.Deps) != 1 || len(res.Graph.Nodes) != 2 {
+		t.Errorf("flake app deps %v, graph %v: want the app and the flake source", root.Deps, res.Graph.IDs())
+	}
+	out, err := exec.Command(root.Meta["storePath"]+"/bin/busybox", "echo", "ok").Output()
+	if err != nil || strings.TrimSpace(string(out)) != "ok" {
+		t.Errorf("the built app does not run: %q %v", out, err)
 	}
 }

@@ -201,6 +201,9 @@ func extract(ctx context.Context, debPath, wantSHA string, dir string) error {
 			if err != nil {
 				return err
 			}
+			if !strings.HasSuffix(deb, ".deb") { // a store blob, named by its digest
+				deb = fmt.Sprintf("%s_%s_%s.deb", fields["Package"], fields["Version"], fields["Architecture"])
+			}
 			x = &extractor{deb: deb, member: m.Name, root: root, byPath: map[string]*record{}, budget: budgetFor(fields)}
 			err = x.run(ctx, r)
 			root.Close()

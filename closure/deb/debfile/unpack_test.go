@@ -265,6 +265,22 @@ func assertEmpty(t *testing.T, dir string) {
 	}
 }
 
+func TestUnpackNamesBlobByPackage(t *testing.T) {
+	st := openStore(t)
+	b, err := debtest.Bytes(debtest.Deb{Files: []debtest.File{{Name: "./dev/"}, {Name: "./dev/null", Type: tar.TypeChar}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := st.PutBlob(strings.NewReader(string(b)), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = debfile.Unpack(context.Background(), st, st.BlobPath(sum), sum)
+	if err == nil || !strings.Contains(err.Error(), "test_1.0-1_amd64.deb: data.tar.xz: entry \"./dev/null\": device node") {
+		t.Fatalf("want an error naming the package, got %v", err)
+	}
+}
+
 func TestUnpackMergedUsrConflict(t *testing.T) {
 	st := openStore(t)
 	debPath, sum := debtest.Build(t, t.TempDir(), "clash.deb", debtest.Deb{Files: []debtest.File{

@@ -14,11 +14,13 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1"
+	"github.com/stratabuild/strata/baseimage"
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/image"
 	"github.com/stratabuild/strata/layer"
 	"github.com/stratabuild/strata/layering"
 	"github.com/stratabuild/strata/lockfile"
+	"github.com/stratabuild/strata/registry"
 	"github.com/stratabuild/strata/sink"
 	"github.com/stratabuild/strata/spec"
 	"github.com/stratabuild/strata/store"
@@ -41,6 +43,8 @@ type Options struct {
 	Now    func() time.Time
 	// ExtraSources are added to the spec's own (e.g. `--nix PATH`).
 	ExtraSources []closure.Source
+	// Registry configures registry access for base images.
+	Registry registry.Options
 }
 
 func (o *Options) defaults() {
@@ -94,7 +98,15 @@ type Resolved struct {
 	Spec      *spec.Spec
 	Platforms []closure.Platform
 	Graphs    []*closure.Graph
-	Lock      *lockfile.File
+	// Bases are the base images per platform (nil entries without base).
+	Bases []v1.Image
+	Lock  *lockfile.File
+}
+
+// baseLock is strata.lock's section for a base image.
+type baseLock struct {
+	Ref    string `json:"ref"`
+	Digest string `json:"digest"`
 }
 
 // ParsePlatform reads os/arch[/variant].
@@ -191,10 +203,49 @@ func Resolve(ctx context.Context, s *spec.Spec, opt Options, ro ResolveOptions) 
 		if err := g.Validate(); err != nil {
 			return nil, err
 		}
+		base, err := resolveBase(ctx, s, p, lock.Section("base", ps), opt)
+		if err != nil {
+			return nil, err
+		}
+		if base != nil {
+			raw, _ := json.Marshal(baseLock{Ref: s.Base, Digest: base.Digest})
+			out.Lock.Set("base", ps, raw)
+			out.Bases = append(out.Bases, base.Image)
+		} else {
+			out.Bases = append(out.Bases, nil)
+		}
 		out.Platforms = append(out.Platforms, p)
 		out.Graphs = append(out.Graphs, g)
 	}
 	return out, nil
+}
+
+// resolveBase finds the spec's base image for p, pinned by the lock.
+func resolveBase(ctx context.Context, s *spec.Spec, p closure.Platform, locked json.RawMessage, opt Options) (*baseimage.Result, error) {
+	if s.Base == "" {
+		return nil, nil
+	}
+	var bl baseLock
+	if locked != nil {
+		if err := json.Unmarshal(locked, &bl); err != nil {
+			return nil, fmt.Errorf("reading the base section of %s: %w (run `strata lock --update`)", LockPath(s), err)
+		}
+		if bl.Ref != s.Base {
+			bl.Digest = "" // the spec names another base now
+		}
+	}
+	fmt.Fprintf(opt.Log, "resolving base %s for %s\n", s.Base, p)
+	res, err := baseimage.Resolve(ctx, baseimage.Request{
+		Ref:      s.Base,
+		Platform: v1.Platform{OS: p.OS, Architecture: p.Arch, Variant: p.Variant},
+		Locked:   bl.Digest,
+		Dir:      s.Dir,
+		Registry: opt.Registry,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("resolving base image: %w", err)
+	}
+	return res, nil
 }
 
 // Lock resolves s afresh (or only the named inputs) and writes strata.lock.
@@ -252,8 +303,15 @@ func planAll(rs []*Resolved) ([][]*layering.Plan, error) {
 	fleet := map[string][]int{} // platform -> indexes of specs using fleet
 	for i, r := range rs {
 		plans[i] = make([]*layering.Plan, len(r.Graphs))
-		lo := layeringOptions(r.Spec)
 		for j, g := range r.Graphs {
+			lo := layeringOptions(r.Spec)
+			if r.Bases[j] != nil {
+				ls, err := r.Bases[j].Layers()
+				if err != nil {
+					return nil, fmt.Errorf("reading base image layers: %w", err)
+				}
+				lo.Reserved = len(ls)
+			}
 			if lo.Strategy == layering.Fleet && len(rs) > 1 {
 				fleet[r.Platforms[j].String()] = append(fleet[r.Platforms[j].String()], i)
 				continue
@@ -321,6 +379,7 @@ func assemble(ctx context.Context, r *Resolved, plans []*layering.Plan, opt Opti
 			Platform:    p,
 			Config:      s.Config,
 			Name:        s.Name,
+			Base:        r.Bases[j],
 			Progress: func(done, total int, title string) {
 				fmt.Fprintf(opt.Log, "[%s %d/%d] %s\n", p, done, total, title)
 			},

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -9,10 +10,14 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/stratabuild/strata/build"
 	"github.com/stratabuild/strata/layer"
+	"github.com/stratabuild/strata/registry"
 	"github.com/stratabuild/strata/sink"
+	"github.com/stratabuild/strata/sink/daemon"
 	"github.com/stratabuild/strata/sink/dockerarchive"
 	"github.com/stratabuild/strata/sink/ocilayout"
+	regsink "github.com/stratabuild/strata/sink/registry"
 	"github.com/stratabuild/strata/spec"
+	"github.com/stratabuild/strata/store"
 )
 
 type buildFlags struct {
@@ -24,6 +29,10 @@ type buildFlags struct {
 	platforms   []string
 	frozen      bool
 	asJSON      bool
+	push        []string
+	load        bool
+	insecure    bool
+	mountFrom   []string
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -51,6 +60,10 @@ fleet they are planned jointly so that shared packages get identical layers.`,
 	fl.StringSliceVar(&f.platforms, "platform", nil, "override the spec's platforms (os/arch, repeatable)")
 	fl.BoolVar(&f.frozen, "frozen", false, "fail when strata.lock is missing or the spec changed since it was written")
 	fl.BoolVar(&f.asJSON, "json", false, "print a JSON summary of the build")
+	fl.StringArrayVar(&f.push, "push", nil, "push to a registry REF (repeatable; skips blobs already there)")
+	fl.BoolVar(&f.load, "load", false, "load the image into the local Docker Engine, tagged NAME:TAG")
+	fl.BoolVar(&f.insecure, "insecure", false, "allow plain HTTP to non-loopback registries")
+	fl.StringArrayVar(&f.mountFrom, "mount-from", nil, "mount blobs from this repository of the same registry instead of uploading (repeatable)")
 	return c
 }
 
@@ -91,6 +104,7 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		Platforms:   f.platforms,
 		Log:         log,
 		Frozen:      f.frozen,
+		Registry:    registry.Options{Insecure: f.insecure},
 	})
 	if err != nil {
 		return err
@@ -103,11 +117,22 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		if err != nil {
 			return err
 		}
+		pushes := pushSinks(g, st, f, log)
+		sinks = append(sinks, pushes...)
+		if f.load {
+			sinks = append(sinks, daemon.New())
+		}
+		if len(sinks) == 0 {
+			fmt.Fprintf(g.stderr, "strata: built %s but wrote it nowhere: add -o FILE, --oci DIR, --push REF or --load\n", r.Tag)
+		}
 		if err := sinks.Write(c.Context(), r.Target()); err != nil {
 			return err
 		}
 		for _, s := range sinks {
 			fmt.Fprintf(log, "wrote %s to %s\n", r.Tag, s)
+		}
+		for _, p := range pushes {
+			fmt.Fprintf(g.stderr, "pushed %s\n", p.(*regsink.Sink).Pushed())
 		}
 	}
 	if f.asJSON {
@@ -156,6 +181,23 @@ func sinksFor(f buildFlags, r *build.Result, fleet bool) (sink.Multi, error) {
 		out = append(out, ocilayout.New(f.oci))
 	}
 	return out, nil
+}
+
+func pushSinks(g *globals, st *store.Store, f buildFlags, log io.Writer) sink.Multi {
+	var out sink.Multi
+	for _, ref := range f.push {
+		var progress io.Writer
+		if log != io.Discard {
+			progress = log
+		}
+		out = append(out, regsink.New(ref, registry.Options{
+			Insecure:  f.insecure,
+			MountFrom: f.mountFrom,
+			Progress:  progress,
+			History:   filepath.Join(st.Root(), "push-history.json"),
+		}))
+	}
+	return out
 }
 
 func safeName(name string) string {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/stratabuild/strata/lockfile"
@@ -40,9 +41,22 @@ func loadHistory(path string) history {
 }
 
 // recordPush moves repo to the front of its registry's list and writes the
-// record atomically. Two concurrent pushes may lose one update; the record
-// stays whole.
+// record atomically, under an exclusive lock (path + ".lock") so that
+// concurrent pushes do not lose each other's entries.
 func recordPush(path string, repo name.Repository) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	lf, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	defer lf.Close()
+	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer syscall.Flock(int(lf.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing unlocks too
+
 	h := loadHistory(path)
 	reg := repo.RegistryStr()
 	list := slices.DeleteFunc(slices.Clone(h.Registries[reg]), func(s string) bool { return s == repo.RepositoryStr() })
@@ -53,9 +67,6 @@ func recordPush(path string, repo name.Repository) error {
 	h.Registries[reg] = list
 	b, err := json.MarshalIndent(h, "", "  ")
 	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
 	return lockfile.WriteFileAtomic(path, append(b, '\n'), 0o644)

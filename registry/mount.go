@@ -63,7 +63,7 @@ func (mi *mountImage) Layers() ([]v1.Layer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return mi.m.wrapAll(ls, 4), nil
+	return mi.m.wrapAll(ls, mi.m.jobs), nil
 }
 
 func (mi *mountImage) LayerByDigest(h v1.Hash) (v1.Layer, error) {

@@ -50,7 +50,7 @@ func Push(ctx context.Context, ref string, img v1.Image, idx v1.ImageIndex, opt 
 	if len(sources) > 0 {
 		m, err := newMounter(ctx, r.Context(), sources, opt)
 		if err != nil {
-			return v1.Hash{}, explain("pushing", r, err)
+			return v1.Hash{}, opt.explain(ctx, "pushing", r, err)
 		}
 		if img != nil {
 			t = &mountImage{Image: img, m: m}
@@ -69,7 +69,7 @@ func Push(ctx context.Context, ref string, img v1.Image, idx v1.ImageIndex, opt 
 		prog.wait(err)
 	}
 	if err != nil {
-		return v1.Hash{}, explain("pushing", r, err)
+		return v1.Hash{}, opt.explain(ctx, "pushing", r, err)
 	}
 	if opt.History != "" {
 		// The history is a hint; failing to record it never fails a push.
@@ -94,13 +94,13 @@ func mountSources(target name.Repository, user []string, hist history) []name.Re
 		if target.Scheme() == "http" {
 			nopts = append(nopts, name.Insecure)
 		}
-		repo, err := name.NewRepository(s, nopts...)
-		if err != nil || repo.RegistryStr() != target.RegistryStr() {
+		if !hasRegistryHost(s) {
 			// A bare "repo" names a repository on the target's registry.
-			repo, err = name.NewRepository(target.RegistryStr()+"/"+s, nopts...)
-			if err != nil {
-				return
-			}
+			s = target.RegistryStr() + "/" + s
+		}
+		repo, err := name.NewRepository(s, nopts...)
+		if err != nil {
+			return
 		}
 		if repo.RegistryStr() != target.RegistryStr() || seen[repo.String()] {
 			return
@@ -117,6 +117,14 @@ func mountSources(target name.Repository, user []string, hist history) []name.Re
 	return out
 }
 
+// hasRegistryHost reports whether a repository string starts with a
+// registry host, the way Docker tells them apart: a first component with a
+// "." or a ":", or "localhost".
+func hasRegistryHost(s string) bool {
+	first, _, found := strings.Cut(s, "/")
+	return found && (strings.ContainsAny(first, ".:") || first == "localhost")
+}
+
 // mounter finds, for a blob, a repository of the target's registry that
 // holds it, by HEAD requests with one token scoped to pull from them all.
 type mounter struct {
@@ -124,6 +132,7 @@ type mounter struct {
 	target  name.Repository
 	sources []name.Repository
 	client  *http.Client
+	jobs    int
 }
 
 func newMounter(ctx context.Context, target name.Repository, sources []name.Repository, opt Options) (*mounter, error) {
@@ -131,7 +140,7 @@ func newMounter(ctx context.Context, target name.Repository, sources []name.Repo
 	if err != nil {
 		return nil, err
 	}
-	return &mounter{ctx: ctx, target: target, sources: sources, client: client}, nil
+	return &mounter{ctx: ctx, target: target, sources: sources, client: client, jobs: opt.jobs()}, nil
 }
 
 // source returns the repository to mount blob h from, or nil.

@@ -220,12 +220,12 @@ func Pull(ctx context.Context, ref string, opt Options) (v1.Image, v1.ImageIndex
 	}
 	desc, err := remote.Get(r, opt.remoteOptions(ctx)...)
 	if err != nil {
-		return nil, nil, explain("pulling", r, err)
+		return nil, nil, opt.explain(ctx, "pulling", r, err)
 	}
 	if desc.MediaType.IsIndex() {
 		idx, err := desc.ImageIndex()
 		if err != nil {
-			return nil, nil, explain("pulling", r, err)
+			return nil, nil, opt.explain(ctx, "pulling", r, err)
 		}
 		return nil, idx, nil
 	}
@@ -234,14 +234,14 @@ func Pull(ctx context.Context, ref string, opt Options) (v1.Image, v1.ImageIndex
 	}
 	img, err := desc.Image()
 	if err != nil {
-		return nil, nil, explain("pulling", r, err)
+		return nil, nil, opt.explain(ctx, "pulling", r, err)
 	}
 	return img, nil, nil
 }
 
 // explain wraps a registry error with what was done and, for the common
 // failures, what to do about it.
-func explain(doing string, r name.Reference, err error) error {
+func (o Options) explain(ctx context.Context, doing string, r name.Reference, err error) error {
 	reg := r.Context().RegistryStr()
 	var ex *exhaustedError
 	if errors.As(err, &ex) {
@@ -254,6 +254,9 @@ func explain(doing string, r name.Reference, err error) error {
 	if errors.As(err, &terr) {
 		switch terr.StatusCode {
 		case http.StatusUnauthorized, http.StatusForbidden:
+			if auth, aerr := authn.Resolve(ctx, o.keychain(), r.Context()); aerr == nil && auth == authn.Anonymous {
+				return fmt.Errorf("%s %s: registry %s needs credentials and none are configured for it (HTTP %d): run `docker login %s` (strata reads $DOCKER_CONFIG/config.json, else ~/.docker/config.json, and their credential helpers): %w", doing, r, reg, terr.StatusCode, reg, err)
+			}
 			return fmt.Errorf("%s %s: registry %s refused the credentials (HTTP %d): run `docker login %s` or fix the entry for it in $DOCKER_CONFIG/config.json: %w", doing, r, reg, terr.StatusCode, reg, err)
 		case http.StatusNotFound:
 			return fmt.Errorf("%s %s: not found on registry %s: check the repository and tag: %w", doing, r, reg, err)

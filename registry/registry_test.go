@@ -183,8 +183,8 @@ func TestPushSkipsWhatIsThere(t *testing.T) {
 
 	proxy.Reset()
 	push(t, ref, img, nil, registry.Options{})
-	if s := proxy.Stats(); s.BlobBytes != 0 || s.BlobUploads != 0 {
-		t.Fatalf("second push of the same image uploaded %d bytes in %d sessions, want 0", s.BlobBytes, s.BlobUploads)
+	if s := proxy.Stats(); s.BlobBytes != 0 || s.BlobUploads != 0 || s.ManifestPuts != 0 {
+		t.Fatalf("second push of the same image uploaded %d bytes in %d sessions and %d manifests, want none", s.BlobBytes, s.BlobUploads, s.ManifestPuts)
 	}
 
 	proxy.Reset()
@@ -193,8 +193,10 @@ func TestPushSkipsWhatIsThere(t *testing.T) {
 	push(t, host+"/strata-test/skip:v2", img2, nil, registry.Options{}) // direct, to compare digests
 	proxy.Reset()
 	d := push(t, proxy.Host+"/strata-test/skip:v3", img2, nil, registry.Options{})
-	if s := proxy.Stats(); s.BlobBytes != 0 {
-		t.Fatalf("pushing a present image under a new tag uploaded %d bytes", s.BlobBytes)
+	// The tag is new, so the manifest is put, but every blob is found by
+	// HEAD first: 3 layers and the config.
+	if s := proxy.Stats(); s.BlobBytes != 0 || s.BlobHeads < 4 || s.ManifestPuts != 1 {
+		t.Fatalf("pushing a present image under a new tag: %d bytes uploaded, %d blob HEADs, %d manifest PUTs; want 0, >=4, 1", s.BlobBytes, s.BlobHeads, s.ManifestPuts)
 	}
 	if want, _ := img2.Digest(); d != want {
 		t.Fatalf("digest %s want %s", d, want)
@@ -389,9 +391,10 @@ func TestPushWithCredentials(t *testing.T) {
 	}
 
 	// No credentials at all.
+	t.Setenv("HOME", t.TempDir())
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	_, err := registry.Push(context.Background(), ref, img, nil, registry.Options{RetryDelay: 10 * time.Millisecond})
-	if err == nil || !strings.Contains(err.Error(), "docker login") {
+	if err == nil || !strings.Contains(err.Error(), "none are configured") || !strings.Contains(err.Error(), "docker login "+host) {
 		t.Fatalf("anonymous push: %v, want an error naming docker login", err)
 	}
 
@@ -413,6 +416,47 @@ func TestPushWithCredentials(t *testing.T) {
 	}
 	if got, _ := pimg.Digest(); got != d {
 		t.Fatalf("pulled %s want %s", got, d)
+	}
+
+	// A credential helper named in config.json (docker-credential-NAME on
+	// PATH) supplies the credentials.
+	bin := t.TempDir()
+	helper := "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread server\nprintf '{\"ServerURL\":\"%s\",\"Username\":\"strata\",\"Secret\":\"s3cret\"}' \"$server\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "docker-credential-strata-test"), []byte(helper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cfgDir := t.TempDir()
+	b, _ := json.Marshal(map[string]any{"credHelpers": map[string]string{host: "strata-test"}})
+	if err := os.WriteFile(filepath.Join(cfgDir, "config.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DOCKER_CONFIG", cfgDir)
+	img2 := imageOf(t, "amd64", randomLayer(t, 2000, 62))
+	if _, err := registry.Push(context.Background(), host+"/strata-test/private:helper", img2, nil, registry.Options{}); err != nil {
+		t.Fatalf("push with a credential helper: %v", err)
+	}
+}
+
+func TestPushProgress(t *testing.T) {
+	host := registrytest.Start(t)
+	img := imageOf(t, "amd64", randomLayer(t, 30000, 71))
+	var buf strings.Builder
+	ref := host + "/strata-test/progress:v1"
+	push(t, ref, img, nil, registry.Options{Progress: &buf})
+	out := buf.String()
+	// Not a terminal: one summary line, no carriage returns.
+	if strings.Count(out, "\n") != 1 || strings.Contains(out, "\r") || !strings.HasPrefix(out, "pushed "+ref+"  ") {
+		t.Fatalf("progress output %q, want one summary line", out)
+	}
+	if !strings.Contains(out, "KiB") {
+		t.Fatalf("progress output %q does not count the bytes", out)
+	}
+	// Quiet when nil: covered by every other test; a failing push says so.
+	buf.Reset()
+	_, err := registry.Push(context.Background(), deadAddress(t)+"/x/y:z", img, nil, registry.Options{Progress: &buf, Retries: -1})
+	if err == nil || !strings.HasPrefix(buf.String(), "push failed ") {
+		t.Fatalf("failed push: %v, progress %q", err, buf.String())
 	}
 }
 

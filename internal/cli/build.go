@@ -1,16 +1,22 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/stratabuild/strata/build"
+	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/closure/nix"
 	"github.com/stratabuild/strata/layer"
+	"github.com/stratabuild/strata/lockfile"
 	"github.com/stratabuild/strata/registry"
+	"github.com/stratabuild/strata/sbom"
 	"github.com/stratabuild/strata/sink"
 	"github.com/stratabuild/strata/sink/daemon"
 	"github.com/stratabuild/strata/sink/dockerarchive"
@@ -33,6 +39,10 @@ type buildFlags struct {
 	load        bool
 	insecure    bool
 	mountFrom   []string
+	sbomDir     string
+	nixPaths    []string
+	entrypoint  []string
+	name        string
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -63,6 +73,10 @@ fleet they are planned jointly so that shared packages get identical layers.`,
 	fl.StringArrayVar(&f.push, "push", nil, "push to a registry REF (repeatable; skips blobs already there)")
 	fl.BoolVar(&f.load, "load", false, "load the image into the local Docker Engine, tagged NAME:TAG")
 	fl.BoolVar(&f.insecure, "insecure", false, "allow plain HTTP to non-loopback registries")
+	fl.StringVar(&f.sbomDir, "sbom", "", "write SPDX 2.3 and CycloneDX 1.6 SBOMs of the image to DIR")
+	fl.StringArrayVar(&f.nixPaths, "nix", nil, "build without a spec from these Nix store paths' closure (repeatable)")
+	fl.StringSliceVar(&f.entrypoint, "entrypoint", nil, "with --nix: the image's entrypoint (comma-separated argv)")
+	fl.StringVar(&f.name, "name", "", "with --nix: the image name (default: the first path's name)")
 	fl.StringArrayVar(&f.mountFrom, "mount-from", nil, "mount blobs from this repository of the same registry instead of uploading (repeatable)")
 	return c
 }
@@ -84,27 +98,44 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 	if f.output == "-" && f.asJSON {
 		return usagef("-o - writes the image to standard output; --json cannot share it")
 	}
-	specs := make([]*spec.Spec, len(args))
-	for i, a := range args {
-		s, err := spec.Load(a)
-		if err != nil {
-			return err
-		}
-		specs[i] = s
-	}
 	st, err := g.store()
 	if err != nil {
 		return err
 	}
+	var specs []*spec.Spec
+	var extra []closure.Source
+	if len(f.nixPaths) > 0 {
+		if len(c.Flags().Args()) > 0 {
+			return usagef("--nix builds without a spec: drop the SPEC argument or put the paths in its nix.paths")
+		}
+		s, err := nixSpec(f)
+		if err != nil {
+			return err
+		}
+		specs = []*spec.Spec{s}
+		extra = append(extra, nix.FromPaths(f.nixPaths, st))
+	} else {
+		if len(f.entrypoint) > 0 || f.name != "" {
+			return usagef("--entrypoint and --name go with --nix; a spec sets config.entrypoint and name")
+		}
+		for _, a := range args {
+			s, err := spec.Load(a)
+			if err != nil {
+				return err
+			}
+			specs = append(specs, s)
+		}
+	}
 	log := g.progress()
 	results, err := build.BuildFleet(c.Context(), specs, build.Options{
-		Store:       st,
-		Compression: comp,
-		Tag:         f.tag,
-		Platforms:   f.platforms,
-		Log:         log,
-		Frozen:      f.frozen,
-		Registry:    registry.Options{Insecure: f.insecure},
+		Store:        st,
+		Compression:  comp,
+		Tag:          f.tag,
+		Platforms:    f.platforms,
+		Log:          log,
+		Frozen:       f.frozen,
+		Registry:     registry.Options{Insecure: f.insecure},
+		ExtraSources: extra,
 	})
 	if err != nil {
 		return err
@@ -127,6 +158,11 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		}
 		if err := sinks.Write(c.Context(), r.Target()); err != nil {
 			return err
+		}
+		if f.sbomDir != "" {
+			if err := writeSBOMs(f.sbomDir, r); err != nil {
+				return err
+			}
 		}
 		for _, s := range sinks {
 			fmt.Fprintf(log, "wrote %s to %s\n", r.Tag, s)
@@ -181,6 +217,52 @@ func sinksFor(f buildFlags, r *build.Result, fleet bool) (sink.Multi, error) {
 		out = append(out, ocilayout.New(f.oci))
 	}
 	return out, nil
+}
+
+// nixSpec makes the spec of a spec-less `--nix PATH...` build.
+func nixSpec(f buildFlags) (*spec.Spec, error) {
+	name := f.name
+	if name == "" {
+		base := filepath.Base(f.nixPaths[0])
+		if i := strings.Index(base, "-"); i >= 0 {
+			base = base[i+1:]
+		}
+		name = strings.ToLower(base)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	y := fmt.Sprintf("name: %q\n", name)
+	if len(f.entrypoint) > 0 {
+		b, _ := json.Marshal(f.entrypoint)
+		y += "config:\n  entrypoint: " + string(b) + "\n"
+	}
+	return spec.Parse(filepath.Join(wd, "(--nix)"), []byte(y))
+}
+
+// writeSBOMs writes NAME[-OS-ARCH].spdx.json and .cdx.json for each image.
+func writeSBOMs(dir string, r *build.Result) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, im := range r.Images {
+		base := safeName(r.Spec.Name)
+		if len(r.Images) > 1 {
+			base += "-" + im.Platform.OS + "-" + im.Platform.Arch
+		}
+		in := sbom.Input{Graph: im.Graph, ImageName: r.Spec.Name, Tag: r.Tag, ImageDigest: im.Digest, Created: r.Created, Platform: im.Platform}
+		for ext, gen := range map[string]func(sbom.Input) ([]byte, error){".spdx.json": sbom.SPDX, ".cdx.json": sbom.CycloneDX} {
+			b, err := gen(in)
+			if err != nil {
+				return fmt.Errorf("writing the SBOM of %s: %w", r.Tag, err)
+			}
+			if err := lockfile.WriteFileAtomic(filepath.Join(dir, base+ext), b, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func pushSinks(g *globals, st *store.Store, f buildFlags, log io.Writer) sink.Multi {

@@ -40,6 +40,8 @@ const (
 	maxEntries = 1 << 20
 	// maxControl bounds the bytes of the control tarball's members.
 	maxControl = 64 << 20
+	// maxControlEntries bounds the control tarball's entries.
+	maxControlEntries = 10000
 
 	cacheKind     = "deb-unpacked"
 	cacheVersion  = "-v1"
@@ -255,7 +257,10 @@ func readControl(member string, r io.Reader) (*controlFiles, error) {
 	ctl := &controlFiles{}
 	seen := false
 	var total int64
-	for {
+	for n := 0; ; n++ {
+		if n >= maxControlEntries {
+			return nil, fmt.Errorf("%w: %s has more than %d entries", ErrUnsafe, member, maxControlEntries)
+		}
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			break
@@ -265,6 +270,10 @@ func readControl(member string, r io.Reader) (*controlFiles, error) {
 		}
 		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
 			continue
+		}
+		total += hdr.Size // members strata skips are decompressed too
+		if hdr.Size < 0 || total > maxControl {
+			return nil, fmt.Errorf("%w: %s: control members exceed %d bytes", ErrUnsafe, member, maxControl)
 		}
 		name := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
 		if maintainerScripts[name] {
@@ -281,10 +290,6 @@ func readControl(member string, r io.Reader) (*controlFiles, error) {
 			dst = &ctl.conffiles
 		default:
 			continue
-		}
-		total += hdr.Size
-		if hdr.Size < 0 || total > maxControl {
-			return nil, fmt.Errorf("%w: %s: control members exceed %d bytes", ErrUnsafe, member, maxControl)
 		}
 		b, err := io.ReadAll(tr)
 		if err != nil {

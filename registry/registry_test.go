@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"math/rand"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -135,12 +139,30 @@ func TestParseReference(t *testing.T) {
 func TestPlainHTTPRefusedForPrivateNetwork(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	// Nothing answers on this address: HTTPS fails to connect, and the plain
-	// HTTP fallback must be refused before any packet is sent.
-	_, _, err := registry.Pull(ctx, "http://10.255.255.1:5000/app:1", registry.Options{})
+	// Tests talk to loopback only: this transport dials nothing and records
+	// what it was asked for. HTTPS then fails to connect, and the plain-HTTP
+	// fallback go-containerregistry tries for private addresses must be
+	// refused before it reaches the dialer.
+	var mu sync.Mutex
+	var dialed []string
+	tr := &http.Transport{DialContext: func(_ context.Context, _, addr string) (net.Conn, error) {
+		mu.Lock()
+		dialed = append(dialed, addr)
+		mu.Unlock()
+		return nil, errors.New("test transport: no network")
+	}}
+	_, _, err := registry.Pull(ctx, "10.255.255.1:5000/app:1", registry.Options{Transport: tr, Retries: -1})
 	if err == nil || !strings.Contains(err.Error(), "--insecure") {
 		t.Fatalf("err = %v, want one naming --insecure", err)
 	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, a := range dialed {
+		if a != "10.255.255.1:5000" {
+			t.Fatalf("dialed %s", a)
+		}
+	}
+	t.Logf("%d HTTPS dial attempts (refused by the test transport); %v", len(dialed), err)
 }
 
 func TestPushPullValidate(t *testing.T) {

@@ -1,6 +1,24 @@
 // Package debfile owns reading Debian binary packages (.deb files) without
-// dpkg: the ar container, the control and data tarballs (uncompressed, gzip,
-// xz, lzma, zstd or bzip2), safe extraction into a content-addressed store
-// entry (never writing outside it), the merged-/usr path rewrite, and the
-// closure.Entry list with the modes and owners the .deb records.
+// dpkg: the ar container, the control and data tarballs (uncompressed,
+// gzip, xz, lzma, zstd or bzip2), safe extraction into a content-addressed
+// store entry, the merged-/usr path rewrite, and the closure.Entry list
+// with the modes and owners the .deb records.
+//
+// Unpack streams the .deb once. Every write goes through an os.Root, and
+// before that each entry is checked: no absolute or ".." names, nothing
+// under a symlink or file the package created, hardlinks only to files
+// already unpacked, no devices or fifos, and at most 16 x Installed-Size
+// + 16 MiB (never more than 8 GiB) of file content. A refused .deb leaves
+// nothing behind.
+//
+// Merged /usr: names under bin, sbin, lib, lib32, lib64 and libx32 move
+// to usr/…; the top-level symlinks themselves come from package sysfiles.
+// A package shipping one path twice (lib/x and usr/lib/x) must ship the
+// same thing both times. Symlink targets are kept verbatim.
+//
+// A store entry deb-unpacked/SHA256-v1 holds root/ (the files, written
+// 0644 or 0755 whatever the .deb says), control/ (control, md5sums,
+// conffiles) and manifest.json (every entry's type, mode, owner, size,
+// link and sha256), so loading it needs neither the .deb nor the
+// filesystem's modes.
 package debfile

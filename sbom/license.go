@@ -161,7 +161,25 @@ func licenseExpr(s string, refs map[string]string) string {
 	return strings.Join(parts, " ")
 }
 
+// spdxExceptions maps DEP-5 exception names (lower case) to SPDX
+// exception identifiers, for "LICENSE with EXCEPTION".
+var spdxExceptions = map[string]string{
+	"gcc-exception-2.0": "GCC-exception-2.0", "gcc-exception-3.1": "GCC-exception-3.1",
+	"classpath-exception-2.0": "Classpath-exception-2.0", "autoconf-exception-3.0": "Autoconf-exception-3.0",
+	"font-exception-2.0": "Font-exception-2.0", "llvm-exception": "LLVM-exception",
+}
+
 func licenseAtom(a string, refs map[string]string) string {
+	if f := strings.Fields(a); len(f) == 3 && strings.EqualFold(f[1], "with") {
+		lic, exc := strings.ToLower(f[0]), strings.ToLower(f[2])
+		id, ok := debianToSPDX[lic]
+		if !ok {
+			id, ok = spdxIDs[lic]
+		}
+		if e, known := spdxExceptions[exc]; ok && known {
+			return id + " WITH " + e
+		}
+	}
 	l := strings.ToLower(a)
 	if id, ok := debianToSPDX[l]; ok {
 		return id

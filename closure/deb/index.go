@@ -6,7 +6,6 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
-	"encoding/gob"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -58,7 +57,7 @@ type Index struct {
 // file name changes whenever Package changes shape.
 const (
 	indexCacheKind    = "deb-index"
-	indexCacheVersion = "v1"
+	indexCacheVersion = "v2"
 )
 
 // ParsePackages parses an uncompressed Packages file.
@@ -211,20 +210,23 @@ func pickIndex(rel *Release, comp, arch string) (indexFile, error) {
 		rel.Suite, base, comp, arch, rel.Components, rel.Architectures)
 }
 
-// loadIndex returns the parsed packages of one index file, from the cache
-// when present, else downloaded, verified against the Release checksum,
-// parsed and cached.
-func loadIndex(ctx context.Context, st *store.Store, f *fetcher, suite string, rel *Release, file indexFile) ([]Package, error) {
-	key := indexCacheVersion + "-" + file.sum.SHA256 + ".gob"
+// loadIndex returns the parsed packages of one index file and their
+// lookup for arch, from the cache when present, else downloaded, verified
+// against the signed Release checksum, parsed and cached.
+func loadIndex(ctx context.Context, st *store.Store, f *fetcher, suite, arch string, rel *Release, file indexFile) ([]Package, *lookup, error) {
+	key := indexCacheVersion + "-" + file.sum.SHA256 + "-" + arch
 	dir, err := st.Dir(indexCacheKind)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cached := filepath.Join(dir, key)
-	if pk, err := readIndexCache(cached); err == nil {
-		return pk, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
+	if data, err := os.ReadFile(cached); err == nil {
+		if pk, l, err := decodeIndex(data); err == nil {
+			return pk, l, nil
+		}
 		os.Remove(cached) // unreadable cache entry: fetch anew
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, fmt.Errorf("reading the index cache: %w", err)
 	}
 
 	urlPath := "dists/" + suite + "/" + file.path
@@ -233,42 +235,29 @@ func loadIndex(ctx context.Context, st *store.Store, f *fetcher, suite string, r
 	}
 	raw, err := f.get(ctx, urlPath)
 	if err != nil {
-		return nil, fmt.Errorf("downloading the package index: %w", err)
+		return nil, nil, fmt.Errorf("downloading the package index: %w", err)
 	}
 	sum := sha256.Sum256(raw)
 	if got := hex.EncodeToString(sum[:]); got != file.sum.SHA256 || int64(len(raw)) != file.sum.Size {
-		return nil, fmt.Errorf("%s: sha256 %s (%d bytes) does not match the signed Release's %s (%d bytes): the mirror serves a corrupt or altered index; retry later or set debian.mirror to another mirror",
+		return nil, nil, fmt.Errorf("%s: sha256 %s (%d bytes) does not match the signed Release's %s (%d bytes): the mirror serves a corrupt or altered index; retry later or set debian.mirror to another mirror",
 			f.url(urlPath), got, len(raw), file.sum.SHA256, file.sum.Size)
 	}
 	r, err := decompress(file.path, raw)
 	if err != nil {
-		return nil, fmt.Errorf("decompressing %s: %w", f.url(urlPath), err)
+		return nil, nil, fmt.Errorf("decompressing %s: %w", f.url(urlPath), err)
 	}
 	pk, err := ParsePackages(r)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.url(urlPath), err)
+		return nil, nil, fmt.Errorf("%s: %w", f.url(urlPath), err)
 	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(pk); err != nil {
-		return nil, fmt.Errorf("encoding the index cache: %w", err)
-	}
-	if _, err := st.PutFile(indexCacheKind, key, &buf); err != nil {
-		return nil, err
-	}
-	return pk, nil
-}
-
-func readIndexCache(path string) ([]Package, error) {
-	f, err := os.Open(path)
+	l, err := buildLookup(&Index{Label: suite + "/" + file.path, Packages: pk}, arch)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer f.Close()
-	var pk []Package
-	if err := gob.NewDecoder(bufio.NewReaderSize(f, 1<<20)).Decode(&pk); err != nil {
-		return nil, fmt.Errorf("decoding %s: %w", path, err)
+	if _, err := st.PutFile(indexCacheKind, key, bytes.NewReader(encodeIndex(pk, l))); err != nil {
+		return nil, nil, err
 	}
-	return pk, nil
+	return pk, l, nil
 }
 
 func pathDir(p string) string {

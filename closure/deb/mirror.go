@@ -191,7 +191,7 @@ func splitParagraphs(text string) []string {
 // parseFields parses one deb822 paragraph into lower-cased field names;
 // continuation lines are joined with newlines.
 func parseFields(para string) map[string]string {
-	f := map[string]string{}
+	lines := map[string][]string{}
 	var last string
 	for _, line := range strings.Split(para, "\n") {
 		if line == "" {
@@ -199,7 +199,7 @@ func parseFields(para string) map[string]string {
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			if last != "" {
-				f[last] += "\n" + strings.TrimSpace(line)
+				lines[last] = append(lines[last], strings.TrimSpace(line))
 			}
 			continue
 		}
@@ -208,7 +208,11 @@ func parseFields(para string) map[string]string {
 			continue
 		}
 		last = strings.ToLower(strings.TrimSpace(k))
-		f[last] = strings.TrimSpace(v)
+		lines[last] = []string{strings.TrimSpace(v)}
+	}
+	f := make(map[string]string, len(lines))
+	for k, v := range lines {
+		f[k] = strings.Join(v, "\n")
 	}
 	return f
 }

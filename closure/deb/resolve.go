@@ -54,25 +54,52 @@ func (r *Resolution) Names() []string {
 
 // provide is one entry of a Provides field.
 type provide struct {
-	pkg     int // index in Index.Packages
+	name    string // the virtual package
+	pkg     int    // index in Index.Packages
 	version string
 	qual    string
 }
 
-// lookup is the name and provider maps of an index.
+// lookup finds packages by name and by what they provide: index positions
+// sorted by name (highest version first) and Provides entries sorted by
+// name, both searched by bisection. It is cached with the parsed index so
+// a warm resolution builds no maps.
 type lookup struct {
-	byName    map[string][]int // highest version first
-	providers map[string][]provide
+	pk    []Package
+	order []int
+	provs []provide
+}
+
+// named returns the positions of the packages called name, highest
+// version first.
+func (l *lookup) named(name string) []int {
+	i := sort.Search(len(l.order), func(k int) bool { return l.pk[l.order[k]].Name >= name })
+	j := i
+	for j < len(l.order) && l.pk[l.order[j]].Name == name {
+		j++
+	}
+	return l.order[i:j]
+}
+
+// provided returns the Provides entries naming name.
+func (l *lookup) provided(name string) []provide {
+	i := sort.Search(len(l.provs), func(k int) bool { return l.provs[k].name >= name })
+	j := i
+	for j < len(l.provs) && l.provs[j].name == name {
+		j++
+	}
+	return l.provs[i:j]
 }
 
 func buildLookup(idx *Index, arch string) (*lookup, error) {
-	l := &lookup{byName: make(map[string][]int, len(idx.Packages)), providers: map[string][]provide{}}
-	for i := range idx.Packages {
-		p := &idx.Packages[i]
+	pk := idx.Packages
+	l := &lookup{pk: pk}
+	for i := range pk {
+		p := &pk[i]
 		if p.Arch != arch && p.Arch != "all" {
 			continue
 		}
-		l.byName[p.Name] = append(l.byName[p.Name], i)
+		l.order = append(l.order, i)
 		if p.Provides != "" {
 			rels, err := parseRelations(p.Provides, arch)
 			if err != nil {
@@ -80,31 +107,31 @@ func buildLookup(idx *Index, arch string) (*lookup, error) {
 			}
 			for _, r := range rels {
 				for _, a := range r {
-					l.providers[a.Name] = append(l.providers[a.Name], provide{pkg: i, version: a.Version, qual: a.Qual})
+					l.provs = append(l.provs, provide{name: a.Name, pkg: i, version: a.Version, qual: a.Qual})
 				}
 			}
 		}
 	}
-	for name, list := range l.byName {
-		if len(list) > 1 {
-			pk := idx.Packages
-			sort.SliceStable(list, func(a, b int) bool {
-				c := compareVersions(pk[list[a]].Version, pk[list[b]].Version)
-				if c != 0 {
-					return c > 0
-				}
-				return list[a] < list[b]
-			})
-			// drop exact duplicates (same version in two components)
-			out := list[:1]
-			for _, j := range list[1:] {
-				if pk[j].Version != pk[out[len(out)-1]].Version {
-					out = append(out, j)
-				}
-			}
-			l.byName[name] = out
+	sort.SliceStable(l.order, func(a, b int) bool {
+		pa, pb := &pk[l.order[a]], &pk[l.order[b]]
+		if pa.Name != pb.Name {
+			return pa.Name < pb.Name
 		}
+		return compareVersions(pa.Version, pb.Version) > 0
+	})
+	// drop exact duplicates (the same version in two components)
+	out := l.order[:0]
+	for k, i := range l.order {
+		if k > 0 {
+			prev := &pk[out[len(out)-1]]
+			if prev.Name == pk[i].Name && prev.Version == pk[i].Version {
+				continue
+			}
+		}
+		out = append(out, i)
 	}
+	l.order = out
+	sort.SliceStable(l.provs, func(a, b int) bool { return l.provs[a].name < l.provs[b].name })
 	return l, nil
 }
 
@@ -211,8 +238,8 @@ func (r *resolver) addRoot(root string) error {
 	if pinned {
 		a.Op, a.Version = "=", ver
 	}
-	if len(r.l.byName[name]) == 0 {
-		if len(r.l.providers[name]) > 0 {
+	if len(r.l.named(name)) == 0 {
+		if len(r.l.provided(name)) > 0 {
 			// a virtual package as a root: treat it like a dependency.
 			return r.satisfy("", relation{a})
 		}
@@ -300,7 +327,7 @@ func (r *resolver) realCandidates(a atom) []int {
 		}
 		return out
 	}
-	for _, i := range r.l.byName[a.Name] {
+	for _, i := range r.l.named(a.Name) {
 		p := &r.idx.Packages[i]
 		if r.qualOK(p, a.Qual) && versionSatisfies(p.Version, a.Op, a.Version) {
 			out = append(out, i)
@@ -321,7 +348,7 @@ func (r *resolver) realCandidates(a atom) []int {
 func (r *resolver) providerCandidates(a atom) []int {
 	var out []int
 	seen := map[string]bool{}
-	for _, pv := range r.l.providers[a.Name] {
+	for _, pv := range r.l.provided(a.Name) {
 		p := &r.idx.Packages[pv.pkg]
 		if r.excluded[p.Name] || seen[p.Name] {
 			continue
@@ -348,7 +375,7 @@ func (r *resolver) providerCandidates(a atom) []int {
 }
 
 func (r *resolver) providesSatisfies(i int, a atom) bool {
-	for _, pv := range r.l.providers[a.Name] {
+	for _, pv := range r.l.provided(a.Name) {
 		if pv.pkg == i && (a.Op == "" || (pv.version != "" && versionSatisfies(pv.version, a.Op, a.Version))) {
 			return true
 		}
@@ -358,10 +385,10 @@ func (r *resolver) providesSatisfies(i int, a atom) bool {
 
 // excludedOnly reports whether a could be satisfied if Exclude were empty.
 func (r *resolver) excludedOnly(a atom) bool {
-	if r.excluded[a.Name] && len(r.l.byName[a.Name]) > 0 {
+	if r.excluded[a.Name] && len(r.l.named(a.Name)) > 0 {
 		return true
 	}
-	for _, pv := range r.l.providers[a.Name] {
+	for _, pv := range r.l.provided(a.Name) {
 		if r.excluded[r.idx.Packages[pv.pkg].Name] {
 			return true
 		}
@@ -455,13 +482,13 @@ func (r *resolver) why(a atom) string {
 		return fmt.Sprintf("%s %s is already in the closure (needed by %s) and does not satisfy it", p.Name, p.Version, r.chainOrRoot(p.Name))
 	}
 	label := r.idx.Label
-	if len(r.l.byName[a.Name]) == 0 && len(r.l.providers[a.Name]) == 0 {
+	if len(r.l.named(a.Name)) == 0 && len(r.l.provided(a.Name)) == 0 {
 		return fmt.Sprintf("no package named %s in %s", a.Name, label)
 	}
 	if a.Qual != "" && a.Qual != "any" && a.Qual != "native" && a.Qual != r.opt.Arch {
 		return fmt.Sprintf("%s is for architecture %s, not the target %s (strata installs one architecture; only Multi-Arch: foreign packages satisfy it)", a, a.Qual, r.opt.Arch)
 	}
-	if len(r.l.byName[a.Name]) == 0 {
+	if len(r.l.named(a.Name)) == 0 {
 		return fmt.Sprintf("no provider of %s satisfies it in %s", a.Name, label)
 	}
 	msg := fmt.Sprintf("no version of %s satisfies it in %s (available: %s)", a.Name, label, r.versionsOf(a.Name))
@@ -480,7 +507,7 @@ func (r *resolver) chainOrRoot(name string) string {
 
 func (r *resolver) versionsOf(name string) string {
 	var vs []string
-	for _, i := range r.l.byName[name] {
+	for _, i := range r.l.named(name) {
 		p := &r.idx.Packages[i]
 		v := p.Version
 		if p.MultiArch != "" {
@@ -544,7 +571,7 @@ func (r *resolver) conflictHits(p *Package, a atom) []string {
 			hits = append(hits, q.Name+" "+q.Version)
 		}
 	}
-	for _, pv := range r.l.providers[a.Name] {
+	for _, pv := range r.l.provided(a.Name) {
 		q := &r.idx.Packages[pv.pkg]
 		if q.Name == p.Name || q.Name == a.Name {
 			continue

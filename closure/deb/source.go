@@ -171,18 +171,26 @@ func (s *Source) resolveFresh(ctx context.Context, req closure.Request, in *inpu
 		return nil, err
 	}
 	idx := &Index{Label: in.suite + "/" + strings.Join(in.comps, ",") + " " + in.arch}
+	var l *lookup
 	for _, comp := range in.comps {
 		file, err := pickIndex(rel, comp, in.arch)
 		if err != nil {
 			return nil, err
 		}
-		pk, err := loadIndex(ctx, s.store, f, in.suite, rel, file)
+		pk, cl, err := loadIndex(ctx, s.store, f, in.suite, in.arch, rel, file)
 		if err != nil {
 			return nil, err
 		}
 		idx.Packages = append(idx.Packages, pk...)
+		l = cl
 	}
-	res, err := Resolve(idx, ResolveOptions{Arch: in.arch, Roots: in.deb.Packages, Exclude: in.deb.Exclude, Prefer: prefer, Log: req.Log})
+	if len(in.comps) > 1 {
+		// several components: one lookup over all of them.
+		if l, err = buildLookup(idx, in.arch); err != nil {
+			return nil, err
+		}
+	}
+	res, err := resolveWith(idx, l, ResolveOptions{Arch: in.arch, Roots: in.deb.Packages, Exclude: in.deb.Exclude, Prefer: prefer, Log: req.Log})
 	if err != nil {
 		return nil, err
 	}

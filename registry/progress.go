@@ -46,6 +46,8 @@ func (p *progressLine) run() {
 		if u.Error != nil {
 			continue
 		}
+		// Retried requests re-send bytes: never show more than the total.
+		u.Complete = min(u.Complete, u.Total)
 		p.last = u
 		if p.tty && time.Since(drawn) > 100*time.Millisecond {
 			drawn = time.Now()

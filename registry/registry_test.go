@@ -311,6 +311,18 @@ func TestPushIndex(t *testing.T) {
 	if err != nil || pidx == nil {
 		t.Fatalf("Pull index: %v %v", pidx, err)
 	}
+
+	// The same index into another repository mounts every blob: the
+	// shared layer, two own layers, two configs.
+	proxy := registrytest.NewProxy(t, host, nil)
+	d2 := push(t, proxy.Host+"/strata-test/multi-copy:v1", nil, idx, registry.Options{MountFrom: []string{"strata-test/multi"}})
+	if d2 != d {
+		t.Fatalf("copy digest %s want %s", d2, d)
+	}
+	if s := proxy.Stats(); s.BlobBytes != 0 || s.Mounts != 5 || s.ManifestPuts != 3 {
+		t.Fatalf("index copy: %d bytes, %d mounts, %d manifest PUTs; want 0, 5, 3", s.BlobBytes, s.Mounts, s.ManifestPuts)
+	}
+	crane(t, "validate", "--remote", host+"/strata-test/multi-copy:v1")
 }
 
 func TestPushSurvivesFaults(t *testing.T) {

@@ -291,6 +291,8 @@ type layerSummary struct {
 	DiffID string `json:"diffID"`
 	Size   int64  `json:"size"`
 	Title  string `json:"title"`
+	// Nodes are the closure nodes the layer holds ("deb:libc6:amd64").
+	Nodes []string `json:"nodes,omitempty"`
 }
 
 type platformSummary struct {
@@ -321,7 +323,7 @@ func summarize(r *build.Result) buildSummary {
 			}
 		}
 		for _, l := range im.Layers {
-			ps.Layers = append(ps.Layers, layerSummary{Digest: l.Digest.String(), DiffID: l.DiffID.String(), Size: l.Size, Title: l.Title})
+			ps.Layers = append(ps.Layers, layerSummary{Digest: l.Digest.String(), DiffID: l.DiffID.String(), Size: l.Size, Title: l.Title, Nodes: l.Nodes})
 		}
 		s.Platforms = append(s.Platforms, ps)
 	}

@@ -55,6 +55,10 @@ type testArchive struct {
 	files map[string][]byte
 	hits  map[string]int
 	debs  map[string]string // package name -> sha256 of its latest .deb
+	// fail answers this many requests for a path with HTTP 503 first.
+	fail map[string]int
+	// releaseExtra is added to the Release fields on publish.
+	releaseExtra string
 }
 
 var testKeyConfig = &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA}
@@ -96,14 +100,22 @@ func writeKeyring(t testing.TB, e *openpgp.Entity) (bin, asc string) {
 
 func newTestArchive(t testing.TB, pkgs []archivePkg) *testArchive {
 	t.Helper()
-	a := &testArchive{suite: "testing", entity: newTestKey(t), files: map[string][]byte{}, hits: map[string]int{}, debs: map[string]string{}}
+	a := &testArchive{suite: "testing", entity: newTestKey(t), files: map[string][]byte{}, hits: map[string]int{}, debs: map[string]string{}, fail: map[string]int{}}
 	a.keyring, a.armored = writeKeyring(t, a.entity)
 	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := strings.TrimPrefix(r.URL.Path, "/")
 		a.mu.Lock()
 		a.hits[p]++
 		b, ok := a.files[p]
+		failing := a.fail[p] > 0
+		if failing {
+			a.fail[p]--
+		}
 		a.mu.Unlock()
+		if failing {
+			http.Error(w, "try later", http.StatusServiceUnavailable)
+			return
+		}
 		if !ok {
 			http.NotFound(w, r)
 			return
@@ -149,6 +161,7 @@ func (a *testArchive) publish(t testing.TB, pkgs []archivePkg, byHash bool) {
 	if byHash {
 		rel += "Acquire-By-Hash: yes\n"
 	}
+	rel += a.releaseExtra
 	rel += "SHA256:\n"
 	for _, f := range []struct {
 		name string

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
@@ -19,7 +22,9 @@ type Release struct {
 	Suite    string
 	Codename string
 	// Date is the Release "Date" field as written by the archive.
-	Date          string
+	Date string
+	// ValidUntil is the Release "Valid-Until" field ("" when absent).
+	ValidUntil    string
 	AcquireByHash bool
 	Components    []string
 	Architectures []string
@@ -39,7 +44,26 @@ type FileSum struct {
 
 // ReadKeyring loads an OpenPGP keyring file: a binary keyring (.gpg) or an
 // ASCII-armored one (.asc); several concatenated armored blocks are read too.
+// A folder (like /etc/apt/trusted.gpg.d) loads its *.gpg and *.asc files.
 func ReadKeyring(path string) (openpgp.EntityList, error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		var all openpgp.EntityList
+		files, _ := filepath.Glob(filepath.Join(path, "*.gpg"))
+		asc, _ := filepath.Glob(filepath.Join(path, "*.asc"))
+		files = append(files, asc...)
+		sort.Strings(files)
+		for _, f := range files {
+			el, err := ReadKeyring(f)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, el...)
+		}
+		if len(all) == 0 {
+			return nil, fmt.Errorf("reading keyring folder %s: no *.gpg or *.asc keyrings in it (set debian.keyring to the archive's keyring file)", path)
+		}
+		return all, nil
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading keyring %s: %w (install the archive keyring, e.g. the debian-archive-keyring package, or set debian.keyring in the spec)", path, err)
@@ -111,6 +135,7 @@ func ParseRelease(text []byte) (*Release, error) {
 		Suite:         f["suite"],
 		Codename:      f["codename"],
 		Date:          f["date"],
+		ValidUntil:    f["valid-until"],
 		AcquireByHash: strings.EqualFold(f["acquire-by-hash"], "yes"),
 		Components:    strings.Fields(f["components"]),
 		Architectures: strings.Fields(f["architectures"]),
@@ -132,4 +157,18 @@ func ParseRelease(text []byte) (*Release, error) {
 		rel.SHA256[fs[2]] = FileSum{SHA256: strings.ToLower(fs[0]), Size: size}
 	}
 	return rel, nil
+}
+
+// Expired reports whether the Release's Valid-Until lies before now; a
+// Release without the field never expires. An unparsable field counts as
+// expired.
+func (r *Release) Expired(now time.Time) bool {
+	if r.ValidUntil == "" {
+		return false
+	}
+	t, err := time.Parse(time.RFC1123, strings.Replace(r.ValidUntil, "UTC", "GMT", 1))
+	if err != nil {
+		t, err = time.Parse(time.RFC1123Z, r.ValidUntil)
+	}
+	return err != nil || t.Before(now)
 }

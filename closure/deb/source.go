@@ -170,6 +170,11 @@ func (s *Source) resolveFresh(ctx context.Context, req closure.Request, in *inpu
 	if err != nil {
 		return nil, err
 	}
+	if rel.Expired(time.Now()) {
+		// apt refuses these; snapshot archives are expired by design, so
+		// strata warns: the signature still binds every checksum.
+		logf(req, "debian: warning: %s expired (Valid-Until: %s); a replayed or snapshot archive may lack security updates\n", f.url(relPath), rel.ValidUntil)
+	}
 	idx := &Index{Label: in.suite + "/" + strings.Join(in.comps, ",") + " " + in.arch}
 	var l *lookup
 	for _, comp := range in.comps {

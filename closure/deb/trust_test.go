@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -211,5 +213,49 @@ func TestDebSizeMismatch(t *testing.T) {
 	err = src.fetchDebs(context.Background(), amd64Request(nil), l)
 	if err == nil || !strings.Contains(err.Error(), "the index says") {
 		t.Fatalf("error %v, want a size mismatch", err)
+	}
+}
+
+func TestRetriesAndExpiry(t *testing.T) {
+	a := newTestArchive(t, standardPackages())
+	a.releaseExtra = "Valid-Until: Thu, 01 Jan 2026 00:00:00 UTC\n"
+	a.publish(t, standardPackages(), true)
+	a.fail["dists/testing/InRelease"] = 2
+	var log bytes.Buffer
+	if _, err := New(a.spec("hello"), testStore(t)).ResolveLock(context.Background(), amd64Request(&log)); err != nil {
+		t.Fatalf("two 503s then success: %v", err)
+	}
+	if n := a.hitCount("dists/testing/InRelease"); n != 3 {
+		t.Errorf("%d InRelease requests, want 3", n)
+	}
+	if !strings.Contains(log.String(), "expired (Valid-Until: Thu, 01 Jan 2026 00:00:00 UTC)") {
+		t.Errorf("no expiry warning in %q", log.String())
+	}
+	a.fail["dists/testing/InRelease"] = 3
+	_, err := New(a.spec("hello"), testStore(t)).ResolveLock(context.Background(), amd64Request(nil))
+	if err == nil || !strings.Contains(err.Error(), a.srv.URL+"/dists/testing/InRelease: HTTP 503") || !strings.Contains(err.Error(), "gave up after 3 attempts") {
+		t.Fatalf("error %v, want one naming the URL and the attempts", err)
+	}
+}
+
+func TestKeyringFolder(t *testing.T) {
+	a := newTestArchive(t, standardPackages())
+	dir := t.TempDir()
+	other, _ := writeKeyring(t, newTestKey(t))
+	for name, src := range map[string]string{"a-other.gpg": other, "b-archive.asc": a.armored} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, name), string(b))
+	}
+	s := a.spec("hello")
+	s.Debian.Keyring = dir
+	if _, err := New(s, testStore(t)).ResolveLock(context.Background(), amd64Request(nil)); err != nil {
+		t.Fatal(err)
+	}
+	s.Debian.Keyring = t.TempDir()
+	if _, err := New(s, testStore(t)).ResolveLock(context.Background(), amd64Request(nil)); err == nil || !strings.Contains(err.Error(), "no *.gpg or *.asc keyrings") {
+		t.Fatalf("empty keyring folder: %v", err)
 	}
 }

@@ -1,0 +1,108 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func hexOf(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+
+func TestBlobRoundTripAndCorruption(t *testing.T) {
+	st, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("some blob")
+	h, err := st.PutBlob(bytes.NewReader(data), hexOf(data))
+	if err != nil || h != hexOf(data) || !st.HasBlob(h) {
+		t.Fatalf("put: %v %s", err, h)
+	}
+	if _, err := st.PutBlob(strings.NewReader("other"), hexOf(data)); err == nil {
+		t.Fatal("mismatched blob accepted")
+	}
+	rc, _ := st.OpenBlob(h)
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || string(got) != string(data) {
+		t.Fatalf("read %q %v", got, err)
+	}
+	// Corrupt it on disk: the read fails and the entry is removed.
+	os.WriteFile(st.BlobPath(h), []byte("tampered"), 0o644)
+	rc, _ = st.OpenBlob(h)
+	_, err = io.ReadAll(rc)
+	rc.Close()
+	if !errors.Is(err, ErrCorrupt) || st.HasBlob(h) {
+		t.Fatalf("corrupt blob: err %v, still present %v", err, st.HasBlob(h))
+	}
+	// Nothing is left in tmp.
+	if ents, _ := os.ReadDir(filepath.Join(st.Root(), "tmp")); len(ents) != 0 {
+		t.Errorf("tmp not empty: %v", ents)
+	}
+}
+
+func TestPutDirIsAtomicAndOnce(t *testing.T) {
+	st, _ := Open(t.TempDir())
+	_, err := st.PutDir("k", "fail", func(tmp string) error {
+		os.WriteFile(filepath.Join(tmp, "half"), []byte("x"), 0o644)
+		return fmt.Errorf("disk full")
+	})
+	if err == nil {
+		t.Fatal("error lost")
+	}
+	if _, err := os.Stat(filepath.Join(st.Root(), "k", "fail")); !os.IsNotExist(err) {
+		t.Fatal("a failed fill left an entry")
+	}
+	var calls int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := st.PutDir("k", "ok", func(tmp string) error {
+				mu.Lock()
+				calls++
+				mu.Unlock()
+				return os.WriteFile(filepath.Join(tmp, "f"), []byte("done"), 0o644)
+			})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if b, _ := os.ReadFile(filepath.Join(p, "f")); string(b) != "done" {
+				t.Errorf("entry content %q", b)
+			}
+		}()
+	}
+	wg.Wait()
+	if calls != 1 {
+		t.Errorf("fill ran %d times for one key", calls)
+	}
+}
+
+func TestDefaultRoot(t *testing.T) {
+	t.Setenv("STRATA_CACHE", "/x/cache")
+	if r, _ := DefaultRoot(); r != "/x/cache" {
+		t.Errorf("STRATA_CACHE ignored: %s", r)
+	}
+	t.Setenv("STRATA_CACHE", "")
+	t.Setenv("XDG_CACHE_HOME", "/x/xdg")
+	if r, _ := DefaultRoot(); r != "/x/xdg/strata" {
+		t.Errorf("XDG_CACHE_HOME ignored: %s", r)
+	}
+}
+
+func TestOpenUnwritable(t *testing.T) {
+	if _, err := Open("/proc/strata-no"); err == nil || !strings.Contains(err.Error(), "--cache") {
+		t.Errorf("error %v should name --cache", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/registry"
 )
 
@@ -326,4 +327,9 @@ func resolveRegistry(ctx context.Context, req Request) (*Result, error) {
 		return nil, fmt.Errorf("base %s: %w", req.Ref, err)
 	}
 	return &Result{Image: img, Digest: dig.String(), Kind: "registry"}, nil
+}
+
+// PlatformOf converts a build platform to the OCI one Resolve takes.
+func PlatformOf(p closure.Platform) v1.Platform {
+	return v1.Platform{OS: p.OS, Architecture: p.Arch, Variant: p.Variant}
 }

@@ -1,7 +1,6 @@
 package sbom
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"sort"
@@ -299,30 +298,44 @@ func pickArch(cands []*closure.Node, arch string) *closure.Node {
 
 // scanHashes reports which of the known store hash parts occur in r: the
 // hash part of a store path is 32 characters of Nix's base32 alphabet.
+// It reads r in chunks, carrying the tail of a run of alphabet characters
+// from one chunk to the next so no window is missed or checked twice.
 func scanHashes(r io.Reader, known map[string]string) (map[string]bool, error) {
+	var in [256]bool
+	for i := 0; i < len(nixAlphabet); i++ {
+		in[nixAlphabet[i]] = true
+	}
 	found := map[string]bool{}
-	br := bufio.NewReaderSize(r, 64<<10)
-	var window [32]byte
-	run := 0
+	buf := make([]byte, 64<<10)
+	carry := 0
 	for {
-		c, err := br.ReadByte()
+		n, err := r.Read(buf[carry:])
+		data := buf[:carry+n]
+		runStart := 0
+		for i := carry; i < len(data); i++ {
+			if !in[data[i]] {
+				runStart = i + 1
+				continue
+			}
+			if i-runStart+1 >= 32 {
+				if _, ok := known[string(data[i-31:i+1])]; ok {
+					found[string(data[i-31:i+1])] = true
+				}
+			}
+		}
+		// Keep the last (at most 31) characters of a run that reaches
+		// the end of the chunk.
+		tail := len(data) - runStart
+		if tail > 31 {
+			tail = 31
+		}
+		copy(buf, data[len(data)-tail:])
+		carry = tail
 		if err == io.EOF {
 			return found, nil
 		}
 		if err != nil {
 			return nil, err
-		}
-		if c > 127 || strings.IndexByte(nixAlphabet, c) < 0 {
-			run = 0
-			continue
-		}
-		copy(window[:], window[1:])
-		window[31] = c
-		run++
-		if run >= 32 {
-			if _, ok := known[string(window[:])]; ok {
-				found[string(window[:])] = true
-			}
 		}
 	}
 }

@@ -1,0 +1,775 @@
+package e2e
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/klauspost/compress/gzip"
+	"github.com/stratabuild/strata/build"
+	"github.com/stratabuild/strata/closure/nix"
+	"github.com/stratabuild/strata/closure/nix/nixtest"
+	"github.com/stratabuild/strata/internal/testutil"
+	"github.com/stratabuild/strata/layer"
+	"github.com/stratabuild/strata/spec"
+	"github.com/stratabuild/strata/store"
+)
+
+// nixDemo is nixtest's three-path demo closure: busybox-static,
+// hello-script-1.0 (a busybox sh script) and demo-app-2.3 (bin/app, a
+// symlink to the script).
+type nixDemo struct {
+	app, script, busybox string
+	paths                []string
+}
+
+func demoClosure(t *testing.T) nixDemo {
+	t.Helper()
+	app, paths := nixtest.BuildDemoClosure(t)
+	if len(paths) != 3 {
+		t.Fatalf("demo closure has %d paths, want 3: %v", len(paths), paths)
+	}
+	return nixDemo{app: app, busybox: paths[0], script: paths[1], paths: paths}
+}
+
+// bb is the image's busybox binary, for --entrypoint.
+func (d nixDemo) bb() string { return d.busybox + "/bin/busybox" }
+
+// specDir writes a strata.yaml into a new temp folder and returns it.
+func specDir(t *testing.T, yaml string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "strata.yaml"), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// nixSpecYAML is a spec named name with nix: {nix} and the demo's
+// entrypoint, plus extra top-level YAML.
+func nixSpecYAML(name, nix, entrypoint, extra string) string {
+	return fmt.Sprintf("name: %s\nnix:\n%s\nconfig:\n  entrypoint: [%q]\n%s", name, nix, entrypoint, extra)
+}
+
+// yamlList renders strings as a YAML flow list.
+func yamlList(ss ...string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// archiveLayer is one layer of a docker-archive, read back.
+type archiveLayer struct {
+	DiffID string
+	// Paths are the store paths (/nix/store/HASH-name) with entries here.
+	Paths   map[string]bool
+	Headers map[string]*tar.Header
+}
+
+// readArchive lists every layer of a docker-archive file.
+func readArchive(t *testing.T, file string) []archiveLayer {
+	t.Helper()
+	img, err := tarball.ImageFromPath(file, nil)
+	if err != nil {
+		t.Fatalf("reading docker-archive %s: %v", file, err)
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []archiveLayer
+	for _, l := range ls {
+		d, err := l.DiffID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		al := archiveLayer{DiffID: d.String(), Paths: map[string]bool{}, Headers: map[string]*tar.Header{}}
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("reading a layer of %s: %v", file, err)
+			}
+			name := strings.TrimSuffix(strings.TrimPrefix(h.Name, "./"), "/")
+			al.Headers[name] = h
+			if rest, ok := strings.CutPrefix(name, "nix/store/"); ok {
+				top, _, _ := strings.Cut(rest, "/")
+				al.Paths["/nix/store/"+top] = true
+			}
+		}
+		rc.Close()
+		out = append(out, al)
+	}
+	return out
+}
+
+// storePathsOf is the union of the layers' store paths, sorted.
+func storePathsOf(ls []archiveLayer) []string {
+	set := map[string]bool{}
+	for _, l := range ls {
+		for p := range l.Paths {
+			set[p] = true
+		}
+	}
+	var out []string
+	for p := range set {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sorted(ss []string) []string {
+	out := append([]string(nil), ss...)
+	sort.Strings(out)
+	return out
+}
+
+// readArchiveFile returns the bytes of one file of the image's layers.
+func readArchiveFile(t *testing.T, file, name string) []byte {
+	t.Helper()
+	img, err := tarball.ImageFromPath(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range ls {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.TrimPrefix(h.Name, "./") == name {
+				b, err := io.ReadAll(tr)
+				rc.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return b
+			}
+		}
+		rc.Close()
+	}
+	t.Fatalf("%s has no file %s", file, name)
+	return nil
+}
+
+// dockerInspect is the part of `docker image inspect` the tests read.
+type dockerInspect struct {
+	Created string
+	Config  struct {
+		Entrypoint []string
+		User       string
+	}
+	RootFS struct{ Layers []string }
+}
+
+func inspectImage(t *testing.T, tag string) dockerInspect {
+	t.Helper()
+	var insp []dockerInspect
+	if err := json.Unmarshal([]byte(Cmd(t, "docker", "image", "inspect", tag)), &insp); err != nil || len(insp) != 1 {
+		t.Fatalf("docker image inspect %s: %v (%d images)", tag, err, len(insp))
+	}
+	return insp[0]
+}
+
+// buildLoad builds dir into a docker-archive tagged tag, loads it into the
+// Docker Engine and returns the --json summary and the archive's path.
+func buildLoad(t *testing.T, dir, tag string, args ...string) (map[string]any, string) {
+	t.Helper()
+	tarPath := filepath.Join(t.TempDir(), "image.tar")
+	sum := buildJSON(t, nil, append([]string{"build", dir, "--cache", t.TempDir(), "--tag", tag, "-o", tarPath}, args...)...)
+	Cmd(t, "docker", "load", "-i", tarPath)
+	return sum, tarPath
+}
+
+func summaryDiffIDs(sum map[string]any) []string {
+	var out []string
+	ls, _ := sum["layers"].([]any)
+	for _, l := range ls {
+		m, _ := l.(map[string]any)
+		d, _ := m["diffID"].(string)
+		out = append(out, d)
+	}
+	return out
+}
+
+// addStoreSymlink adds a symlink pointing at target to the store (a store
+// path that is itself a symlink) and deletes it when the test ends.
+func addStoreSymlink(t *testing.T, name, target string) string {
+	t.Helper()
+	link := filepath.Join(t.TempDir(), name)
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	sp := nixtest.Run(t, "", "nix-store", "--add", link)
+	t.Cleanup(func() { deleteStorePath(t, sp) })
+	if fi, err := os.Lstat(sp); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		t.Fatalf("nix-store --add of a symlink gave %s, not a symlink: %v", sp, err)
+	}
+	return sp
+}
+
+func deleteStorePath(t *testing.T, sp string) {
+	cmd := exec.Command("nix-store", "--delete", sp)
+	cmd.Env = nixtest.Env()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Logf("removing %s from the store: %v: %s", sp, err, out)
+	}
+}
+
+// The demo closure goes into an image holding exactly its three store
+// paths, one layer each, and the image runs the script. A spec-less
+// `strata build --nix` of the same path gives the same image.
+func TestNixDemoClosureImage(t *testing.T) {
+	testutil.RequireDocker(t)
+	d := demoClosure(t)
+	entry := d.app + "/bin/app"
+	dir := specDir(t, nixSpecYAML("nixdemo", "  paths: "+yamlList(d.app), entry, ""))
+	tag := UniqueTag(t, "nixdemo")
+	sum, tarPath := buildLoad(t, dir, tag)
+
+	ls := readArchive(t, tarPath)
+	if got, want := storePathsOf(ls), sorted(d.paths); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("image holds store paths %v, want exactly %v", got, want)
+	}
+	for i, l := range ls {
+		if len(l.Paths) != 1 {
+			t.Errorf("layer %d holds store paths %v, want one per layer", i, l.Paths)
+		}
+	}
+	insp := inspectImage(t, tag)
+	if len(insp.RootFS.Layers) != 3 || len(ls) != 3 {
+		t.Errorf("docker sees %d layers, the archive has %d; want 3 (one per store path)", len(insp.RootFS.Layers), len(ls))
+	}
+	if strings.Join(insp.RootFS.Layers, " ") != strings.Join(summaryDiffIDs(sum), " ") {
+		t.Errorf("docker's diffIDs %v differ from build --json's %v", insp.RootFS.Layers, summaryDiffIDs(sum))
+	}
+	// One history entry per layer, titled by the store path's name and
+	// version.
+	hist := strings.Fields(strings.ReplaceAll(Cmd(t, "docker", "history", "--no-trunc", "--format", "{{.CreatedBy}}", tag), " ", "_"))
+	var titles []string
+	for _, p := range d.paths {
+		name, version := nix.ParseName(p)
+		titles = append(titles, strings.TrimSuffix("strata:_"+name+"_"+version, "_"))
+	}
+	if strings.Join(sorted(hist), " ") != strings.Join(sorted(titles), " ") {
+		t.Errorf("docker history %v, want one entry per store path: %v", hist, titles)
+	}
+	if strings.Join(insp.Config.Entrypoint, " ") != entry {
+		t.Errorf("entrypoint %v, want %s", insp.Config.Entrypoint, entry)
+	}
+	if got := Cmd(t, "docker", "run", "--rm", tag); strings.TrimSpace(got) != "hello from nix" {
+		t.Errorf("docker run printed %q, want the script's line", got)
+	}
+
+	// Spec-less: strata build --nix APP --entrypoint APP/bin/app.
+	spec := buildJSON(t, nil, "build", dir, "--cache", t.TempDir(), "-o", filepath.Join(t.TempDir(), "spec.tar"))
+	bare := buildJSON(t, nil, "build", "--nix", d.app, "--entrypoint", entry, "--name", "nixdemo",
+		"--cache", t.TempDir(), "-o", filepath.Join(t.TempDir(), "x.tar"))
+	if bare["digest"] != spec["digest"] || spec["digest"] != sum["digest"] {
+		t.Errorf("spec-less --nix build gives %v, the spec build %v (and %v with --tag): want one digest", bare["digest"], spec["digest"], sum["digest"])
+	}
+	if bare["tag"] != "nixdemo:latest" {
+		t.Errorf("spec-less tag %v, want nixdemo:latest", bare["tag"])
+	}
+}
+
+// A store file changed behind Nix's back fails the build, naming the path.
+func TestNixModifiedStorePathFailsBuild(t *testing.T) {
+	nixtest.RequireNix(t)
+	src := filepath.Join(t.TempDir(), "strata-e2e-throwaway")
+	if err := os.MkdirAll(filepath.Join(src, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Unique content: the path is this run's alone.
+	content := fmt.Sprintf("%s %d %d\n", t.Name(), os.Getpid(), time.Now().UnixNano())
+	if err := os.WriteFile(filepath.Join(src, "data", "file"), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sp := nixtest.Run(t, "", "nix-store", "--add", src)
+	t.Cleanup(func() { deleteStorePath(t, sp) })
+
+	dir := specDir(t, "name: tamper\nnix:\n  paths: "+yamlList(sp)+"\n")
+	out := t.TempDir()
+	MustRun(t, nil, "build", dir, "--cache", t.TempDir(), "-o", filepath.Join(out, "intact.tar"))
+
+	f := filepath.Join(sp, "data", "file")
+	if err := os.Chmod(f, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f, []byte("tampered\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(f, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	r := Run(t, nil, "build", dir, "--cache", t.TempDir(), "-o", filepath.Join(out, "tampered.tar"))
+	if r.Code != 1 {
+		t.Fatalf("build of a tampered store path exited %d, want 1\n%s", r.Code, r.Stderr)
+	}
+	for _, want := range []string{sp, "was modified", "nix-store --verify --check-contents --repair"} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("error does not mention %q:\n%s", want, r.Stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "tampered.tar")); err == nil {
+		t.Error("a failed build left tampered.tar behind")
+	}
+}
+
+// Checks from nixpkgs' docker-tools NixOS test, re-run against strata.
+func TestNixDockerToolsChecks(t *testing.T) {
+	testutil.RequireDocker(t)
+	d := demoClosure(t)
+	entry := d.app + "/bin/app"
+	// A store path that is itself a symlink (to busybox's binary).
+	link := addStoreSymlink(t, "strata-e2e-bb-link", d.bb())
+	dir := specDir(t, nixSpecYAML("nixchecks", "  paths: "+yamlList(d.app, link), entry, "  user: \"1000:1000\"\n"))
+	tag := UniqueTag(t, "nixchecks")
+	sum, tarPath := buildLoad(t, dir, tag)
+	run := func(args ...string) string {
+		t.Helper()
+		return strings.TrimSpace(Cmd(t, "docker", append([]string{"run", "--rm"}, args...)...))
+	}
+
+	t.Run("stable created date", func(t *testing.T) {
+		insp := inspectImage(t, tag)
+		if insp.Created != "1970-01-01T00:00:01Z" || sum["created"] != "1970-01-01T00:00:01Z" {
+			t.Errorf("created %q (build says %v), want 1970-01-01T00:00:01Z", insp.Created, sum["created"])
+		}
+	})
+
+	t.Run("symlinks intact", func(t *testing.T) {
+		if got := run("--entrypoint", d.bb(), tag, "readlink", d.app+"/bin/app"); got != d.script+"/bin/hello" {
+			t.Errorf("bin/app links to %q, want %s", got, d.script+"/bin/hello")
+		}
+		// The symlink store path is not dereferenced.
+		if got := run("--entrypoint", d.bb(), tag, "sh", "-c", "test -L "+link+" && readlink "+link); got != d.bb() {
+			t.Errorf("store symlink %s: %q, want a symlink to %s", link, got, d.bb())
+		}
+		h := readArchive(t, tarPath)
+		found := false
+		for _, l := range h {
+			if hd := l.Headers[strings.TrimPrefix(link, "/")]; hd != nil {
+				found = hd.Typeflag == tar.TypeSymlink && hd.Linkname == d.bb()
+			}
+		}
+		if !found {
+			t.Errorf("the archive has no symlink entry %s -> %s", link, d.bb())
+		}
+	})
+
+	t.Run("store permissions and non-root user", func(t *testing.T) {
+		if got := run("--entrypoint", d.bb(), tag, "stat", "-c", "%a %u", "/nix", "/nix/store"); got != "755 0\n755 0" {
+			t.Errorf("/nix and /nix/store: %q, want 755 owned by root", got)
+		}
+		if got := run("--entrypoint", d.bb(), tag, "id", "-u"); got != "1000" {
+			t.Errorf("config.user not applied: id -u %q", got)
+		}
+		if got := run(tag); got != "hello from nix" {
+			t.Errorf("as user 1000 the entrypoint printed %q", got)
+		}
+	})
+
+	t.Run("budget 2 keeps every path", func(t *testing.T) {
+		bdir := specDir(t, nixSpecYAML("nixbudget", "  paths: "+yamlList(d.app, link), entry, "layering:\n  budget: 2\n"))
+		btag := UniqueTag(t, "nixbudget")
+		_, btar := buildLoad(t, bdir, btag)
+		ls := readArchive(t, btar)
+		want := sorted(append(append([]string(nil), d.paths...), link))
+		if got := storePathsOf(ls); strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("budget 2 image holds %v, want %v", got, want)
+		}
+		if n := len(inspectImage(t, btag).RootFS.Layers); n > 2 || n != len(ls) {
+			t.Errorf("budget 2 image has %d layers (archive %d)", n, len(ls))
+		}
+		if got := run(btag); got != "hello from nix" {
+			t.Errorf("budget 2 image printed %q", got)
+		}
+	})
+
+	t.Run("shared store paths share layers", func(t *testing.T) {
+		// a holds the demo closure; b the script (so busybox too) and the link.
+		adir := specDir(t, nixSpecYAML("nixshare-a", "  paths: "+yamlList(d.app), entry, ""))
+		bdir := specDir(t, nixSpecYAML("nixshare-b", "  paths: "+yamlList(d.script, link), d.script+"/bin/hello", ""))
+		out := t.TempDir()
+		atar, btar := filepath.Join(out, "a.tar"), filepath.Join(out, "b.tar")
+		asum := buildJSON(t, nil, "build", adir, "--cache", t.TempDir(), "-o", atar)
+		bsum := buildJSON(t, nil, "build", bdir, "--cache", t.TempDir(), "-o", btar)
+		layerOf := func(ls []archiveLayer, p string) string {
+			for _, l := range ls {
+				if l.Paths[p] {
+					return l.DiffID
+				}
+			}
+			return ""
+		}
+		al, bl := readArchive(t, atar), readArchive(t, btar)
+		adiff, bdiff := strings.Join(summaryDiffIDs(asum), " "), strings.Join(summaryDiffIDs(bsum), " ")
+		for _, p := range []string{d.busybox, d.script} {
+			da, db := layerOf(al, p), layerOf(bl, p)
+			if da == "" || da != db {
+				t.Errorf("%s is in layer %q of a and %q of b: want one shared layer", p, da, db)
+			}
+			if !strings.Contains(adiff, da) || !strings.Contains(bdiff, db) {
+				t.Errorf("build --json does not list the diffID %s of %s", da, p)
+			}
+		}
+		if da, db := layerOf(al, d.app), layerOf(bl, link); da == "" || db == "" || strings.Contains(bdiff, da) || strings.Contains(adiff, db) {
+			t.Errorf("unshared paths: app layer %q, link layer %q should be present and not shared", da, db)
+		}
+	})
+
+	t.Run("closure file equals store query", func(t *testing.T) {
+		want := buildJSON(t, nil, "build", specDir(t, nixSpecYAML("nixcf", "  paths: "+yamlList(d.app), entry, "")),
+			"--cache", t.TempDir(), "-o", filepath.Join(t.TempDir(), "q.tar"))
+		requisites := strings.Fields(nixtest.Run(t, "", "nix-store", "--query", "--requisites", d.app))
+		// exportReferencesGraph form, by hand: path, deriver, count, references.
+		var graph strings.Builder
+		for _, p := range requisites {
+			deriver := nixtest.Run(t, "", "nix-store", "--query", "--deriver", p)
+			if deriver == "unknown-deriver" {
+				deriver = ""
+			}
+			refs := strings.Fields(nixtest.Run(t, "", "nix-store", "--query", "--references", p))
+			fmt.Fprintf(&graph, "%s\n%s\n%d\n", p, deriver, len(refs))
+			for _, r := range refs {
+				graph.WriteString(r + "\n")
+			}
+		}
+		// Registration form (with narHash and narSize), as Nix dumps it.
+		reg := nixtest.Run(t, "", "nix-store", append([]string{"--dump-db"}, requisites...)...) + "\n"
+		for name, content := range map[string]string{"graph": graph.String(), "registration": reg} {
+			dir := specDir(t, nixSpecYAML("nixcf", "  closureFile: closure", entry, ""))
+			if err := os.WriteFile(filepath.Join(dir, "closure"), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got := buildJSON(t, nil, "build", dir, "--cache", t.TempDir(), "-o", filepath.Join(t.TempDir(), name+".tar"))
+			if got["digest"] != want["digest"] {
+				t.Errorf("closureFile (%s form) gives %v, the store query %v", name, got["digest"], want["digest"])
+			}
+		}
+	})
+}
+
+// registerClosure puts a Nix database in the image that registers the
+// closure, byte-reproducibly.
+func TestNixRegisterClosure(t *testing.T) {
+	testutil.RequireTool(t, "sqlite3")
+	d := demoClosure(t)
+	entry := d.app + "/bin/app"
+	dir := specDir(t, nixSpecYAML("nixdb", "  paths: "+yamlList(d.app)+"\n  registerClosure: true", entry, ""))
+	out := t.TempDir()
+	t1, t2 := filepath.Join(out, "1.tar"), filepath.Join(out, "2.tar")
+	s1 := buildJSON(t, nil, "build", dir, "--cache", t.TempDir(), "-o", t1)
+	time.Sleep(1100 * time.Millisecond) // registration times differ unless strata resets them
+	s2 := buildJSON(t, nil, "build", dir, "--cache", t.TempDir(), "-o", t2)
+	if s1["digest"] != s2["digest"] {
+		t.Errorf("registerClosure builds with fresh caches differ: %v vs %v (is the database byte-reproducible?)", s1["digest"], s2["digest"])
+	}
+
+	ls := readArchive(t, t1)
+	var have []string
+	for _, l := range ls {
+		for name := range l.Headers {
+			if strings.HasPrefix(name, "nix/var/") {
+				have = append(have, name)
+			}
+		}
+	}
+	gcroot := "nix/var/nix/gcroots/strata/" + path.Base(d.app)
+	for _, want := range []string{"nix/var/nix/db/db.sqlite", "nix/var/nix/db/schema", gcroot} {
+		if !contains(have, want) {
+			t.Errorf("image lacks %s (has %v)", want, have)
+		}
+	}
+	for _, l := range ls {
+		if h := l.Headers[gcroot]; h != nil && (h.Typeflag != tar.TypeSymlink || h.Linkname != d.app) {
+			t.Errorf("gc root %s -> %q, want a symlink to %s", gcroot, h.Linkname, d.app)
+		}
+	}
+	if got := storePathsOf(ls); strings.Join(got, " ") != strings.Join(sorted(d.paths), " ") {
+		t.Errorf("store paths %v, want %v", got, sorted(d.paths))
+	}
+
+	db := filepath.Join(t.TempDir(), "db.sqlite")
+	if err := os.WriteFile(db, readArchiveFile(t, t1, "nix/var/nix/db/db.sqlite"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rows := strings.TrimSpace(Cmd(t, "sqlite3", db, "SELECT path || ' ' || registrationTime || ' ' || hash FROM ValidPaths ORDER BY path"))
+	var want []string
+	for _, p := range sorted(d.paths) {
+		h := nixtest.Run(t, "", "nix-store", "--query", "--hash", p)
+		want = append(want, p+" 1 "+h)
+	}
+	// Nix stores the hash as sha256:BASE16; compare paths and times, and
+	// the hashes after converting ours.
+	got := strings.Split(rows, "\n")
+	if len(got) != len(want) {
+		t.Fatalf("database registers %d paths, want %d:\n%s", len(got), len(want), rows)
+	}
+	for i := range got {
+		gf, wf := strings.Fields(got[i]), strings.Fields(want[i])
+		if gf[0] != wf[0] || gf[1] != "1" {
+			t.Errorf("database row %q, want path %s with registrationTime 1", got[i], wf[0])
+			continue
+		}
+		b16 := nixtest.Run(t, "", "nix-hash", "--type", "sha256", "--to-base16", strings.TrimPrefix(wf[2], "sha256:"))
+		if gf[2] != "sha256:"+b16 {
+			t.Errorf("%s registered with hash %s, the store has %s", gf[0], gf[2], wf[2])
+		}
+	}
+	refs := strings.TrimSpace(Cmd(t, "sqlite3", db, "SELECT COUNT(*) FROM Refs"))
+	if refs != "2" {
+		t.Errorf("database holds %s references, want 2 (app->script, script->busybox)", refs)
+	}
+}
+
+// nixLockSection reads the nix section of a strata.lock (one platform).
+func nixLockSection(t *testing.T, dir string) (roots []string, paths map[string]string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "strata.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lf struct {
+		Sources map[string]map[string]struct {
+			Roots []string `json:"roots"`
+			Paths []struct {
+				Path    string `json:"path"`
+				NarHash string `json:"narHash"`
+			} `json:"paths"`
+		} `json:"sources"`
+	}
+	if err := json.Unmarshal(b, &lf); err != nil {
+		t.Fatalf("strata.lock: %v\n%s", err, b)
+	}
+	if len(lf.Sources["nix"]) != 1 {
+		t.Fatalf("strata.lock has %d nix sections, want one platform:\n%s", len(lf.Sources["nix"]), b)
+	}
+	paths = map[string]string{}
+	for _, sec := range lf.Sources["nix"] {
+		roots = sec.Roots
+		for _, p := range sec.Paths {
+			paths[p.Path] = p.NarHash
+		}
+	}
+	return roots, paths
+}
+
+// strata lock pins the closure; --frozen builds from it and fails when
+// the spec changed since.
+func TestNixLockAndFrozen(t *testing.T) {
+	d := demoClosure(t)
+	entry := d.app + "/bin/app"
+	dir := specDir(t, nixSpecYAML("nixlock", "  paths: "+yamlList(d.app), entry, ""))
+	cache := t.TempDir()
+	MustRun(t, nil, "lock", dir, "--cache", cache)
+	roots, paths := nixLockSection(t, dir)
+	if strings.Join(roots, " ") != d.app {
+		t.Errorf("locked roots %v, want [%s]", roots, d.app)
+	}
+	if len(paths) != 3 {
+		t.Errorf("lock lists %d paths, want the 3 of the closure: %v", len(paths), paths)
+	}
+	for _, p := range d.paths {
+		if want := nixtest.Run(t, "", "nix-store", "--query", "--hash", p); paths[p] != want {
+			t.Errorf("lock records %s with narHash %q, the store %q", p, paths[p], want)
+		}
+	}
+	out := t.TempDir()
+	frozen := buildJSON(t, nil, "build", dir, "--frozen", "--cache", cache, "-o", filepath.Join(out, "frozen.tar"))
+	plain := buildJSON(t, nil, "build", specDir(t, nixSpecYAML("nixlock", "  paths: "+yamlList(d.app), entry, "")),
+		"--cache", t.TempDir(), "-o", filepath.Join(out, "plain.tar"))
+	if frozen["digest"] != plain["digest"] {
+		t.Errorf("--frozen build %v differs from an unlocked build %v", frozen["digest"], plain["digest"])
+	}
+
+	// Another path in the spec: --frozen refuses.
+	link := addStoreSymlink(t, "strata-e2e-lock-link", d.bb())
+	if err := os.WriteFile(filepath.Join(dir, "strata.yaml"), []byte(nixSpecYAML("nixlock", "  paths: "+yamlList(d.app, link), entry, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := Run(t, nil, "build", dir, "--frozen", "--cache", cache, "-o", filepath.Join(out, "changed.tar"))
+	if r.Code != 1 || !strings.Contains(r.Stderr, "strata lock --update") {
+		t.Errorf("--frozen with a changed spec: exit %d, want 1 naming `strata lock --update`:\n%s", r.Code, r.Stderr)
+	}
+	// Without --frozen the lock still pins: the new root is refused too.
+	r = Run(t, nil, "build", dir, "--cache", cache, "-o", filepath.Join(out, "changed.tar"))
+	if r.Code != 1 || !strings.Contains(r.Stderr, "strata lock --update") || !strings.Contains(r.Stderr, link) {
+		t.Errorf("a build whose roots differ from strata.lock: exit %d, want 1 naming %s and `strata lock --update`:\n%s", r.Code, link, r.Stderr)
+	}
+	MustRun(t, nil, "lock", dir, "--update", "--cache", cache)
+	if _, paths := nixLockSection(t, dir); len(paths) != 4 || paths[link] == "" {
+		t.Errorf("lock --update lists %v, want the 3 demo paths and %s", paths, link)
+	}
+	MustRun(t, nil, "build", dir, "--frozen", "--cache", cache, "-o", filepath.Join(out, "updated.tar"))
+
+	// A locked narHash that no longer matches the store is refused.
+	lockFile := filepath.Join(dir, "strata.lock")
+	b, err := os.ReadFile(lockFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := nixtest.Run(t, "", "nix-store", "--query", "--hash", d.script)
+	other := nixtest.Run(t, "", "nix-store", "--query", "--hash", d.app)
+	if err := os.WriteFile(lockFile, []byte(strings.Replace(string(b), h, other, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = Run(t, nil, "build", dir, "--frozen", "--cache", cache, "-o", filepath.Join(out, "badhash.tar"))
+	if r.Code != 1 || !strings.Contains(r.Stderr, d.script) || !strings.Contains(r.Stderr, "strata lock --update") {
+		t.Errorf("a wrong locked narHash: exit %d, want 1 naming %s:\n%s", r.Code, d.script, r.Stderr)
+	}
+}
+
+// benchGoClosure adds the Go toolchain's tools, sources and commands to
+// the store (about 240 MB; the same paths closure/nix's NAR benchmark
+// uses, so usually already valid) and returns them with their NAR size.
+func benchGoClosure(b *testing.B) ([]string, int64) {
+	b.Helper()
+	nixtest.RequireNix(b)
+	goroot := "/usr/local/go"
+	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		goroot = strings.TrimSpace(string(out))
+	}
+	var paths []string
+	var total int64
+	for _, d := range []string{"pkg/tool", "src", "bin"} {
+		p := nixtest.Run(b, "", "nix-store", "--add", filepath.Join(goroot, d))
+		n, err := strconv.ParseInt(nixtest.Run(b, "", "nix-store", "--query", "--size", p), 10, 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		paths = append(paths, p)
+		total += n
+	}
+	if total < 100<<20 {
+		b.Fatalf("benchmark closure is only %d bytes, want at least 100 MB", total)
+	}
+	return paths, total
+}
+
+// floorGzip is the least work any image build of these paths does: read
+// every regular file's bytes, sha256 them (diffID), gzip them with
+// klauspost at strata's level and sha256 the compressed bytes (digest).
+func floorGzip(paths []string) (int64, error) {
+	buf := make([]byte, 256<<10)
+	diffID, digest := sha256.New(), sha256.New()
+	gz, err := gzip.NewWriterLevel(digest, gzip.DefaultCompression)
+	if err != nil {
+		return 0, err
+	}
+	w := io.MultiWriter(diffID, gz)
+	var n int64
+	for _, root := range paths {
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			k, err := io.CopyBuffer(w, f, buf)
+			n += k
+			return err
+		})
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, gz.Close()
+}
+
+// BenchmarkNixBuild builds an image from a >= 100 MB Nix closure through
+// build.Build (gzip, a fresh cache each time, so every path is NAR-hashed,
+// tarred, compressed and hashed) and, in the same run, the floor: read +
+// sha256 + klauspost gzip + sha256 of the same bytes. It reports both in
+// MB/s and their ratio (build time over floor time).
+//
+//	go test -run XXX -bench NixBuild -benchtime 1x ./internal/e2e/
+func BenchmarkNixBuild(b *testing.B) {
+	paths, total := benchGoClosure(b)
+	dir := b.TempDir()
+	yaml := "name: nixbench\nnix:\n  paths: " + yamlList(paths...) + "\n"
+	s, err := spec.Parse(filepath.Join(dir, "strata.yaml"), []byte(yaml))
+	if err != nil {
+		b.Fatal(err)
+	}
+	fileBytes, err := floorGzip(paths) // warms the page cache for both
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(total)
+	b.ResetTimer()
+	var buildSecs float64
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		st, err := store.Open(filepath.Join(b.TempDir(), fmt.Sprint("cache", i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		res, err := build.Build(context.Background(), s, build.Options{Store: st, Compression: layer.Gzip})
+		if err != nil {
+			b.Fatal(err)
+		}
+		buildSecs += time.Since(start).Seconds()
+		if n := len(res.Images[0].Layers); n != len(paths) {
+			b.Fatalf("%d layers, want %d", n, len(paths))
+		}
+	}
+	b.StopTimer()
+	buildSecs /= float64(b.N)
+
+	var floorSecs float64
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if _, err := floorGzip(paths); err != nil {
+			b.Fatal(err)
+		}
+		floorSecs += time.Since(start).Seconds()
+	}
+	floorSecs /= float64(b.N)
+	b.ReportMetric(float64(total)/1e6/buildSecs, "build-MB/s")
+	b.ReportMetric(float64(fileBytes)/1e6/floorSecs, "floor-MB/s")
+	b.ReportMetric(buildSecs/floorSecs, "time-ratio-build/floor")
+	b.Logf("closure %d NAR bytes (%d file bytes): build %.2fs, floor %.2fs", total, fileBytes, buildSecs, floorSecs)
+}

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -61,9 +63,12 @@ var (
 //   - tmp (1777), root (0700), home, home/nonroot (0700, 65532:65532);
 //   - etc/nsswitch.conf (files; hosts: files dns);
 //   - etc/os-release, unless a package (base-files) ships it;
-//   - etc/ssl/certs/ca-certificates.crt, the concatenation of the
-//     ca-certificates package's usr/share/ca-certificates/**/*.crt in
-//     path order, when that package is present;
+//   - when the ca-certificates package is present, what
+//     update-ca-certificates makes: etc/ssl/certs/ca-certificates.crt
+//     (its usr/share/ca-certificates/**/*.crt concatenated in path
+//     order), etc/ssl/certs/NAME.pem links to each certificate and
+//     HASH.N links by OpenSSL subject hash (as `openssl rehash` names
+//     them);
 //   - var/lib/dpkg/status.d/NAME (the control paragraph plus
 //     "Status: install ok installed") and NAME.md5sums per package, the
 //     layout distroless uses and scanners (syft, trivy) read; NAME:ARCH
@@ -145,13 +150,7 @@ func Generate(ctx context.Context, opt Options) (closure.Contents, int64, error)
 		if p.Name != "ca-certificates" {
 			continue
 		}
-		bundle, err := caBundle(p)
-		if err != nil {
-			return nil, 0, err
-		}
-		g.dir("etc/ssl", 0o755, 0, 0)
-		g.dir("etc/ssl/certs", 0o755, 0, 0)
-		if err := g.file("etc/ssl/certs/ca-certificates.crt", bundle, true); err != nil {
+		if err := g.certificates(p); err != nil {
 			return nil, 0, err
 		}
 		break
@@ -375,37 +374,74 @@ func osRelease(suite string) string {
 	return b.String()
 }
 
-// caBundle concatenates the package's certificates in path order, each
-// ending in a newline, as update-ca-certificates does with every
-// certificate enabled.
-func caBundle(p *debfile.Package) (string, error) {
+// certificates does what update-ca-certificates does with every
+// certificate enabled: etc/ssl/certs/ca-certificates.crt is the
+// concatenation of the package's usr/share/ca-certificates/**/*.crt in path
+// order (each ending in a newline), etc/ssl/certs/NAME.pem links to each
+// certificate, and etc/ssl/certs/HASH.N links to NAME.pem by OpenSSL subject
+// hash (as `openssl rehash` makes them) for programs that look certificates
+// up by folder.
+func (g *gen) certificates(p *debfile.Package) error {
+	const share = "usr/share/ca-certificates/"
 	var certs []closure.Entry
 	for _, e := range p.Entries {
-		if e.Type == closure.Regular && strings.HasPrefix(e.Path, "usr/share/ca-certificates/") && strings.HasSuffix(e.Path, ".crt") {
+		if e.Type == closure.Regular && strings.HasPrefix(e.Path, share) && strings.HasSuffix(e.Path, ".crt") {
 			certs = append(certs, e)
 		}
 	}
 	if len(certs) == 0 {
-		return "", fmt.Errorf("building the CA bundle: package ca-certificates %s has no usr/share/ca-certificates/**/*.crt", p.Version)
+		return fmt.Errorf("building the CA bundle: package ca-certificates %s has no usr/share/ca-certificates/**/*.crt", p.Version)
 	}
 	sort.Slice(certs, func(i, j int) bool { return certs[i].Path < certs[j].Path })
-	var b strings.Builder
+	g.dir("etc/ssl/certs", 0o755, 0, 0)
+	pemName := strings.NewReplacer(" ", "_", "(", "=", ")", "=", ",", "_")
+	type linked struct{ pem, der, subject string }
+	var pems []linked
+	var bundle strings.Builder
 	for _, e := range certs {
 		rc, err := e.Open()
 		if err != nil {
-			return "", fmt.Errorf("building the CA bundle: %w", err)
+			return fmt.Errorf("building the CA bundle: %w", err)
 		}
 		data, err := io.ReadAll(rc)
 		rc.Close()
 		if err != nil {
-			return "", fmt.Errorf("building the CA bundle: reading %s: %w", e.Path, err)
+			return fmt.Errorf("building the CA bundle: reading %s: %w", e.Path, err)
 		}
-		b.Write(data)
+		bundle.Write(data)
 		if len(data) > 0 && data[len(data)-1] != '\n' {
-			b.WriteByte('\n')
+			bundle.WriteByte('\n')
+		}
+		pem := pemName.Replace(strings.TrimSuffix(path.Base(e.Path), ".crt")) + ".pem"
+		link := "etc/ssl/certs/" + pem
+		if _, dup := g.byPath[link]; dup {
+			continue // the same file name in two folders: the first wins
+		}
+		if err := g.symlink(link, "/"+e.Path); err != nil {
+			return err
+		}
+		if subject, der, err := certSubject(data); err == nil { // else not linked by hash, as with openssl rehash
+			pems = append(pems, linked{pem: pem, der: string(der), subject: string(subject)})
 		}
 	}
-	return b.String(), nil
+	// Hash links, numbered per hash in NAME.pem order; duplicates skipped.
+	sort.Slice(pems, func(i, j int) bool { return pems[i].pem < pems[j].pem })
+	byHash := map[uint32][]string{}
+	for _, c := range pems {
+		h, err := subjectHash([]byte(c.subject))
+		if err != nil {
+			continue
+		}
+		if slices.Contains(byHash[h], c.der) {
+			continue
+		}
+		link := fmt.Sprintf("etc/ssl/certs/%08x.%d", h, len(byHash[h]))
+		byHash[h] = append(byHash[h], c.der)
+		if err := g.symlink(link, c.pem); err != nil {
+			return err
+		}
+	}
+	return g.file("etc/ssl/certs/ca-certificates.crt", bundle.String(), true)
 }
 
 // status writes var/lib/dpkg/status.d records.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -30,7 +31,11 @@ type Options struct {
 // Ref is a loaded reference: exactly one of Image and Index is set.
 type Ref struct {
 	// Name is how the reference is shown to the user.
-	Name  string
+	Name string
+	// Tag is the "repository:tag" the reference names, when it names one:
+	// the registry reference, the docker-archive's first RepoTags entry,
+	// the OCI layout entry's ref.name annotation, the Docker image name.
+	Tag   string
 	Image v1.Image
 	Index v1.ImageIndex
 	// RawManifest is the manifest (or index) bytes exactly as stored.
@@ -100,7 +105,7 @@ func Load(ctx context.Context, ref string, opt Options) (*Ref, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading %s manifest for %s: %w", ref, opt.Platform, err)
 		}
-		r = &Ref{Name: r.Name, Image: img, RawManifest: raw}
+		r = &Ref{Name: r.Name, Tag: r.Tag, Image: img, RawManifest: raw}
 	}
 	return r, nil
 }
@@ -124,7 +129,14 @@ func loadArchive(ref, path string) (*Ref, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading docker archive %s: %w (an archive holding several images is not supported: save one image per file)", path, err)
 	}
-	return imageRef(ref, img)
+	r, err := imageRef(ref, img)
+	if err != nil {
+		return nil, err
+	}
+	if m, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return os.Open(path) }); err == nil && len(m) == 1 && len(m[0].RepoTags) > 0 {
+		r.Tag = m[0].RepoTags[0]
+	}
+	return r, nil
 }
 
 func imageRef(display string, img v1.Image) (*Ref, error) {
@@ -203,21 +215,31 @@ func loadLayout(ref, spec string, plat *v1.Platform) (*Ref, error) {
 		return nil, fmt.Errorf("OCI layout %s holds %d entries: name one with oci:%s:TAG (its tags: %s)", dir, len(cands), dir, strings.Join(tags, ", "))
 	}
 	d := cands[0]
+	var r *Ref
 	switch {
 	case d.MediaType.IsIndex():
 		idx, err := root.ImageIndex(d.Digest)
 		if err != nil {
 			return nil, fmt.Errorf("reading index %s in OCI layout %s: %w", d.Digest, dir, err)
 		}
-		return indexRef(ref, idx)
+		r, err = indexRef(ref, idx)
+		if err != nil {
+			return nil, err
+		}
 	case d.MediaType.IsImage():
 		img, err := root.Image(d.Digest)
 		if err != nil {
 			return nil, fmt.Errorf("reading image %s in OCI layout %s: %w", d.Digest, dir, err)
 		}
-		return imageRef(ref, img)
+		r, err = imageRef(ref, img)
+		if err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("OCI layout %s: entry %s is a %s, not an image or an index", dir, d.Digest, d.MediaType)
 	}
-	return nil, fmt.Errorf("OCI layout %s: entry %s is a %s, not an image or an index", dir, d.Digest, d.MediaType)
+	r.Tag = d.Annotations[refNameAnnotation]
+	return r, nil
 }
 
 func loadDaemon(ctx context.Context, ref, nm string) (*Ref, error) {
@@ -230,7 +252,14 @@ func loadDaemon(ctx context.Context, ref, nm string) (*Ref, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s from the Docker Engine: %w (check `docker image ls %s` and that DOCKER_HOST points at a running engine)", nm, err, nm)
 	}
-	return imageRef(ref, img)
+	out, err := imageRef(ref, img)
+	if err != nil {
+		return nil, err
+	}
+	if t, ok := r.(name.Tag); ok {
+		out.Tag = t.Context().RepositoryStr() + ":" + t.TagStr()
+	}
+	return out, nil
 }
 
 func loadRemote(ctx context.Context, ref string, opt Options) (*Ref, error) {
@@ -238,10 +267,23 @@ func loadRemote(ctx context.Context, ref string, opt Options) (*Ref, error) {
 	if err != nil {
 		return nil, err
 	}
+	var r *Ref
 	if idx != nil {
-		return indexRef(ref, idx)
+		r, err = indexRef(ref, idx)
+	} else {
+		r, err = imageRef(ref, img)
 	}
-	return imageRef(ref, img)
+	if err != nil {
+		return nil, err
+	}
+	if pr, perr := registry.ParseReference(ref, registry.Options{Insecure: opt.Insecure}); perr == nil {
+		if t, ok := pr.(name.Tag); ok {
+			r.Tag = t.Context().Name() + ":" + t.TagStr()
+		} else {
+			r.Tag = pr.Context().Name()
+		}
+	}
+	return r, nil
 }
 
 // Platforms lists the platforms of an index's entries, "os/arch[/variant]",

@@ -92,6 +92,9 @@ func TestLoadDockerArchive(t *testing.T) {
 		if r.IsIndex() || r.Image == nil {
 			t.Fatalf("Load(%s) gave no image", ref)
 		}
+		if r.Tag != "index.docker.io/library/sample:1" && r.Tag != "sample:1" {
+			t.Errorf("Load(%s) tag %q, want the archive's RepoTags entry", ref, r.Tag)
+		}
 		if got, want := digest(t, r.Image), digest(t, img); got != want {
 			t.Errorf("Load(%s) digest %s, want %s", ref, got, want)
 		}
@@ -116,6 +119,9 @@ func TestLoadOCILayout(t *testing.T) {
 		}
 		if !r.IsIndex() {
 			t.Fatalf("Load(%s) is not an index", ref)
+		}
+		if r.Tag != "v1" {
+			t.Errorf("Load(%s) tag %q, want the ref.name annotation v1", ref, r.Tag)
 		}
 		if got, want := digest(t, r.Index), digest(t, idx); got != want {
 			t.Errorf("Load(%s) digest %s, want %s", ref, got, want)

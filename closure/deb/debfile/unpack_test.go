@@ -70,8 +70,11 @@ func sample() debtest.Deb {
 }
 
 func TestUnpackEntries(t *testing.T) {
-	for _, comp := range []struct{ data, ctl string }{{"none", "gz"}, {"gz", "xz"}, {"xz", "zst"}, {"zst", "none"}} {
+	for _, comp := range []struct{ data, ctl string }{{"none", "gz"}, {"gz", "xz"}, {"xz", "zst"}, {"zst", "none"}, {"lzma", "gz"}, {"bz2", "gz"}} {
 		t.Run(comp.data+"-"+comp.ctl, func(t *testing.T) {
+			if comp.data == "bz2" {
+				testutil.RequireTool(t, "bzip2")
+			}
 			d := sample()
 			d.Comp, d.ControlComp = comp.data, comp.ctl
 			debPath, sum := debtest.Build(t, t.TempDir(), "test_1.0-1_amd64.deb", d)

@@ -13,6 +13,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+	"github.com/ulikunitz/xz/lzma"
 )
 
 // File is one data tarball entry. Type is a tar type flag (default
@@ -37,8 +39,9 @@ type File struct {
 }
 
 // Deb describes a .deb. Control is the control file (a default paragraph
-// for package "test" when empty); Comp and ControlComp are "", "gz", "xz"
-// or "zst" (default "xz" and "gz"; "none" for an uncompressed tarball).
+// for package "test" when empty); Comp and ControlComp name a compression
+// Compress knows (default "xz" and "gz"; "none" for an uncompressed
+// tarball).
 type Deb struct {
 	Control     string
 	MD5Sums     string
@@ -181,8 +184,9 @@ func (zeros) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Compress compresses b with kind ("none", "gz", "xz", "zst") and returns
-// the bytes and the member name suffix ("", ".gz", ...).
+// Compress compresses b with kind ("none", "gz", "xz", "lzma", "zst", or
+// "bz2", which runs the bzip2 program) and returns the bytes and the member
+// name suffix ("", ".gz", ...).
 func Compress(kind string, b []byte) ([]byte, string, error) {
 	var out bytes.Buffer
 	var w io.WriteCloser
@@ -194,6 +198,16 @@ func Compress(kind string, b []byte) ([]byte, string, error) {
 		w = gzip.NewWriter(&out)
 	case "xz":
 		w, err = xz.NewWriter(&out)
+	case "lzma":
+		w, err = lzma.NewWriter(&out)
+	case "bz2":
+		cmd := exec.Command("bzip2", "-c")
+		cmd.Stdin = bytes.NewReader(b)
+		z, err := cmd.Output()
+		if err != nil {
+			return nil, "", fmt.Errorf("running bzip2: %w", err)
+		}
+		return z, ".bz2", nil
 	case "zst":
 		w, err = zstd.NewWriter(&out, zstd.WithEncoderConcurrency(1))
 	default:

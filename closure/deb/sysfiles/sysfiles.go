@@ -85,7 +85,7 @@ func Generate(ctx context.Context, opt Options) (closure.Contents, int64, error)
 		return nil, 0, fmt.Errorf("generating system files: architecture %q is not a Debian architecture like amd64", opt.Arch)
 	}
 	shipped := map[string]string{} // path -> package name, for non-folder entries
-	var tops = map[string]bool{}
+	tops := map[string]bool{}
 	for _, p := range opt.Packages {
 		if p == nil {
 			return nil, 0, errors.New("generating system files: nil package")
@@ -114,7 +114,7 @@ func Generate(ctx context.Context, opt Options) (closure.Contents, int64, error)
 			need = true
 		}
 		if need {
-			if err := g.symlink(top, "usr/"+top); err != nil {
+			if err := g.symlink(top, "usr/"+top, false); err != nil {
 				return nil, 0, err
 			}
 		}
@@ -191,8 +191,13 @@ func parent(p string) string {
 	return p[:i]
 }
 
-func (g *gen) symlink(p, target string) error {
+// symlink adds a symlink; when a package ships the path, the package wins
+// if yield is set, else it is an error.
+func (g *gen) symlink(p, target string, yield bool) error {
 	if pkg, ok := g.shipped[p]; ok {
+		if yield {
+			return nil
+		}
 		return fmt.Errorf("generating system files: package %s ships /%s, which strata generates (exclude the package)", pkg, p)
 	}
 	g.put(closure.Entry{Path: p, Type: closure.Symlink, Mode: 0o777, Link: target})
@@ -417,7 +422,7 @@ func (g *gen) certificates(p *debfile.Package) error {
 		if _, dup := g.byPath[link]; dup {
 			continue // the same file name in two folders: the first wins
 		}
-		if err := g.symlink(link, "/"+e.Path); err != nil {
+		if err := g.symlink(link, "/"+e.Path, true); err != nil {
 			return err
 		}
 		if subject, der, err := certSubject(data); err == nil { // else not linked by hash, as with openssl rehash
@@ -437,7 +442,7 @@ func (g *gen) certificates(p *debfile.Package) error {
 		}
 		link := fmt.Sprintf("etc/ssl/certs/%08x.%d", h, len(byHash[h]))
 		byHash[h] = append(byHash[h], c.der)
-		if err := g.symlink(link, c.pem); err != nil {
+		if err := g.symlink(link, c.pem, true); err != nil {
 			return err
 		}
 	}

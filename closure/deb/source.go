@@ -170,6 +170,9 @@ func (s *Source) resolveFresh(ctx context.Context, req closure.Request, in *inpu
 	if err != nil {
 		return nil, err
 	}
+	if rel.Suite != in.suite && rel.Codename != in.suite {
+		return nil, fmt.Errorf("%s is signed for suite %s (codename %s), not %s: the mirror serves another release under this name; refusing it (check debian.suite and debian.mirror)", f.url(relPath), rel.Suite, rel.Codename, in.suite)
+	}
 	if rel.Expired(time.Now()) {
 		// apt refuses these; snapshot archives are expired by design, so
 		// strata warns: the signature still binds every checksum.

@@ -128,6 +128,11 @@ func TestChainOfTrustFailures(t *testing.T) {
 			}
 			return ""
 		}, []string{"by-hash/SHA256/", "does not match the signed Release", "set debian.mirror to another mirror"}},
+		{"InRelease of another suite", func(t *testing.T, a *testArchive) string {
+			a.suite = "other"
+			a.set("dists/other/InRelease", a.get(inRelease))
+			return ""
+		}, []string{"is signed for suite testing (codename testing), not other", "refusing it"}},
 		{"keyring missing", func(t *testing.T, a *testArchive) string {
 			return t.TempDir() + "/none.gpg"
 		}, []string{"reading keyring", "install the archive keyring"}},
@@ -140,8 +145,9 @@ func TestChainOfTrustFailures(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newTestArchive(t, standardPackages())
+			k := tc.breakA(t, a)
 			s := a.spec("hello")
-			if k := tc.breakA(t, a); k != "" {
+			if k != "" {
 				s.Debian.Keyring = k
 			}
 			_, err := New(s, testStore(t)).ResolveLock(context.Background(), amd64Request(nil))

@@ -140,6 +140,7 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 	if err != nil {
 		return err
 	}
+	pushed := map[*build.Result][]string{}
 	for _, r := range results {
 		if !r.Reproducible {
 			fmt.Fprintf(g.stderr, "strata: warning: %s uses created: now, so its digest changes on every build (not reproducible)\n", r.Spec.Name)
@@ -168,16 +169,21 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 			fmt.Fprintf(log, "wrote %s to %s\n", r.Tag, s)
 		}
 		for _, p := range pushes {
-			fmt.Fprintf(g.stderr, "pushed %s\n", p.(*regsink.Sink).Pushed())
+			ref := p.(*regsink.Sink).Pushed()
+			pushed[r] = append(pushed[r], ref)
+			if !f.asJSON {
+				fmt.Fprintf(g.stderr, "pushed %s\n", ref)
+			}
 		}
 	}
 	if f.asJSON {
-		if len(results) == 1 {
-			return printJSON(g.stdout, summarize(results[0]))
-		}
 		all := make([]buildSummary, len(results))
 		for i, r := range results {
 			all[i] = summarize(r)
+			all[i].Pushed = pushed[r]
+		}
+		if len(all) == 1 {
+			return printJSON(g.stdout, all[0])
 		}
 		return printJSON(g.stdout, all)
 	}
@@ -310,6 +316,8 @@ type buildSummary struct {
 	Created      string            `json:"created"`
 	Reproducible bool              `json:"reproducible"`
 	Platforms    []platformSummary `json:"platforms,omitempty"`
+	// Pushed are the registry references written, by digest.
+	Pushed []string `json:"pushed,omitempty"`
 }
 
 func summarize(r *build.Result) buildSummary {

@@ -285,7 +285,10 @@ func (r *resolver) expand(name string) error {
 			return fmt.Errorf("%s: %s %s in %s: %w", r.chain(name), p.Name, field.name, r.idx.Label, err)
 		}
 		for _, rel := range rels {
-			if len(rel) == 1 {
+			// A plain dependency on a real package is settled now; choices
+			// (alternatives, virtual packages) wait until every plain
+			// dependency is in, so they can prefer what is already there.
+			if len(rel) == 1 && len(r.l.named(rel[0].Name)) > 0 {
 				if err := r.satisfy(name, rel); err != nil {
 					return err
 				}

@@ -92,6 +92,12 @@ func TestResolve(t *testing.T) {
 			roots: []string{"app", "postfix"}, want: []string{"app", "postfix"}, deps: deps{"app": {"postfix"}},
 		},
 		{
+			name: "virtual package: waits for a provider a plain dependency pulls in",
+			index: stanza("app", "1", "amd64", "Depends: www-browser, wrapper") + stanza("wrapper", "1", "all", "Depends: lynx") +
+				stanza("elinks", "1", "amd64", "Provides: www-browser") + stanza("lynx", "1", "amd64", "Provides: www-browser"),
+			roots: []string{"app"}, want: []string{"app", "lynx", "wrapper"}, deps: deps{"app": {"lynx", "wrapper"}},
+		},
+		{
 			name: "versioned provides",
 			index: stanza("app", "1", "amd64", "Depends: libfoo-abi (>= 2)") +
 				stanza("foo1", "1", "amd64", "Provides: libfoo-abi (= 1)") +

@@ -495,3 +495,15 @@ func BenchmarkUnpack(b *testing.B) {
 		}
 	}
 }
+
+func TestUnpackCancelled(t *testing.T) {
+	st := openStore(t)
+	debPath, sum := debtest.Build(t, t.TempDir(), "x.deb", sample())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := debfile.Unpack(ctx, st, debPath, sum); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Unpack with a cancelled context: %v", err)
+	}
+	assertEmpty(t, filepath.Join(st.Root(), "deb-unpacked"))
+	assertEmpty(t, filepath.Join(st.Root(), "tmp"))
+}

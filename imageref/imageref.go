@@ -123,7 +123,7 @@ func looksLikeArchive(ref string) bool {
 
 func loadArchive(ref, path string) (*Ref, error) {
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("reading docker archive %s: %w (give the path of a tarball written by `docker save` or strata --docker-archive)", path, err)
+		return nil, fmt.Errorf("reading docker archive %s: %w (give the path of a tarball written by `docker save` or `strata build -o FILE`)", path, err)
 	}
 	img, err := tarball.ImageFromPath(path, nil)
 	if err != nil {

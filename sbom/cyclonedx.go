@@ -129,7 +129,11 @@ func CycloneDX(in Input) ([]byte, error) {
 	if in.ImageDigest.Hex != "" && in.ImageDigest.Algorithm == "sha256" {
 		bom.Metadata.Component.Hashes = []cdxHash{{"SHA-256", in.ImageDigest.Hex}}
 	}
-	for _, c := range in.components() {
+	comps, err := in.components()
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range comps {
 		cc := cdxComponent{BOMRef: c.id, Type: cdxType(c.kind), Name: c.name, Version: c.version, PURL: c.purl, Licenses: cdxLicenses(c.licenses)}
 		if c.supplier != "" {
 			name, email := splitMaintainer(c.supplier)

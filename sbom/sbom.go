@@ -1,11 +1,13 @@
 package sbom
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"sort"
 	"strings"
@@ -81,7 +83,7 @@ func (in Input) tag() string {
 	return in.Tag
 }
 
-func (in Input) components() []component {
+func (in Input) components() ([]component, error) {
 	out := make([]component, 0, len(in.Graph.Nodes))
 	for _, id := range in.Graph.IDs() {
 		n := in.Graph.Nodes[id]
@@ -93,6 +95,12 @@ func (in Input) components() []component {
 		c.purl = purlOf(n)
 		if l := n.Meta["license"]; l != "" {
 			c.licenses = splitLicenses(l)
+		} else if n.Kind == closure.KindDeb && n.Contents != nil {
+			ls, err := contentLicenses(n)
+			if err != nil {
+				return nil, err
+			}
+			c.licenses = ls
 		}
 		if s := n.Meta["sha256"]; isHex(s, 64) {
 			c.checksums = append(c.checksums, checksum{"SHA256", strings.ToLower(s)})
@@ -104,7 +112,34 @@ func (in Input) components() []component {
 		}
 		out = append(out, c)
 	}
-	return out
+	return out, nil
+}
+
+// contentLicenses reads the licenses of a Debian package from its own
+// usr/share/doc/NAME/copyright when the source did not record them (nil
+// when the file is absent, a symlink, or not machine-readable).
+func contentLicenses(n *closure.Node) ([]string, error) {
+	entries, err := n.Contents.Entries(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("listing the files of %s for its licenses: %w", n.ID, err)
+	}
+	want := "usr/share/doc/" + n.Name + "/copyright"
+	for _, e := range entries {
+		if e.Path != want || e.Type != closure.Regular || e.Open == nil {
+			continue
+		}
+		rc, err := e.Open()
+		if err != nil {
+			return nil, fmt.Errorf("reading %s of %s: %w", want, n.ID, err)
+		}
+		b, err := io.ReadAll(io.LimitReader(rc, 4<<20))
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("reading %s of %s: %w", want, n.ID, err)
+		}
+		return DebianLicenses(string(b)), nil
+	}
+	return nil, nil
 }
 
 func uniqSorted(xs []string) []string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -373,5 +374,27 @@ func TestFromImage(t *testing.T) {
 	var v map[string]any
 	if err := json.Unmarshal(cd, &v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A Debian node without Meta["license"] gets its licenses from its own
+// usr/share/doc/NAME/copyright.
+func TestLicensesFromContents(t *testing.T) {
+	g := closure.New()
+	open := func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(imagetest.Copyright)), nil }
+	n := &closure.Node{ID: "deb:libc6:amd64", Kind: closure.KindDeb, Name: "libc6", Version: "2.36-9", Arch: "amd64",
+		Contents: closure.StaticContents{ID: "x", List: []closure.Entry{
+			{Path: "usr/share/doc/libc6/copyright", Type: closure.Regular, Mode: 0o644, Size: int64(len(imagetest.Copyright)), Open: open},
+		}}}
+	if err := g.Add(n); err != nil {
+		t.Fatal(err)
+	}
+	g.Roots = []string{n.ID}
+	b, err := sbom.SPDX(input(t, g))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(`"licenseDeclared": "GPL-2.0-or-later AND LGPL-2.1-or-later"`)) {
+		t.Errorf("licenses not read from the package's copyright file:\n%s", b)
 	}
 }

@@ -116,7 +116,10 @@ func SPDX(in Input) ([]byte, error) {
 	if err := in.validate(); err != nil {
 		return nil, err
 	}
-	comps := in.components()
+	comps, err := in.components()
+	if err != nil {
+		return nil, err
+	}
 	const imageID = "SPDXRef-Image"
 	uuid := in.uuid("spdx")
 	doc := spdxDoc{

@@ -10,10 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ulikunitz/xz"
 
@@ -51,6 +53,103 @@ type Index struct {
 	// Label names the index in messages: "bookworm/main amd64".
 	Label    string
 	Packages []Package
+
+	// lk is the lookup for lkArch, when LoadIndex found it cached.
+	lk     *lookup
+	lkArch string
+}
+
+// IndexOptions selects the Packages indexes LoadIndex reads.
+type IndexOptions struct {
+	Suite string
+	// Components default to [main].
+	Components []string
+	// Arch is the Debian architecture ("amd64").
+	Arch string
+	// Mirror is the archive base URL; empty means FindMirror's defaults
+	// (STRATA_DEBIAN_MIRROR, then the host's apt sources).
+	Mirror string
+	// Getenv replaces os.Getenv; AptRoot replaces /etc/apt (tests).
+	Getenv  func(string) string
+	AptRoot string
+	// Keyring is the keyring file or folder; default DefaultKeyring.
+	Keyring string
+	// Client is the HTTP client; nil means one with bounded timeouts.
+	Client *http.Client
+	// Log receives warnings; nil discards.
+	Log io.Writer
+}
+
+// LoadIndex fetches dists/SUITE/InRelease, verifies its signature against
+// the keyring and that it is signed for the suite, then returns the
+// Packages indexes of the components for the architecture: each read from
+// the store's parsed-index cache when its signed checksum is known there,
+// else downloaded (by hash when the archive offers it), verified against
+// the Release checksum, parsed and cached.
+func LoadIndex(ctx context.Context, st *store.Store, opt IndexOptions) (*Index, *Release, error) {
+	comps := opt.Components
+	if len(comps) == 0 {
+		comps = []string{"main"}
+	}
+	getenv := opt.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	mirror, err := FindMirror(opt.Suite, MirrorOptions{Spec: opt.Mirror, Env: getenv(MirrorEnv), AptRoot: opt.AptRoot})
+	if err != nil {
+		return nil, nil, err
+	}
+	keyringPath := opt.Keyring
+	if keyringPath == "" {
+		keyringPath = DefaultKeyring
+	}
+	keyring, err := ReadKeyring(keyringPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	client := opt.Client
+	if client == nil {
+		client = newHTTPClient()
+	}
+	log := opt.Log
+	if log == nil {
+		log = io.Discard
+	}
+	f := &fetcher{client: client, base: mirror}
+	relPath := "dists/" + opt.Suite + "/InRelease"
+	data, err := f.get(ctx, relPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fetching the signed release file of %s: %w (check debian.suite and the mirror; set debian.mirror or %s)", opt.Suite, err, MirrorEnv)
+	}
+	rel, err := VerifyInRelease(data, keyring, f.url(relPath), keyringPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rel.Suite != opt.Suite && rel.Codename != opt.Suite {
+		return nil, nil, fmt.Errorf("%s is signed for suite %s (codename %s), not %s: the mirror serves another release under this name; refusing it (check debian.suite and debian.mirror)", f.url(relPath), rel.Suite, rel.Codename, opt.Suite)
+	}
+	if rel.Expired(time.Now()) {
+		// apt refuses these; snapshot archives are expired by design, so
+		// strata warns: the signature still binds every checksum.
+		fmt.Fprintf(log, "debian: warning: %s expired (Valid-Until: %s); a replayed or snapshot archive may lack security updates\n", f.url(relPath), rel.ValidUntil)
+	}
+	idx := &Index{Label: opt.Suite + "/" + strings.Join(comps, ",") + " " + opt.Arch}
+	for _, comp := range comps {
+		file, err := pickIndex(rel, comp, opt.Arch)
+		if err != nil {
+			return nil, nil, err
+		}
+		pk, l, err := loadIndex(ctx, st, f, opt.Suite, opt.Arch, rel, file)
+		if err != nil {
+			return nil, nil, err
+		}
+		idx.Packages = append(idx.Packages, pk...)
+		idx.lk, idx.lkArch = l, opt.Arch
+	}
+	if len(comps) > 1 {
+		idx.lk = nil // several components: Resolve builds one lookup over all
+	}
+	return idx, rel, nil
 }
 
 // indexCacheKind is the store folder of parsed indexes; the version in the

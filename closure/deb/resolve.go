@@ -160,6 +160,10 @@ type pendingRel struct {
 // in idx. It is deterministic: the same index and options give the same
 // result.
 func Resolve(idx *Index, opt ResolveOptions) (*Resolution, error) {
+	if idx.lk != nil && idx.lkArch == opt.Arch && len(idx.Packages) > 0 &&
+		len(idx.lk.pk) == len(idx.Packages) && &idx.lk.pk[0] == &idx.Packages[0] {
+		return resolveWith(idx, idx.lk, opt)
+	}
 	l, err := buildLookup(idx, opt.Arch)
 	if err != nil {
 		return nil, err

@@ -151,54 +151,16 @@ func (s *Source) ResolveLock(ctx context.Context, req closure.Request) (*Lock, e
 }
 
 func (s *Source) resolveFresh(ctx context.Context, req closure.Request, in *inputs, prefer map[string]string) (*Lock, error) {
-	mirror, err := s.mirror(in.suite)
-	if err != nil {
-		return nil, err
-	}
-	keyring, err := ReadKeyring(in.keyring)
-	if err != nil {
-		return nil, err
-	}
-	f := &fetcher{client: s.client, base: mirror}
 	start := time.Now()
-	relPath := "dists/" + in.suite + "/InRelease"
-	data, err := f.get(ctx, relPath)
-	if err != nil {
-		return nil, fmt.Errorf("fetching the signed release file of %s: %w (check debian.suite and the mirror; set debian.mirror or %s)", in.suite, err, MirrorEnv)
-	}
-	rel, err := VerifyInRelease(data, keyring, f.url(relPath), in.keyring)
+	idx, rel, err := LoadIndex(ctx, s.store, IndexOptions{
+		Suite: in.suite, Components: in.comps, Arch: in.arch,
+		Mirror: s.spec.Debian.Mirror, Getenv: s.env, AptRoot: s.apt,
+		Keyring: in.keyring, Client: s.client, Log: req.Log,
+	})
 	if err != nil {
 		return nil, err
 	}
-	if rel.Suite != in.suite && rel.Codename != in.suite {
-		return nil, fmt.Errorf("%s is signed for suite %s (codename %s), not %s: the mirror serves another release under this name; refusing it (check debian.suite and debian.mirror)", f.url(relPath), rel.Suite, rel.Codename, in.suite)
-	}
-	if rel.Expired(time.Now()) {
-		// apt refuses these; snapshot archives are expired by design, so
-		// strata warns: the signature still binds every checksum.
-		logf(req, "debian: warning: %s expired (Valid-Until: %s); a replayed or snapshot archive may lack security updates\n", f.url(relPath), rel.ValidUntil)
-	}
-	idx := &Index{Label: in.suite + "/" + strings.Join(in.comps, ",") + " " + in.arch}
-	var l *lookup
-	for _, comp := range in.comps {
-		file, err := pickIndex(rel, comp, in.arch)
-		if err != nil {
-			return nil, err
-		}
-		pk, cl, err := loadIndex(ctx, s.store, f, in.suite, in.arch, rel, file)
-		if err != nil {
-			return nil, err
-		}
-		idx.Packages = append(idx.Packages, pk...)
-		l = cl
-	}
-	if len(in.comps) > 1 {
-		// several components: one lookup over all of them.
-		if l, err = buildLookup(idx, in.arch); err != nil {
-			return nil, err
-		}
-	}
-	res, err := resolveWith(idx, l, ResolveOptions{Arch: in.arch, Roots: in.deb.Packages, Exclude: in.deb.Exclude, Prefer: prefer, Log: req.Log})
+	res, err := Resolve(idx, ResolveOptions{Arch: in.arch, Roots: in.deb.Packages, Exclude: in.deb.Exclude, Prefer: prefer, Log: req.Log})
 	if err != nil {
 		return nil, err
 	}

@@ -226,10 +226,47 @@ func FromImage(img v1.Image) (*closure.Graph, error) {
 			g.Roots = append(g.Roots, id)
 		}
 	}
+	// A dependency cycle nothing else points to (libc6 and libgcc-s1 on
+	// their own) has no such node: make its first node (by ID) a root, so
+	// every node is reachable from the roots.
+	for {
+		seen := reachable(g)
+		var orphan string
+		for _, id := range g.IDs() {
+			if !seen[id] {
+				orphan = id
+				break
+			}
+		}
+		if orphan == "" {
+			break
+		}
+		g.Roots = append(g.Roots, orphan)
+	}
+	sort.Strings(g.Roots)
 	if err := g.Validate(); err != nil {
 		return nil, fmt.Errorf("rebuilding the closure: %w", err)
 	}
 	return g, nil
+}
+
+func reachable(g *closure.Graph) map[string]bool {
+	seen := map[string]bool{}
+	stack := append([]string(nil), g.Roots...)
+	for _, r := range stack {
+		seen[r] = true
+	}
+	for len(stack) > 0 {
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, d := range g.Nodes[id].Deps {
+			if !seen[d] {
+				seen[d] = true
+				stack = append(stack, d)
+			}
+		}
+	}
+	return seen
 }
 
 func isCopyright(p string) bool {

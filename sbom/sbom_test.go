@@ -398,3 +398,23 @@ func TestLicensesFromContents(t *testing.T) {
 		t.Errorf("licenses not read from the package's copyright file:\n%s", b)
 	}
 }
+
+// Two packages depending on each other and nothing else: one becomes a
+// root so both stay reachable.
+func TestFromImageCycleGetsARoot(t *testing.T) {
+	layers := imagetest.SampleLayers()[:1]
+	layers = append(layers, imagetest.LayerSpec{Files: []imagetest.File{
+		imagetest.Reg("var/lib/dpkg/status.d/libgcc-s1", "Package: libgcc-s1\nVersion: 12.2.0-14\nArchitecture: amd64\nDepends: libc6\n"),
+	}})
+	img, err := imagetest.Image(imagetest.ImageSpec{Layers: layers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := sbom.FromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(g.Roots, []string{"deb:libc6:amd64"}) {
+		t.Errorf("roots %v, want the first node of the cycle", g.Roots)
+	}
+}

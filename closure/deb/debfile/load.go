@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/stratabuild/strata/closure"
@@ -125,6 +126,24 @@ func load(dir, sha string) (*Package, error) {
 		p.Entries = append(p.Entries, e)
 	}
 	return p, nil
+}
+
+// Script returns the text of one of the package's maintainer scripts
+// (preinst, postinst, prerm, postrm, config), "" when it has none.
+// strata never runs them; sysfiles reads a few well-known effects from
+// them.
+func (p *Package) Script(name string) (string, error) {
+	if !maintainerScripts[name] {
+		return "", fmt.Errorf("%q is not a maintainer script name", name)
+	}
+	if !slices.Contains(p.Scripts, name) {
+		return "", nil
+	}
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(p.Dir), controlDirNam, name))
+	if err != nil {
+		return "", fmt.Errorf("reading the %s script of %s: %w", name, p.Name, err)
+	}
+	return string(b), nil
 }
 
 func validPath(p string) bool {

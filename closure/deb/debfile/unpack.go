@@ -47,7 +47,7 @@ const (
 	cacheVersion  = "-v1"
 	contentsKey   = ":usrmerge-v1"
 	manifestName  = "manifest.json"
-	manifestForm  = "strata-deb-unpacked/1"
+	manifestForm  = "strata-deb-unpacked/2"
 	rootDirName   = "root"
 	controlDirNam = "control"
 )
@@ -60,6 +60,18 @@ var mergedDirs = map[string]bool{"bin": true, "sbin": true, "lib": true, "lib32"
 // ("bin", "lib", "lib32", "lib64", "libx32", "sbin").
 func MergedDirs() []string {
 	return []string{"bin", "lib", "lib32", "lib64", "libx32", "sbin"}
+}
+
+// MergedPath rewrites a relative path for merged /usr: "bin/sh" becomes
+// "usr/bin/sh", "lib64" becomes "usr/lib64"; other paths are returned as
+// they are. The path is cleaned first (a leading "/" or "./" is dropped).
+func MergedPath(p string) string {
+	p = strings.TrimPrefix(path.Clean("/"+p), "/")
+	top, _, _ := strings.Cut(p, "/")
+	if mergedDirs[top] {
+		return "usr/" + p
+	}
+	return p
 }
 
 var (
@@ -140,6 +152,7 @@ func Unpack(ctx context.Context, st *store.Store, debPath, sha256 string) (*Pack
 type controlFiles struct {
 	control, md5sums, conffiles string
 	scripts                     []string
+	scriptText                  map[string]string
 }
 
 var maintainerScripts = map[string]bool{"preinst": true, "postinst": true, "prerm": true, "postrm": true, "config": true}
@@ -276,11 +289,22 @@ func readControl(member string, r io.Reader) (*controlFiles, error) {
 			return nil, fmt.Errorf("%w: %s: control members exceed %d bytes", ErrUnsafe, member, maxControl)
 		}
 		name := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
-		if maintainerScripts[name] {
-			ctl.scripts = append(ctl.scripts, name)
+		var dst *string
+		switch {
+		case maintainerScripts[name]:
+			if ctl.scriptText == nil {
+				ctl.scriptText = map[string]string{}
+			}
+			if _, dup := ctl.scriptText[name]; !dup {
+				ctl.scripts = append(ctl.scripts, name)
+			}
+			b, err := io.ReadAll(tr)
+			if err != nil {
+				return nil, fmt.Errorf("reading %s/%s: %w", member, name, err)
+			}
+			ctl.scriptText[name] = string(b)
 			continue
 		}
-		var dst *string
 		switch name {
 		case "control":
 			dst, seen = &ctl.control, true
@@ -625,6 +649,11 @@ func writeMeta(dir, sha string, ctl *controlFiles, x *extractor) error {
 		return err
 	}
 	for name, data := range map[string]string{"control": ctl.control, "md5sums": ctl.md5sums, "conffiles": ctl.conffiles} {
+		if err := os.WriteFile(filepath.Join(cdir, name), []byte(data), 0o644); err != nil {
+			return err
+		}
+	}
+	for name, data := range ctl.scriptText {
 		if err := os.WriteFile(filepath.Join(cdir, name), []byte(data), 0o644); err != nil {
 			return err
 		}

@@ -111,6 +111,15 @@ func checkSample(t *testing.T, p *debfile.Package, sum string) {
 	if len(p.Scripts) != 1 || p.Scripts[0] != "postinst" {
 		t.Errorf("scripts = %q", p.Scripts)
 	}
+	if text, err := p.Script("postinst"); err != nil || text != "#!/bin/sh\nexit 0\n" {
+		t.Errorf("postinst = %q, %v", text, err)
+	}
+	if text, err := p.Script("prerm"); err != nil || text != "" {
+		t.Errorf("prerm = %q, %v", text, err)
+	}
+	if _, err := p.Script("../manifest.json"); err == nil {
+		t.Error("Script read a file that is not a maintainer script")
+	}
 	if got, want := p.Contents().Key(), "deb:"+sum+":usrmerge-v1"; got != want {
 		t.Errorf("key = %s, want %s", got, want)
 	}
@@ -375,6 +384,17 @@ func TestUnpackDamagedCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkSample(t, p2, sum)
+}
+
+func TestMergedPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/bin/sh": "usr/bin/sh", "lib64": "usr/lib64", "./lib/x86_64-linux-gnu/libc.so.6": "usr/lib/x86_64-linux-gnu/libc.so.6",
+		"/usr/bin/awk": "usr/bin/awk", "etc/passwd": "etc/passwd", "library/x": "library/x", "/sbin/": "usr/sbin",
+	} {
+		if got := debfile.MergedPath(in); got != want {
+			t.Errorf("MergedPath(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
 
 func TestParseParagraph(t *testing.T) {

@@ -2,13 +2,17 @@ package deb
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +32,9 @@ import (
 type archivePkg struct {
 	stanza string
 	files  []debtest.File
+	// comp is the component, default main. Other components are published
+	// as Packages.gz only, to exercise the fallback.
+	comp string
 }
 
 // pkgOf is an archivePkg with one file, usr/share/doc/NAME/VERSION.
@@ -132,10 +139,17 @@ func (a *testArchive) publish(t testing.TB, pkgs []archivePkg, byHash bool) {
 	t.Helper()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	var index bytes.Buffer
+	indexes := map[string]*bytes.Buffer{}
 	for _, p := range pkgs {
 		f := parseFields(p.stanza)
 		name, ver, arch := f["package"], f["version"], f["architecture"]
+		comp := p.comp
+		if comp == "" {
+			comp = "main"
+		}
+		if indexes[comp] == nil {
+			indexes[comp] = &bytes.Buffer{}
+		}
 		ctl := p.stanza + "Maintainer: Test Maintainer <m@example.invalid>\nSection: misc\nHomepage: https://example.invalid/" + name + "\nInstalled-Size: 1\nDescription: the " + name + " package\n longer text\n"
 		deb, err := debtest.Bytes(debtest.Deb{Control: ctl, Files: p.files})
 		if err != nil {
@@ -143,36 +157,47 @@ func (a *testArchive) publish(t testing.TB, pkgs []archivePkg, byHash bool) {
 		}
 		sum := sha256.Sum256(deb)
 		hexSum := hex.EncodeToString(sum[:])
-		fn := fmt.Sprintf("pool/main/%s/%s_%s_%s.deb", name, name, ver, arch)
+		fn := fmt.Sprintf("pool/%s/%s/%s_%s_%s.deb", comp, name, name, ver, arch)
 		a.files[fn] = deb
 		a.debs[name] = hexSum
-		fmt.Fprintf(&index, "%sMaintainer: Test Maintainer <m@example.invalid>\nInstalled-Size: 1\nFilename: %s\nSize: %d\nSHA256: %s\nSection: misc\nDescription: the %s package\n\n",
+		fmt.Fprintf(indexes[comp], "%sMaintainer: Test Maintainer <m@example.invalid>\nInstalled-Size: 1\nFilename: %s\nSize: %d\nSHA256: %s\nSection: misc\nDescription: the %s package\n\n",
 			p.stanza, fn, len(deb), hexSum, name)
 	}
-	var xzb bytes.Buffer
-	w, err := xz.NewWriter(&xzb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(index.Bytes())
-	w.Close()
-	dir := "dists/" + a.suite + "/main/binary-amd64/"
-	rel := "Origin: Test\nSuite: " + a.suite + "\nCodename: " + a.suite + "\nDate: Thu, 01 Jan 2026 00:00:00 UTC\nArchitectures: amd64\nComponents: main\n"
+	comps := slices.Sorted(maps.Keys(indexes))
+	rel := "Origin: Test\nSuite: " + a.suite + "\nCodename: " + a.suite + "\nDate: Thu, 01 Jan 2026 00:00:00 UTC\nArchitectures: amd64\nComponents: " + strings.Join(comps, " ") + "\n"
 	if byHash {
 		rel += "Acquire-By-Hash: yes\n"
 	}
 	rel += a.releaseExtra
 	rel += "SHA256:\n"
-	for _, f := range []struct {
-		name string
-		b    []byte
-	}{{"Packages", index.Bytes()}, {"Packages.xz", xzb.Bytes()}} {
-		sum := sha256.Sum256(f.b)
-		h := hex.EncodeToString(sum[:])
-		rel += fmt.Sprintf(" %s %d main/binary-amd64/%s\n", h, len(f.b), f.name)
-		a.files[dir+f.name] = f.b
-		if byHash {
-			a.files[dir+"by-hash/SHA256/"+h] = f.b
+	for _, comp := range comps {
+		index := indexes[comp].Bytes()
+		var zb bytes.Buffer
+		var w io.WriteCloser
+		ext := ".xz"
+		if comp == "main" {
+			xw, err := xz.NewWriter(&zb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w = xw
+		} else {
+			w, ext = gzip.NewWriter(&zb), ".gz"
+		}
+		w.Write(index)
+		w.Close()
+		dir := "dists/" + a.suite + "/" + comp + "/binary-amd64/"
+		for _, f := range []struct {
+			name string
+			b    []byte
+		}{{"Packages", index}, {"Packages" + ext, zb.Bytes()}} {
+			sum := sha256.Sum256(f.b)
+			h := hex.EncodeToString(sum[:])
+			rel += fmt.Sprintf(" %s %d %s/binary-amd64/%s\n", h, len(f.b), comp, f.name)
+			a.files[dir+f.name] = f.b
+			if byHash {
+				a.files[dir+"by-hash/SHA256/"+h] = f.b
+			}
 		}
 	}
 	a.files["dists/"+a.suite+"/InRelease"] = clearSign(t, a.entity, rel)

@@ -265,3 +265,36 @@ func TestKeyringFolder(t *testing.T) {
 		t.Fatalf("empty keyring folder: %v", err)
 	}
 }
+
+func TestSeveralComponents(t *testing.T) {
+	pkgs := append(standardPackages(),
+		archivePkg{stanza: "Package: extra\nVersion: 1\nArchitecture: all\nDepends: hello, www-browser\n", comp: "contrib"},
+		archivePkg{stanza: "Package: w3m\nVersion: 0.5\nArchitecture: amd64\nProvides: www-browser\n", comp: "contrib"})
+	a := newTestArchive(t, pkgs)
+	s := a.spec("extra")
+	s.Debian.Components = []string{"main", "contrib"}
+	var log bytes.Buffer
+	l, err := New(s, testStore(t)).ResolveLock(context.Background(), amd64Request(&log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range l.Packages {
+		names = append(names, p.Name+"@"+p.Filename[:strings.IndexByte(p.Filename[5:], '/')+5])
+	}
+	if got := strings.Join(names, " "); got != "extra@pool/contrib hello@pool/main libc6@pool/main libgcc-s1@pool/main lynx@pool/main" {
+		t.Errorf("closure %s", got)
+	}
+	if !strings.Contains(log.String(), "provided by lynx, w3m; chose lynx") {
+		t.Errorf("log %q", log.String())
+	}
+	if n := a.hitCount("dists/testing/contrib/binary-amd64/by-hash/"); n != 1 {
+		t.Errorf("%d contrib index downloads, want 1 (the .gz by hash)", n)
+	}
+	// Only main asked for: contrib's package is unknown.
+	s.Debian.Components = nil
+	_, err = New(s, testStore(t)).ResolveLock(context.Background(), amd64Request(nil))
+	if err == nil || !strings.Contains(err.Error(), "no package named extra in testing/main amd64") {
+		t.Fatalf("error %v", err)
+	}
+}

@@ -69,6 +69,10 @@ var (
 //     order), etc/ssl/certs/NAME.pem links to each certificate and
 //     HASH.N links by OpenSSL subject hash (as `openssl rehash` names
 //     them);
+//   - the links `update-alternatives --install` calls in postinst
+//     scripts would make (LINK -> /etc/alternatives/NAME -> PATH, highest
+//     priority wins, only for shipped paths and calls with literal
+//     arguments), e.g. /usr/bin/awk for mawk;
 //   - var/lib/dpkg/status.d/NAME (the control paragraph plus
 //     "Status: install ok installed") and NAME.md5sums per package, the
 //     layout distroless uses and scanners (syft, trivy) read; NAME:ARCH
@@ -156,6 +160,11 @@ func Generate(ctx context.Context, opt Options) (closure.Contents, int64, error)
 		break
 	}
 
+	// update-alternatives links.
+	if err := g.alternatives(opt.Packages); err != nil {
+		return nil, 0, err
+	}
+
 	// dpkg status.d.
 	if err := g.status(opt.Packages); err != nil {
 		return nil, 0, err
@@ -199,6 +208,11 @@ func (g *gen) symlink(p, target string, yield bool) error {
 			return nil
 		}
 		return fmt.Errorf("generating system files: package %s ships /%s, which strata generates (exclude the package)", pkg, p)
+	}
+	if d := parent(p); d != "" {
+		if _, ok := g.byPath[d]; !ok {
+			g.dir(d, 0o755, 0, 0)
+		}
 	}
 	g.put(closure.Entry{Path: p, Type: closure.Symlink, Mode: 0o777, Link: target})
 	return nil

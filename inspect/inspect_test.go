@@ -350,3 +350,28 @@ func TestDiff(t *testing.T) {
 		t.Errorf("config changes %+v, want only rootfs.diff_ids", d.Config)
 	}
 }
+
+// strata's own history title wins over what the files suggest: its
+// generated system-files layer holds every package's status file.
+func TestLayersHoldStrataTitle(t *testing.T) {
+	img, err := imagetest.Image(imagetest.ImageSpec{Layers: []imagetest.LayerSpec{
+		{CreatedBy: "strata: libc6 2.36-9", Comment: "strata", Files: []imagetest.File{imagetest.Reg("usr/lib/libc.so.6", "x")}},
+		{CreatedBy: "strata: debian-system", Comment: "strata", Files: []imagetest.File{imagetest.Reg("var/lib/dpkg/status.d/libc6", "Package: libc6\n")}},
+		{CreatedBy: "RUN apt-get install foo", Files: []imagetest.File{imagetest.Reg("var/lib/dpkg/status.d/foo", "Package: foo\n")}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := inspect.Layers(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{ls[0].Holds, ls[1].Holds, ls[2].Holds}
+	want := []string{"libc6 2.36-9", "debian-system", "deb: foo"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("holds %q, want %q", got, want)
+	}
+	if !reflect.DeepEqual(ls[1].Packages, []string{"libc6"}) {
+		t.Errorf("status files of layer 1: %v", ls[1].Packages)
+	}
+}

@@ -18,12 +18,14 @@ type LayerInfo struct {
 	FileBytes int64 `json:"fileBytes"`
 	Entries   int   `json:"entries"`
 	// Packages are the Debian packages whose status file
-	// (var/lib/dpkg/status.d/NAME) the layer holds.
+	// (var/lib/dpkg/status.d/NAME) the layer holds (strata writes them all
+	// in its generated system-files layer, next to passwd and group).
 	Packages []string `json:"packages,omitempty"`
 	// StorePaths are the nix/store/* top folders the layer holds.
 	StorePaths []string `json:"storePaths,omitempty"`
-	// Holds is a one-line description: the packages, the store paths, or
-	// the history line (a files entry, generated files, a base layer).
+	// Holds is a one-line description: strata's own layer title (from the
+	// history entry strata wrote), else the packages and store paths
+	// found in the layer, else its history line.
 	Holds string `json:"holds"`
 }
 
@@ -78,6 +80,7 @@ func Layers(img v1.Image) ([]LayerInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing layers: %w", err)
 	}
+	hist := historyForLayers(cf, len(layers))
 	out := make([]LayerInfo, 0, len(layers))
 	for i, l := range layers {
 		entries, err := readLayer(l, false)
@@ -102,13 +105,20 @@ func Layers(img v1.Image) ([]LayerInfo, error) {
 		}
 		li.Packages = sortedPaths(pk)
 		li.StorePaths = sortedPaths(sp)
-		li.Holds = holds(li)
+		li.Holds = holds(li, hist[i])
 		out = append(out, li)
 	}
 	return out, nil
 }
 
-func holds(li LayerInfo) string {
+// strataComment marks the history entries strata writes; their created_by
+// is "strata: " + the layer's title.
+const strataComment = "strata"
+
+func holds(li LayerInfo, h v1.History) string {
+	if h.Comment == strataComment && strings.HasPrefix(h.CreatedBy, "strata: ") {
+		return oneLine(strings.TrimPrefix(h.CreatedBy, "strata: "))
+	}
 	var parts []string
 	if len(li.Packages) > 0 {
 		parts = append(parts, "deb: "+listShort(li.Packages))

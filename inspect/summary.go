@@ -153,10 +153,10 @@ func highlights(c v1.Config) *Highlights {
 	return h
 }
 
-// historyForLayers returns the created_by of each non-empty history entry,
-// aligned with the layers; "" when the history is shorter.
-func historyForLayers(cf *v1.ConfigFile, n int) []string {
-	out := make([]string, n)
+// historyForLayers returns the non-empty history entries aligned with the
+// layers; zero entries when the history is shorter.
+func historyForLayers(cf *v1.ConfigFile, n int) []v1.History {
+	out := make([]v1.History, n)
 	i := 0
 	for _, h := range cf.History {
 		if h.EmptyLayer {
@@ -165,7 +165,7 @@ func historyForLayers(cf *v1.ConfigFile, n int) []string {
 		if i >= n {
 			break
 		}
-		out[i] = h.CreatedBy
+		out[i] = h
 		i++
 	}
 	return out
@@ -195,7 +195,7 @@ func layerBriefs(img v1.Image, cf *v1.ConfigFile) ([]LayerBrief, error) {
 		if err != nil {
 			return nil, fmt.Errorf("layer %d media type: %w", i, err)
 		}
-		out = append(out, LayerBrief{Index: i, Digest: d.String(), DiffID: diffID.String(), Size: size, MediaType: string(mt), CreatedBy: hist[i]})
+		out = append(out, LayerBrief{Index: i, Digest: d.String(), DiffID: diffID.String(), Size: size, MediaType: string(mt), CreatedBy: hist[i].CreatedBy})
 	}
 	return out, nil
 }

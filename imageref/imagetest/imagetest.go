@@ -113,7 +113,9 @@ func Layer(files ...File) (v1.Layer, error) {
 // LayerSpec is one layer of an Image with its history line.
 type LayerSpec struct {
 	CreatedBy string
-	Files     []File
+	// Comment is the history comment; strata writes "strata".
+	Comment string
+	Files   []File
 }
 
 // ImageSpec describes a test image.
@@ -133,7 +135,7 @@ func Image(s ImageSpec) (v1.Image, error) {
 		}
 		img, err = mutate.Append(img, mutate.Addendum{
 			Layer:   l,
-			History: v1.History{CreatedBy: ls.CreatedBy, Created: v1.Time{Time: Epoch}},
+			History: v1.History{CreatedBy: ls.CreatedBy, Comment: ls.Comment, Created: v1.Time{Time: Epoch}},
 		})
 		if err != nil {
 			return nil, err

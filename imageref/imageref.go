@@ -1,6 +1,7 @@
 package imageref
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -60,7 +61,7 @@ func (r *Ref) SingleImage() (v1.Image, error) {
 
 // Load reads ref. Accepted forms:
 //
-//	x.tar, docker-archive:x.tar   a docker-archive tarball (one image)
+//	x.tar, docker-archive:x.tar   a docker-archive tarball (one image; x.tar.gz too)
 //	oci:DIR, oci:DIR:TAG          an OCI image layout; TAG matches the
 //	                              org.opencontainers.image.ref.name annotation
 //	docker:NAME                   an image in the local Docker Engine
@@ -125,7 +126,8 @@ func loadArchive(ref, path string) (*Ref, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("reading docker archive %s: %w (give the path of a tarball written by `docker save` or `strata build -o FILE`)", path, err)
 	}
-	img, err := tarball.ImageFromPath(path, nil)
+	opener := archiveOpener(path)
+	img, err := tarball.Image(opener, nil)
 	if err != nil {
 		return nil, fmt.Errorf("reading docker archive %s: %w (an archive holding several images is not supported: save one image per file)", path, err)
 	}
@@ -133,10 +135,42 @@ func loadArchive(ref, path string) (*Ref, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return os.Open(path) }); err == nil && len(m) == 1 && len(m[0].RepoTags) > 0 {
+	if m, err := tarball.LoadManifest(opener); err == nil && len(m) == 1 && len(m[0].RepoTags) > 0 {
 		r.Tag = m[0].RepoTags[0]
 	}
 	return r, nil
+}
+
+// archiveOpener opens a docker archive, decompressing it on the fly when
+// it is gzipped (docker save | gzip > x.tar.gz).
+func archiveOpener(path string) tarball.Opener {
+	return func() (io.ReadCloser, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		var magic [2]byte
+		if n, _ := io.ReadFull(f, magic[:]); n == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				f.Close()
+				return nil, err
+			}
+			zr, err := gzip.NewReader(f)
+			if err != nil {
+				f.Close()
+				return nil, err
+			}
+			return struct {
+				io.Reader
+				io.Closer
+			}{zr, f}, nil
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return f, nil
+	}
 }
 
 func imageRef(display string, img v1.Image) (*Ref, error) {

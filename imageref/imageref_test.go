@@ -2,6 +2,7 @@ package imageref_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"os"
@@ -84,7 +85,8 @@ func TestLoadDockerArchive(t *testing.T) {
 	if err := tarball.WriteToFile(path, tag, img); err != nil {
 		t.Fatal(err)
 	}
-	for _, ref := range []string{path, "docker-archive:" + path} {
+	gz := gzipFile(t, path)
+	for _, ref := range []string{path, "docker-archive:" + path, gz} {
 		r, err := imageref.Load(context.Background(), ref, imageref.Options{})
 		if err != nil {
 			t.Fatalf("Load(%s): %v", ref, err)
@@ -106,6 +108,30 @@ func TestLoadDockerArchive(t *testing.T) {
 	if _, err := imageref.Load(context.Background(), "docker-archive:"+filepath.Join(t.TempDir(), "missing.tar"), imageref.Options{}); err == nil || !strings.Contains(err.Error(), "docker save") {
 		t.Errorf("missing archive: error %v should say what to give", err)
 	}
+}
+
+func gzipFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := path + ".gz"
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := gzip.NewWriter(f)
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func TestLoadOCILayout(t *testing.T) {

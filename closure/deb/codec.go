@@ -106,7 +106,7 @@ func decodeIndex(data []byte) ([]Package, *lookup, error) {
 	}
 	d.off = len(indexMagic)
 	n := d.uint()
-	if n > uint64(len(d.s)) {
+	if n > uint64(len(d.s))/20 { // a package takes at least 20 bytes
 		return nil, nil, errShortCache
 	}
 	pk := make([]Package, n)
@@ -134,7 +134,7 @@ func decodeIndex(data []byte) ([]Package, *lookup, error) {
 		l.order[k] = int(i)
 	}
 	n = d.uint()
-	if n > uint64(len(d.s)) {
+	if n > uint64(len(d.s))/4 { // a provide takes at least 4 bytes
 		return nil, nil, errShortCache
 	}
 	l.provs = make([]provide, n)

@@ -37,3 +37,47 @@ func TestIndexCodecRoundTrip(t *testing.T) {
 		t.Error("a cache with trailing bytes decoded")
 	}
 }
+
+func FuzzDecodeIndex(f *testing.F) {
+	pk := []Package{{Name: "a", Version: "1", Arch: "amd64", Provides: "v (= 1)"}, {Name: "b", Version: "2", Arch: "all"}}
+	l, err := buildLookup(&Index{Packages: pk}, "amd64")
+	if err != nil {
+		f.Fatal(err)
+	}
+	good := encodeIndex(pk, l)
+	f.Add(good)
+	f.Add(good[:len(good)-3])
+	f.Add([]byte(indexMagic + "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pk, l, err := decodeIndex(b)
+		if err != nil {
+			return
+		}
+		// whatever decodes must be usable by the resolver without panics
+		for _, i := range l.order {
+			_ = pk[i].Name
+		}
+		for _, p := range l.provs {
+			_ = pk[p.pkg]
+		}
+	})
+}
+
+func FuzzParseRelations(f *testing.F) {
+	for _, s := range []string{"a, b (>= 1) | c:any", "a [amd64] <!nocheck>", "(", "a (>= ", "a ] [", "| ,"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		rels, err := parseRelations(s, "amd64")
+		if err != nil {
+			return
+		}
+		for _, r := range rels {
+			for _, a := range r {
+				if a.Name == "" {
+					t.Fatalf("%q: empty name", s)
+				}
+			}
+		}
+	})
+}

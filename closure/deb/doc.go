@@ -1,13 +1,31 @@
-// Package deb owns Debian packages as closure inputs: finding the mirror
-// (spec, STRATA_DEBIAN_MIRROR, or the host's apt sources), the signed
-// archive chain of trust (InRelease verified with OpenPGP against a
-// keyring, then the SHA256 of every Packages index and every .deb), a
-// cache of parsed Packages indexes in the store, a pure dependency resolver
-// (Depends, Pre-Depends, alternatives, virtual packages, version relations,
-// Multi-Arch qualifiers, Conflicts/Breaks, exclusions), the "debian" section
-// of strata.lock, and the closure.Source that turns a spec's debian block
-// into graph nodes (one per package plus the generated system files).
+// Package deb owns Debian packages as closure inputs.
 //
-// Unpacking .debs lives in the sub-package debfile and the generated
-// /etc and dpkg status files in sysfiles.
+// The mirror is the spec's debian.mirror, else STRATA_DEBIAN_MIRROR, else
+// the host's apt source serving the suite (deb822 sources.list.d/*.sources
+// first, then the one-line sources.list); it is never written to the lock.
+//
+// Chain of trust: dists/SUITE/InRelease is verified (OpenPGP clear
+// signature) against debian.keyring (a binary or armored keyring, or a
+// folder of them; default the host's Debian archive keyring) and must be
+// signed for the requested suite; the SHA256 it lists for each
+// COMPONENT/binary-ARCH/Packages(.xz|.gz) is checked on download (by hash
+// when the archive offers Acquire-By-Hash); the SHA256 each Packages stanza
+// lists is checked for every .deb on its way into the store.
+//
+// Parsed indexes are cached in the store (deb-index/v2-SHA256-ARCH, a
+// compact format with a bisectable name and Provides lookup), so a warm
+// resolution costs one InRelease download plus a few tens of milliseconds.
+//
+// Resolve is a pure, deterministic function over an Index: Depends and
+// Pre-Depends (not Recommends, and Essential packages are not implied),
+// alternatives, virtual packages and versioned Provides, dpkg version
+// relations, architecture qualifiers with Multi-Arch, Conflicts/Breaks as
+// errors, and exclusions that drop the dependencies only excluded
+// packages could satisfy.
+//
+// Lock is the "debian" section of strata.lock. Source (closure.Source)
+// ties it together: with a fitting lock it touches no index at all and
+// downloads only the .debs missing from the store; it unpacks them with
+// the sub-package debfile and adds the generated system files of the
+// sub-package sysfiles as the node "generated:debian-system".
 package deb

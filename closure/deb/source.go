@@ -117,30 +117,46 @@ func logf(req closure.Request, format string, args ...any) {
 	}
 }
 
-// ResolveLock returns the lock for req: the given lock when it fits the
-// spec and no update is asked for (no network), else a fresh resolution
-// against the signed archive (the index from the cache when its checksum
-// is known). It downloads no .deb.
+// ResolveLock returns the lock for req without downloading any .deb:
+//   - a lock that fits the spec, no update asked: the lock itself, with no
+//     network at all;
+//   - a lock that no longer fits (packages, exclude, suite, components
+//     changed): a fresh resolution that keeps every locked version still
+//     satisfying, like a minimal lock update (strata's --frozen refuses
+//     this case before any source runs);
+//   - Update with UpdateNames (package names): a fresh resolution keeping
+//     the locked versions of the packages not named;
+//   - Update without names, or naming "debian": a fresh resolution.
+//
+// A fresh resolution reads the signed archive (the index from the cache
+// when its checksum is known).
 func (s *Source) ResolveLock(ctx context.Context, req closure.Request) (*Lock, error) {
 	in, err := s.inputs(req)
 	if err != nil {
 		return nil, err
 	}
-	var old *Lock
-	if len(req.Locked) > 0 {
-		old, err = ParseLock(req.Locked)
-		if err != nil {
-			return nil, err
-		}
-		if !req.Update {
-			if why := old.matches(in.suite, in.comps, in.arch, in.deb.Packages, in.deb.Exclude); why != "" {
-				return nil, fmt.Errorf("strata.lock's debian section has %s: run `strata lock --update` to resolve again", why)
-			}
-			return old, nil
-		}
+	if len(req.Locked) == 0 {
+		return s.resolveFresh(ctx, req, in, nil)
+	}
+	old, err := ParseLock(req.Locked)
+	if err != nil {
+		return nil, err
 	}
 	prefer := map[string]string{}
-	if old != nil && len(req.UpdateNames) > 0 && !slices.Contains(req.UpdateNames, s.Name()) {
+	switch {
+	case !req.Update:
+		why := old.matches(in.suite, in.comps, in.arch, in.deb.Packages, in.deb.Exclude)
+		if why == "" {
+			return old, nil
+		}
+		logf(req, "debian: strata.lock has %s; resolving again, keeping the locked versions that still fit\n", why)
+		if old.Suite != in.suite {
+			break // another release: nothing to keep
+		}
+		for _, p := range old.Packages {
+			prefer[p.Name] = p.Version
+		}
+	case len(req.UpdateNames) > 0 && !slices.Contains(req.UpdateNames, s.Name()):
 		for _, p := range old.Packages {
 			if !slices.Contains(req.UpdateNames, p.Name) {
 				prefer[p.Name] = p.Version

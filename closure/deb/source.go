@@ -30,6 +30,8 @@ const (
 	unpackWorkers   = 2
 )
 
+var _ closure.Source = (*Source)(nil)
+
 // Source resolves a spec's debian block into closure nodes.
 type Source struct {
 	spec   *spec.Spec

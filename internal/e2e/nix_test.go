@@ -623,6 +623,83 @@ func TestNixRegisterClosure(t *testing.T) {
 	}
 }
 
+// nix.installables (a .drv, built with `nix build`) gives the same image
+// as the output path, and the image's SBOMs list every store path with
+// its name, version and narHash.
+func TestNixInstallablesAndSBOM(t *testing.T) {
+	d := demoClosure(t)
+	entry := d.app + "/bin/app"
+	drv := nixtest.Run(t, "", "nix-store", "--query", "--deriver", d.app)
+	if !strings.HasSuffix(drv, ".drv") {
+		t.Fatalf("demo app has no deriver: %q", drv)
+	}
+	out := t.TempDir()
+	want := buildJSON(t, nil, "build", specDir(t, nixSpecYAML("nixinst", "  paths: "+yamlList(d.app), entry, "")),
+		"--cache", t.TempDir(), "-o", filepath.Join(out, "paths.tar"))
+	sbomDir := filepath.Join(out, "sbom")
+	got := buildJSON(t, nil, "build", specDir(t, nixSpecYAML("nixinst", "  installables: "+yamlList(drv), entry, "")),
+		"--cache", t.TempDir(), "-o", filepath.Join(out, "inst.tar"), "--sbom", sbomDir)
+	if got["digest"] != want["digest"] {
+		t.Errorf("installables [%s] give %v, paths [%s] %v", drv, got["digest"], d.app, want["digest"])
+	}
+
+	// narHash in base16, as `nix-store --dump-db` prints it.
+	dump := strings.Split(nixtest.Run(t, "", "nix-store", append([]string{"--dump-db"}, d.paths...)...), "\n")
+	hex := map[string]string{}
+	for i := 0; i+1 < len(dump); i++ {
+		if contains(d.paths, dump[i]) && hex[dump[i]] == "" {
+			hex[dump[i]] = dump[i+1]
+		}
+	}
+	var spdx struct {
+		Packages []struct {
+			Name, VersionInfo string
+			Checksums         []struct{ Algorithm, ChecksumValue string }
+		}
+	}
+	var cdx struct {
+		Components []struct {
+			BomRef  string `json:"bom-ref"`
+			Name    string
+			Version string
+			Hashes  []struct{ Alg, Content string }
+		}
+	}
+	for file, v := range map[string]any{"nixinst.spdx.json": &spdx, "nixinst.cdx.json": &cdx} {
+		b, err := os.ReadFile(filepath.Join(sbomDir, file))
+		if err != nil {
+			t.Fatalf("--sbom wrote no %s: %v", file, err)
+		}
+		if err := json.Unmarshal(b, v); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+	}
+	for _, p := range d.paths {
+		name, version := nix.ParseName(p)
+		if len(hex[p]) != 64 {
+			t.Fatalf("nix-store --dump-db gave no base16 hash for %s: %q", p, hex[p])
+		}
+		found := false
+		for _, pk := range spdx.Packages {
+			if pk.Name == name && pk.VersionInfo == version && len(pk.Checksums) == 1 && pk.Checksums[0].ChecksumValue == hex[p] {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("SPDX has no package %s %s with checksum %s (the narHash)", name, version, hex[p])
+		}
+		found = false
+		for _, c := range cdx.Components {
+			if c.BomRef == "nix:"+p && c.Name == name && c.Version == version && len(c.Hashes) == 1 && c.Hashes[0].Content == hex[p] {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("CycloneDX has no component nix:%s (%s %s, hash %s)", p, name, version, hex[p])
+		}
+	}
+}
+
 // nixLockSection reads the nix section of a strata.lock (one platform).
 func nixLockSection(t *testing.T, dir string) (roots []string, paths map[string]string) {
 	t.Helper()

@@ -388,8 +388,8 @@ func TestNixModifiedStorePathFailsBuild(t *testing.T) {
 	t.Cleanup(func() { deleteStorePath(t, sp) })
 
 	dir := specDir(t, "name: tamper\nnix:\n  paths: "+yamlList(sp)+"\n")
-	out := t.TempDir()
-	MustRun(t, nil, "build", dir, "--cache", t.TempDir(), "-o", filepath.Join(out, "intact.tar"))
+	out, warm := t.TempDir(), t.TempDir()
+	intact := buildJSON(t, nil, "build", dir, "--cache", warm, "-o", filepath.Join(out, "intact.tar"))
 
 	f := filepath.Join(sp, "data", "file")
 	if err := os.Chmod(f, 0o644); err != nil {
@@ -413,6 +413,13 @@ func TestNixModifiedStorePathFailsBuild(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "tampered.tar")); err == nil {
 		t.Error("a failed build left tampered.tar behind")
 	}
+	// A warm cache keys the path's layer by its recorded narHash, so the
+	// rebuild reuses the layer made from the verified bytes: the image is
+	// the intact one, not the tampered one.
+	again := buildJSON(t, nil, "build", dir, "--cache", warm, "-o", filepath.Join(out, "warm.tar"))
+	if again["digest"] != intact["digest"] {
+		t.Errorf("warm rebuild after tampering gives %v, the intact image %v", again["digest"], intact["digest"])
+	}
 }
 
 // Checks from nixpkgs' docker-tools NixOS test, re-run against strata.
@@ -425,7 +432,7 @@ func TestNixDockerToolsChecks(t *testing.T) {
 	dir := specDir(t, nixSpecYAML("nixchecks", "  paths: "+yamlList(d.app, link), entry, "  user: \"1000:1000\"\n"))
 	tag := UniqueTag(t, "nixchecks")
 	sum, tarPath := buildLoad(t, dir, tag)
-	run := func(args ...string) string {
+	run := func(t *testing.T, args ...string) string {
 		t.Helper()
 		return strings.TrimSpace(Cmd(t, "docker", append([]string{"run", "--rm"}, args...)...))
 	}
@@ -438,11 +445,11 @@ func TestNixDockerToolsChecks(t *testing.T) {
 	})
 
 	t.Run("symlinks intact", func(t *testing.T) {
-		if got := run("--entrypoint", d.bb(), tag, "readlink", d.app+"/bin/app"); got != d.script+"/bin/hello" {
+		if got := run(t, "--entrypoint", d.bb(), tag, "readlink", d.app+"/bin/app"); got != d.script+"/bin/hello" {
 			t.Errorf("bin/app links to %q, want %s", got, d.script+"/bin/hello")
 		}
 		// The symlink store path is not dereferenced.
-		if got := run("--entrypoint", d.bb(), tag, "sh", "-c", "test -L "+link+" && readlink "+link); got != d.bb() {
+		if got := run(t, "--entrypoint", d.bb(), tag, "sh", "-c", "test -L "+link+" && readlink "+link); got != d.bb() {
 			t.Errorf("store symlink %s: %q, want a symlink to %s", link, got, d.bb())
 		}
 		h := readArchive(t, tarPath)
@@ -458,13 +465,13 @@ func TestNixDockerToolsChecks(t *testing.T) {
 	})
 
 	t.Run("store permissions and non-root user", func(t *testing.T) {
-		if got := run("--entrypoint", d.bb(), tag, "stat", "-c", "%a %u", "/nix", "/nix/store"); got != "755 0\n755 0" {
+		if got := run(t, "--entrypoint", d.bb(), tag, "stat", "-c", "%a %u", "/nix", "/nix/store"); got != "755 0\n755 0" {
 			t.Errorf("/nix and /nix/store: %q, want 755 owned by root", got)
 		}
-		if got := run("--entrypoint", d.bb(), tag, "id", "-u"); got != "1000" {
+		if got := run(t, "--entrypoint", d.bb(), tag, "id", "-u"); got != "1000" {
 			t.Errorf("config.user not applied: id -u %q", got)
 		}
-		if got := run(tag); got != "hello from nix" {
+		if got := run(t, tag); got != "hello from nix" {
 			t.Errorf("as user 1000 the entrypoint printed %q", got)
 		}
 	})
@@ -481,7 +488,7 @@ func TestNixDockerToolsChecks(t *testing.T) {
 		if n := len(inspectImage(t, btag).RootFS.Layers); n > 2 || n != len(ls) {
 			t.Errorf("budget 2 image has %d layers (archive %d)", n, len(ls))
 		}
-		if got := run(btag); got != "hello from nix" {
+		if got := run(t, btag); got != "hello from nix" {
 			t.Errorf("budget 2 image printed %q", got)
 		}
 	})
@@ -515,6 +522,23 @@ func TestNixDockerToolsChecks(t *testing.T) {
 		}
 		if da, db := layerOf(al, d.app), layerOf(bl, link); da == "" || db == "" || strings.Contains(bdiff, da) || strings.Contains(adiff, db) {
 			t.Errorf("unshared paths: app layer %q, link layer %q should be present and not shared", da, db)
+		}
+	})
+
+	t.Run("files entry links into the store", func(t *testing.T) {
+		// dockerTools' contents/buildEnv link store paths into /bin; with
+		// strata a files: entry holds the link.
+		fdir := specDir(t, nixSpecYAML("nixfiles", "  paths: "+yamlList(d.app), "/bin/app", "files:\n  - src: bin\n    dst: /bin\n"))
+		if err := os.Mkdir(filepath.Join(fdir, "bin"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(entry, filepath.Join(fdir, "bin", "app")); err != nil {
+			t.Fatal(err)
+		}
+		ftag := UniqueTag(t, "nixfiles")
+		buildLoad(t, fdir, ftag)
+		if got := run(t, ftag); got != "hello from nix" {
+			t.Errorf("/bin/app -> %s printed %q", entry, got)
 		}
 	})
 

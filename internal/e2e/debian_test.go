@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/hex"
@@ -329,6 +330,39 @@ func TestDebianStatusMatchesLock(t *testing.T) {
 		if strings.HasPrefix(p, "dpkg=") {
 			t.Errorf("status.d lists %s, which the example excludes", p)
 		}
+	}
+}
+
+// syft, reading the image the way scanners do, finds exactly the locked
+// Debian packages.
+func TestDebianSyftMatchesLock(t *testing.T) {
+	syft := testutil.RequireTool(t, "syft")
+	tarPath, locked := lockedPython(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, syft, "docker-archive:"+tarPath, "-o", "json", "-q")
+	cmd.Env = append(os.Environ(), "SYFT_CHECK_FOR_APP_UPDATE=false")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("syft: %v\n%s", err, stderr.String())
+	}
+	var doc struct {
+		Artifacts []struct{ Name, Version, Type string }
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("syft -o json: %v", err)
+	}
+	var debs []string
+	for _, a := range doc.Artifacts {
+		if a.Type == "deb" {
+			debs = append(debs, a.Name+"="+a.Version)
+		}
+	}
+	sort.Strings(debs)
+	if !slices.Equal(debs, locked) {
+		t.Errorf("syft's deb packages differ from the lock:\nsyft: %v\nlock: %v", debs, locked)
 	}
 }
 

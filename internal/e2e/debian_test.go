@@ -305,6 +305,35 @@ func TestDebianLockReproducible(t *testing.T) {
 	}
 }
 
+// offlineMirror is a loopback address where nothing listens: a build that
+// needs the archive fails fast against it.
+const offlineMirror = "STRATA_DEBIAN_MIRROR=http://127.0.0.1:1/debian"
+
+// With a lock and a warm cache, a rebuild needs no archive at all and
+// writes the same bytes; the same build in an empty cache does need it (so
+// the mirror override is honoured and the first check is not vacuous).
+func TestDebianWarmBuildOffline(t *testing.T) {
+	dir, out := copyExample(t, "hello"), t.TempDir()
+	cache := t.TempDir() // shared on purpose: the second build is warm
+	MustRun(t, nil, "lock", dir, "--cache", cache)
+	cold := filepath.Join(out, "cold.tar")
+	MustRun(t, nil, "build", dir, "--cache", cache, "--frozen", "-o", cold)
+	warm := filepath.Join(out, "warm.tar")
+	r := Run(t, []string{offlineMirror}, "build", dir, "--cache", cache, "--frozen", "-o", warm)
+	if r.Code != 0 {
+		t.Fatalf("warm build with the lock reached for the archive: exit %d\n%s", r.Code, r.Stderr)
+	}
+	b1, _ := os.ReadFile(cold)
+	b2, _ := os.ReadFile(warm)
+	if len(b1) == 0 || !bytes.Equal(b1, b2) {
+		t.Errorf("warm rebuild wrote different bytes (%d vs %d)", len(b1), len(b2))
+	}
+	r = Run(t, []string{offlineMirror}, "build", dir, "--cache", t.TempDir(), "--frozen", "-o", filepath.Join(out, "empty.tar"))
+	if r.Code != 1 || !strings.Contains(r.Stderr, "127.0.0.1:1") {
+		t.Errorf("build in an empty cache against a dead mirror: exit %d, stderr %q; want exit 1 naming the mirror", r.Code, r.Stderr)
+	}
+}
+
 // lockedPython locks a copy of examples/python and builds it --frozen into
 // a docker-archive; it returns the archive and the locked packages.
 func lockedPython(t *testing.T) (string, []string) {

@@ -245,6 +245,19 @@ func addStoreSymlink(t *testing.T, name, target string) string {
 	return sp
 }
 
+// addStoreFile adds a regular file to the store (a store path that is a
+// file) and deletes it when the test ends.
+func addStoreFile(t *testing.T, name, content string) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(f, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sp := nixtest.Run(t, "", "nix-store", "--add", f)
+	t.Cleanup(func() { deleteStorePath(t, sp) })
+	return sp
+}
+
 func deleteStorePath(t *testing.T, sp string) {
 	cmd := exec.Command("nix-store", "--delete", sp)
 	cmd.Env = nixtest.Env()
@@ -429,7 +442,9 @@ func TestNixDockerToolsChecks(t *testing.T) {
 	entry := d.app + "/bin/app"
 	// A store path that is itself a symlink (to busybox's binary).
 	link := addStoreSymlink(t, "strata-e2e-bb-link", d.bb())
-	dir := specDir(t, nixSpecYAML("nixchecks", "  paths: "+yamlList(d.app, link), entry, "  user: \"1000:1000\"\n"))
+	// And one that is a regular file.
+	greeting := addStoreFile(t, "strata-e2e-greeting", "a file store path\n")
+	dir := specDir(t, nixSpecYAML("nixchecks", "  paths: "+yamlList(d.app, link, greeting), entry, "  user: \"1000:1000\"\n"))
 	tag := UniqueTag(t, "nixchecks")
 	sum, tarPath := buildLoad(t, dir, tag)
 	run := func(t *testing.T, args ...string) string {
@@ -473,6 +488,45 @@ func TestNixDockerToolsChecks(t *testing.T) {
 		}
 		if got := run(t, tag); got != "hello from nix" {
 			t.Errorf("as user 1000 the entrypoint printed %q", got)
+		}
+	})
+
+	t.Run("file store path", func(t *testing.T) {
+		if got := run(t, "--entrypoint", d.bb(), tag, "sh", "-c", "stat -c %a "+greeting+" && cat "+greeting); got != "444\na file store path" {
+			t.Errorf("file store path %s in the image: %q, want mode 444 and its content", greeting, got)
+		}
+	})
+
+	t.Run("store contents unchanged", func(t *testing.T) {
+		// nixpkgs runs `nix-store --verify --check-contents` in the image;
+		// this image has no Nix, so export the container's filesystem and
+		// NAR-hash every store path as Docker unpacked it.
+		cid := strings.TrimSpace(Cmd(t, "docker", "create", tag))
+		t.Cleanup(func() { exec.Command("docker", "rm", "-f", cid).Run() })
+		tmp := t.TempDir()
+		export := filepath.Join(tmp, "fs.tar")
+		Cmd(t, "docker", "export", "-o", export, cid)
+		root := filepath.Join(tmp, "root")
+		if err := os.Mkdir(root, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		Cmd(t, "tar", "-xf", export, "-C", root, "nix")
+		t.Cleanup(func() { makeWritable(root) })
+		for _, p := range append(append([]string(nil), d.paths...), link, greeting) {
+			want, err := nix.ParseHash(nixtest.Run(t, "", "nix-store", "--query", "--hash", p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _, err := nix.NARHash(filepath.Join(root, p))
+			if err != nil {
+				t.Errorf("%s in the exported container: %v", p, err)
+			} else if got != want {
+				t.Errorf("%s changed on its way through the image: NAR hash %s, the store records %s", p, got, want)
+			}
+		}
+		ents, err := os.ReadDir(filepath.Join(root, "nix", "store"))
+		if err != nil || len(ents) != 5 {
+			t.Errorf("the container's /nix/store holds %d entries (%v), want the 5 requested paths' closure", len(ents), err)
 		}
 	})
 
@@ -561,14 +615,21 @@ func TestNixDockerToolsChecks(t *testing.T) {
 		}
 		// Registration form (with narHash and narSize), as Nix dumps it.
 		reg := nixtest.Run(t, "", "nix-store", append([]string{"--dump-db"}, requisites...)...) + "\n"
-		for name, content := range map[string]string{"graph": graph.String(), "registration": reg} {
-			dir := specDir(t, nixSpecYAML("nixcf", "  closureFile: closure", entry, ""))
-			if err := os.WriteFile(filepath.Join(dir, "closure"), []byte(content), 0o644); err != nil {
+		for _, c := range []struct{ name, closureFile, file, content string }{
+			{"exportReferencesGraph", "closure", "closure", graph.String()},
+			{"registration", "closure", "closure", reg},
+			{"closureInfo folder", "closure-info", "closure-info/registration", reg},
+		} {
+			dir := specDir(t, nixSpecYAML("nixcf", "  closureFile: "+c.closureFile, entry, ""))
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, c.file)), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			got := buildJSON(t, nil, "build", dir, "--cache", t.TempDir(), "-o", filepath.Join(t.TempDir(), name+".tar"))
+			if err := os.WriteFile(filepath.Join(dir, c.file), []byte(c.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got := buildJSON(t, nil, "build", dir, "--cache", t.TempDir(), "-o", filepath.Join(t.TempDir(), "cf.tar"))
 			if got["digest"] != want["digest"] {
-				t.Errorf("closureFile (%s form) gives %v, the store query %v", name, got["digest"], want["digest"])
+				t.Errorf("closureFile (%s) gives %v, the store query %v", c.name, got["digest"], want["digest"])
 			}
 		}
 	})
@@ -818,6 +879,52 @@ func TestNixLockAndFrozen(t *testing.T) {
 	r = Run(t, nil, "build", dir, "--frozen", "--cache", cache, "-o", filepath.Join(out, "badhash.tar"))
 	if r.Code != 1 || !strings.Contains(r.Stderr, d.script) || !strings.Contains(r.Stderr, "strata lock --update") {
 		t.Errorf("a wrong locked narHash: exit %d, want 1 naming %s:\n%s", r.Code, d.script, r.Stderr)
+	}
+}
+
+// makeWritable lets t.TempDir's cleanup remove read-only store folders
+// copied out of an image.
+func makeWritable(root string) {
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o755)
+		}
+		return nil
+	})
+}
+
+// A spec's ./result link is resolved when locking: after a rebuild moves
+// the link, the lock catches the new closure until `strata lock --update`.
+func TestNixResultLinkLock(t *testing.T) {
+	d := demoClosure(t)
+	dir := specDir(t, nixSpecYAML("nixresult", "  paths: [./result]", "/nix/store/none/bin/app", ""))
+	result := filepath.Join(dir, "result")
+	if err := os.Symlink(d.app, result); err != nil {
+		t.Fatal(err)
+	}
+	cache, out := t.TempDir(), t.TempDir()
+	MustRun(t, nil, "lock", dir, "--cache", cache)
+	if roots, paths := nixLockSection(t, dir); strings.Join(roots, " ") != d.app || len(paths) != 3 {
+		t.Errorf("lock of ./result: roots %v, %d paths; want [%s] and 3 paths", roots, len(paths), d.app)
+	}
+	MustRun(t, nil, "build", dir, "--frozen", "--cache", cache, "-o", filepath.Join(out, "app.tar"))
+
+	// "Rebuild": result now points at the script.
+	if err := os.Remove(result); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(d.script, result); err != nil {
+		t.Fatal(err)
+	}
+	r := Run(t, nil, "build", dir, "--frozen", "--cache", cache, "-o", filepath.Join(out, "moved.tar"))
+	if r.Code != 1 || !strings.Contains(r.Stderr, d.script) || !strings.Contains(r.Stderr, "strata lock --update") {
+		t.Errorf("--frozen after ./result moved: exit %d, want 1 naming %s and `strata lock --update`:\n%s", r.Code, d.script, r.Stderr)
+	}
+	MustRun(t, nil, "lock", dir, "--update", "--cache", cache)
+	tarPath := filepath.Join(out, "script.tar")
+	MustRun(t, nil, "build", dir, "--frozen", "--cache", cache, "-o", tarPath)
+	if got, want := storePathsOf(readArchive(t, tarPath)), sorted([]string{d.busybox, d.script}); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("after lock --update the image holds %v, want %v", got, want)
 	}
 }
 

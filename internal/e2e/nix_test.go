@@ -312,11 +312,11 @@ func TestNixDemoClosureImage(t *testing.T) {
 	}
 
 	// Spec-less: strata build --nix APP --entrypoint APP/bin/app.
-	spec := buildJSON(t, nil, "build", dir, "--cache", t.TempDir(), "-o", filepath.Join(t.TempDir(), "spec.tar"))
+	fromSpec := buildJSON(t, nil, "build", dir, "--cache", t.TempDir(), "-o", filepath.Join(t.TempDir(), "spec.tar"))
 	bare := buildJSON(t, nil, "build", "--nix", d.app, "--entrypoint", entry, "--name", "nixdemo",
 		"--cache", t.TempDir(), "-o", filepath.Join(t.TempDir(), "x.tar"))
-	if bare["digest"] != spec["digest"] || spec["digest"] != sum["digest"] {
-		t.Errorf("spec-less --nix build gives %v, the spec build %v (and %v with --tag): want one digest", bare["digest"], spec["digest"], sum["digest"])
+	if bare["digest"] != fromSpec["digest"] || fromSpec["digest"] != sum["digest"] {
+		t.Errorf("spec-less --nix build gives %v, the spec build %v (and %v with --tag): want one digest", bare["digest"], fromSpec["digest"], sum["digest"])
 	}
 	if bare["tag"] != "nixdemo:latest" {
 		t.Errorf("spec-less tag %v, want nixdemo:latest", bare["tag"])
@@ -615,9 +615,19 @@ func TestNixDockerToolsChecks(t *testing.T) {
 		}
 		// Registration form (with narHash and narSize), as Nix dumps it.
 		reg := nixtest.Run(t, "", "nix-store", append([]string{"--dump-db"}, requisites...)...) + "\n"
+		// The same, rendered by strata's own writer.
+		infos, err := nix.ParseRegistration(strings.NewReader(reg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		formatted, err := nix.FormatRegistration(infos)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, c := range []struct{ name, closureFile, file, content string }{
 			{"exportReferencesGraph", "closure", "closure", graph.String()},
 			{"registration", "closure", "closure", reg},
+			{"FormatRegistration", "closure", "closure", string(formatted)},
 			{"closureInfo folder", "closure-info", "closure-info/registration", reg},
 		} {
 			dir := specDir(t, nixSpecYAML("nixcf", "  closureFile: "+c.closureFile, entry, ""))

@@ -716,6 +716,87 @@ func TestNixRegisterClosure(t *testing.T) {
 	if refs != "2" {
 		t.Errorf("database holds %s references, want 2 (app->script, script->busybox)", refs)
 	}
+
+	// The image has no Nix to run nixpkgs' `nix-store -qR` check in, so
+	// point this machine's Nix at the image's unpacked root instead: the
+	// database must make the closure valid, intact and alive.
+	root := filepath.Join(t.TempDir(), "root")
+	extractLayers(t, t1, root)
+	imgStore := "local?root=" + root
+	if got := strings.Fields(nixtest.Run(t, "", "nix-store", "--store", imgStore, "--query", "--requisites", d.app)); strings.Join(sorted(got), " ") != strings.Join(sorted(d.paths), " ") {
+		t.Errorf("the image's database gives the closure %v, want %v", got, d.paths)
+	}
+	nixtest.Run(t, "", "nix-store", "--store", imgStore, "--verify", "--check-contents")
+	if dead := nixtest.Run(t, "", "nix-store", "--store", imgStore, "--gc", "--print-dead"); dead != "" {
+		t.Errorf("the garbage collector would delete %q from the image: its gc roots do not keep the closure", dead)
+	}
+	if live := strings.Fields(nixtest.Run(t, "", "nix-store", "--store", imgStore, "--gc", "--print-live")); strings.Join(sorted(live), " ") != strings.Join(sorted(d.paths), " ") {
+		t.Errorf("live paths %v, want the closure %v", live, d.paths)
+	}
+}
+
+// extractLayers unpacks a docker-archive's layers in order into root
+// (strata images have no whiteouts), folder modes applied last.
+func extractLayers(t *testing.T, file, root string) {
+	t.Helper()
+	img, err := tarball.ImageFromPath(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { makeWritable(root) })
+	dirModes := map[string]os.FileMode{}
+	for _, l := range ls {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(root, filepath.FromSlash(strings.TrimPrefix(h.Name, "./")))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			switch h.Typeflag {
+			case tar.TypeDir:
+				err = os.MkdirAll(p, 0o755)
+				dirModes[p] = os.FileMode(h.Mode) & os.ModePerm
+			case tar.TypeReg:
+				var f *os.File
+				if f, err = os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.FileMode(h.Mode)&os.ModePerm); err == nil {
+					_, err = io.Copy(f, tr)
+					if cerr := f.Close(); err == nil {
+						err = cerr
+					}
+				}
+			case tar.TypeSymlink:
+				err = os.Symlink(h.Linkname, p)
+			case tar.TypeLink:
+				err = os.Link(filepath.Join(root, filepath.FromSlash(h.Linkname)), p)
+			default:
+				t.Fatalf("%s: unexpected tar entry type %c for %s", file, h.Typeflag, h.Name)
+			}
+			if err != nil {
+				t.Fatalf("unpacking %s: %v", h.Name, err)
+			}
+		}
+		rc.Close()
+	}
+	for p, m := range dirModes {
+		if err := os.Chmod(p, m); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // nix.installables (a .drv, built with `nix build`) gives the same image

@@ -258,6 +258,25 @@ func addStoreFile(t *testing.T, name, content string) string {
 	return sp
 }
 
+// addStoreDir adds a folder of files (relative path -> content) to the
+// store and deletes it when the test ends.
+func addStoreDir(t *testing.T, name string, files map[string]string) string {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), name)
+	for rel, content := range files {
+		p := filepath.Join(src, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sp := nixtest.Run(t, "", "nix-store", "--add", src)
+	t.Cleanup(func() { deleteStorePath(t, sp) })
+	return sp
+}
+
 func deleteStorePath(t *testing.T, sp string) {
 	cmd := exec.Command("nix-store", "--delete", sp)
 	cmd.Env = nixtest.Env()
@@ -576,6 +595,19 @@ func TestNixDockerToolsChecks(t *testing.T) {
 		}
 		if da, db := layerOf(al, d.app), layerOf(bl, link); da == "" || db == "" || strings.Contains(bdiff, da) || strings.Contains(adiff, db) {
 			t.Errorf("unshared paths: app layer %q, link layer %q should be present and not shared", da, db)
+		}
+	})
+
+	t.Run("long and non-ASCII file names", func(t *testing.T) {
+		seg := strings.Repeat("d", 60)
+		deep := strings.Join([]string{seg, seg, seg, seg, seg, "file.txt"}, "/") // > 300 bytes with the store prefix
+		uni := "ünïcödé ☃ 'quoted' name.txt"
+		sp := addStoreDir(t, "strata-e2e-names", map[string]string{deep: "deep\n", uni: "unicode\n"})
+		ndir := specDir(t, nixSpecYAML("nixnames", "  paths: "+yamlList(d.busybox, sp), d.bb(), ""))
+		ntag := UniqueTag(t, "nixnames")
+		buildLoad(t, ndir, ntag)
+		if got := run(t, ntag, "cat", sp+"/"+deep, sp+"/"+uni); got != "deep\nunicode" {
+			t.Errorf("long and non-ASCII names in the image: %q", got)
 		}
 	})
 

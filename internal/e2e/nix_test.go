@@ -404,6 +404,30 @@ func TestNixSpecLessBuildInAnyFolder(t *testing.T) {
 	}
 }
 
+// A spec-less build names the image after the first store path; store
+// names may hold characters image names cannot ('+' as in gtk+3 or
+// libsigc++), and such a path must still build without --name.
+func TestNixSpecLessDefaultName(t *testing.T) {
+	nixtest.RequireNix(t)
+	sp := addStoreDir(t, "strata-e2e-c++-1.0", map[string]string{"share/doc": "c++\n"})
+	r := Run(t, nil, "build", "--nix", sp, "--cache", t.TempDir(), "-o", filepath.Join(t.TempDir(), "x.tar"), "--json")
+	if r.Code != 0 {
+		t.Fatalf("BUG in strata (not in this test): `strata build --nix %s` without --name exits %d: internal/cli/build.go nixSpec "+
+			"lowercases the store path's name but keeps characters an image name cannot hold ('+'), so spec validation rejects "+
+			"a name the user never wrote. Fix: map every character outside [a-z0-9._-] to '-' (trimming leading/trailing separators) "+
+			"when deriving the default name, or say \"pass --name\" in the error.\n%s", sp, r.Code, r.Stderr)
+	}
+	var sum map[string]any
+	if err := json.Unmarshal([]byte(r.Stdout), &sum); err != nil {
+		t.Fatal(err)
+	}
+	tag, _ := sum["tag"].(string)
+	name, _, _ := strings.Cut(tag, ":")
+	if !strings.HasPrefix(name, "strata-e2e-c") || strings.Trim(name, "abcdefghijklmnopqrstuvwxyz0123456789._-/") != "" {
+		t.Errorf("default image name %q: want a valid name derived from %s", name, path.Base(sp))
+	}
+}
+
 // A store file changed behind Nix's back fails the build, naming the path.
 func TestNixModifiedStorePathFailsBuild(t *testing.T) {
 	nixtest.RequireNix(t)

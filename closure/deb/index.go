@@ -139,7 +139,7 @@ func LoadIndex(ctx context.Context, st *store.Store, opt IndexOptions) (*Index, 
 		if err != nil {
 			return nil, nil, err
 		}
-		pk, l, err := loadIndex(ctx, st, f, opt.Suite, opt.Arch, rel, file)
+		pk, l, err := loadIndex(ctx, st, f, opt.Suite, opt.Arch, rel, file, log)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -312,7 +312,7 @@ func pickIndex(rel *Release, comp, arch string) (indexFile, error) {
 // loadIndex returns the parsed packages of one index file and their
 // lookup for arch, from the cache when present, else downloaded, verified
 // against the signed Release checksum, parsed and cached.
-func loadIndex(ctx context.Context, st *store.Store, f *fetcher, suite, arch string, rel *Release, file indexFile) ([]Package, *lookup, error) {
+func loadIndex(ctx context.Context, st *store.Store, f *fetcher, suite, arch string, rel *Release, file indexFile, log io.Writer) ([]Package, *lookup, error) {
 	key := indexCacheVersion + "-" + file.sum.SHA256 + "-" + arch
 	dir, err := st.Dir(indexCacheKind)
 	if err != nil {
@@ -332,6 +332,7 @@ func loadIndex(ctx context.Context, st *store.Store, f *fetcher, suite, arch str
 	if rel.AcquireByHash {
 		urlPath = "dists/" + suite + "/" + pathDir(file.path) + "/by-hash/SHA256/" + file.sum.SHA256
 	}
+	fmt.Fprintf(log, "debian: downloading the %s/%s index (%.1f MB)\n", suite, file.path, float64(file.sum.Size)/1e6)
 	raw, err := f.get(ctx, urlPath)
 	if err != nil {
 		return nil, nil, fmt.Errorf("downloading the package index: %w", err)

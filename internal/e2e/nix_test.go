@@ -620,6 +620,24 @@ func TestNixDockerToolsChecks(t *testing.T) {
 		if da, db := layerOf(al, d.app), layerOf(bl, link); da == "" || db == "" || strings.Contains(bdiff, da) || strings.Contains(adiff, db) {
 			t.Errorf("unshared paths: app layer %q, link layer %q should be present and not shared", da, db)
 		}
+
+		// Planned together as a fleet (one strata build of both specs),
+		// the shared paths keep their shared layers.
+		fleet := "layering:\n  strategy: fleet\n"
+		fa := specDir(t, nixSpecYAML("nixfleet-a", "  paths: "+yamlList(d.app), entry, fleet))
+		fb := specDir(t, nixSpecYAML("nixfleet-b", "  paths: "+yamlList(d.script, link), d.script+"/bin/hello", fleet))
+		fout := t.TempDir()
+		r := MustRun(t, nil, "build", fa, fb, "--out-dir", fout, "--cache", t.TempDir(), "--json")
+		var sums []map[string]any
+		if err := json.Unmarshal([]byte(r.Stdout), &sums); err != nil || len(sums) != 2 {
+			t.Fatalf("fleet --json: %v (%d summaries)\n%s", err, len(sums), r.Stdout)
+		}
+		fal, fbl := readArchive(t, filepath.Join(fout, "nixfleet-a.tar")), readArchive(t, filepath.Join(fout, "nixfleet-b.tar"))
+		for _, p := range []string{d.busybox, d.script} {
+			if da, db := layerOf(fal, p), layerOf(fbl, p); da == "" || da != db {
+				t.Errorf("fleet: %s is in layer %q of a and %q of b: want one shared layer", p, da, db)
+			}
+		}
 	})
 
 	t.Run("long and non-ASCII file names", func(t *testing.T) {

@@ -18,12 +18,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"sort"
 	"strconv"
@@ -250,29 +247,6 @@ func loadIndex(ctx context.Context, suite, arch, file string, log io.Writer) (*d
 		idx.Packages = pk
 		return idx, nil
 	}
-	mirror, err := deb.FindMirror(suite, deb.MirrorOptions{Env: os.Getenv(deb.MirrorEnv)})
-	if err != nil {
-		return nil, err
-	}
-	keyring, err := deb.ReadKeyring(deb.DefaultKeyring)
-	if err != nil {
-		return nil, err
-	}
-	client := &http.Client{Timeout: 5 * time.Minute}
-	inURL := mirror + "/dists/" + suite + "/InRelease"
-	data, err := get(ctx, client, inURL)
-	if err != nil {
-		return nil, err
-	}
-	rel, err := deb.VerifyInRelease(data, keyring, inURL, deb.DefaultKeyring)
-	if err != nil {
-		return nil, err
-	}
-	path := "main/binary-" + arch + "/Packages.xz"
-	sum, ok := rel.SHA256[path]
-	if !ok {
-		return nil, fmt.Errorf("the Release file of %s lists no %s", suite, path)
-	}
 	root, err := store.DefaultRoot()
 	if err != nil {
 		return nil, err
@@ -281,36 +255,8 @@ func loadIndex(ctx context.Context, suite, arch, file string, log io.Writer) (*d
 	if err != nil {
 		return nil, err
 	}
-	if !st.HasBlob(sum.SHA256) {
-		u := mirror + "/dists/" + suite + "/" + path
-		if rel.AcquireByHash {
-			u = mirror + "/dists/" + suite + "/main/binary-" + arch + "/by-hash/SHA256/" + sum.SHA256
-		}
-		fmt.Fprintf(log, "downloading the %s package index (%d bytes)\n", suite, sum.Size)
-		raw, err := get(ctx, client, u)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := st.PutBlob(bytes.NewReader(raw), sum.SHA256); err != nil {
-			return nil, fmt.Errorf("caching the package index: %w", err)
-		}
-	}
-	rc, err := st.OpenBlob(sum.SHA256)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	raw, err := io.ReadAll(rc)
-	if err != nil {
-		return nil, fmt.Errorf("reading the cached package index: %w", err)
-	}
-	if h := sha256.Sum256(raw); hex.EncodeToString(h[:]) != sum.SHA256 {
-		return nil, fmt.Errorf("the cached package index does not match the signed Release")
-	}
-	if idx.Packages, err = parse(path, raw); err != nil {
-		return nil, err
-	}
-	return idx, nil
+	idx, _, err = deb.LoadIndex(ctx, st, deb.IndexOptions{Suite: suite, Arch: arch, Log: log})
+	return idx, err
 }
 
 func parse(name string, raw []byte) ([]deb.Package, error) {
@@ -323,26 +269,6 @@ func parse(name string, raw []byte) ([]deb.Package, error) {
 		r = xr
 	}
 	return deb.ParsePackages(r)
-}
-
-func get(ctx context.Context, c *http.Client, url string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("fetching %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetching %s: %s", url, resp.Status)
-	}
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("fetching %s: %w", url, err)
-	}
-	return b, nil
 }
 
 func uniq(xs []string) []string {

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1"
 	"github.com/stratabuild/strata/baseimage"
 	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/closure/deb"
 	"github.com/stratabuild/strata/image"
 	"github.com/stratabuild/strata/layer"
 	"github.com/stratabuild/strata/layering"
@@ -144,6 +145,14 @@ type ResolveOptions struct {
 	// Update ignores the lock and re-resolves (names limit it).
 	Update      bool
 	UpdateNames []string
+	// LockOnly skips what only a build needs (downloading and unpacking
+	// .debs): the graphs of sources that can lock without them are empty.
+	LockOnly bool
+}
+
+// debLocker is what a Debian source offers to lock without downloading.
+type debLocker interface {
+	ResolveLock(ctx context.Context, req closure.Request) (*deb.Lock, error)
 }
 
 // Resolve runs every source of s for each platform.
@@ -181,7 +190,7 @@ func Resolve(ctx context.Context, s *spec.Spec, opt Options, ro ResolveOptions) 
 		g := closure.New()
 		for _, src := range sources {
 			fmt.Fprintf(opt.Log, "resolving %s inputs for %s\n", src.Name(), p)
-			res, err := src.Resolve(ctx, closure.Request{
+			req := closure.Request{
 				Platform:    p,
 				SpecDir:     s.Dir,
 				CacheDir:    opt.Store.Root(),
@@ -189,7 +198,20 @@ func Resolve(ctx context.Context, s *spec.Spec, opt Options, ro ResolveOptions) 
 				Update:      ro.Update,
 				UpdateNames: ro.UpdateNames,
 				Log:         opt.Log,
-			})
+			}
+			if dl, ok := src.(debLocker); ok && ro.LockOnly {
+				l, err := dl.ResolveLock(ctx, req)
+				if err != nil {
+					return nil, fmt.Errorf("resolving %s inputs for %s: %w", src.Name(), p, err)
+				}
+				raw, err := l.Marshal()
+				if err != nil {
+					return nil, err
+				}
+				out.Lock.Set(src.Name(), ps, raw)
+				continue
+			}
+			res, err := src.Resolve(ctx, req)
 			if err != nil {
 				return nil, fmt.Errorf("resolving %s inputs for %s: %w", src.Name(), p, err)
 			}
@@ -250,6 +272,7 @@ func resolveBase(ctx context.Context, s *spec.Spec, p closure.Platform, locked j
 
 // Lock resolves s afresh (or only the named inputs) and writes strata.lock.
 func Lock(ctx context.Context, s *spec.Spec, opt Options, ro ResolveOptions) (*lockfile.File, error) {
+	ro.LockOnly = true
 	r, err := Resolve(ctx, s, opt, ro)
 	if err != nil {
 		return nil, err

@@ -33,6 +33,9 @@ type Request struct {
 	Update      bool
 	UpdateNames []string
 	// Log receives human progress lines; never nil (io.Discard when quiet).
+	// Lines that contain "warning:" or "notice:" are shown even where
+	// progress is not (stderr is not a terminal): use them for what the user
+	// must learn (an excluded dependency dropped, a choice made for them).
 	Log io.Writer
 }
 

@@ -452,7 +452,7 @@ func (r *resolver) satisfy(owner string, rel relation) error {
 				for j, i := range prov {
 					names[j] = pk[i].Name
 				}
-				fmt.Fprintf(r.log, "debian: %s -> %s: provided by %s; chose %s (name another in debian.packages to choose it)\n",
+				fmt.Fprintf(r.log, "debian: notice: %s -> %s: provided by %s; chose %s (name another in debian.packages to choose it)\n",
 					r.chain(owner), a, strings.Join(names, ", "), chosen.Name)
 			}
 			r.choose(prov[0], owner)
@@ -464,7 +464,7 @@ func (r *resolver) satisfy(owner string, rel relation) error {
 		if r.excludedOnly(a) {
 			msg := r.chain(owner) + " -> " + rel.String()
 			r.dropped = append(r.dropped, msg)
-			fmt.Fprintf(r.log, "debian: dropped dependency %s (excluded by debian.exclude)\n", msg)
+			fmt.Fprintf(r.log, "debian: notice: dropped dependency %s (excluded by debian.exclude)\n", msg)
 			return nil
 		}
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -106,7 +107,8 @@ func (g *globals) store() (*store.Store, error) {
 }
 
 // progress is where progress lines go: stderr when it is a terminal and
-// --quiet is not set, else nowhere.
+// --quiet is not set; elsewhere only the warning and notice lines reach
+// stderr (see closure.Request.Log); with --quiet nothing does.
 func (g *globals) progress() io.Writer {
 	if g.quiet {
 		return io.Discard
@@ -114,7 +116,30 @@ func (g *globals) progress() io.Writer {
 	if f, ok := g.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		return g.stderr
 	}
-	return io.Discard
+	return &noticeFilter{w: g.stderr}
+}
+
+// noticeFilter passes on the whole lines that hold "warning:" or "notice:".
+type noticeFilter struct {
+	w   io.Writer
+	buf []byte
+}
+
+func (n *noticeFilter) Write(p []byte) (int, error) {
+	n.buf = append(n.buf, p...)
+	for {
+		i := bytes.IndexByte(n.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := n.buf[:i+1]
+		if bytes.Contains(line, []byte("warning:")) || bytes.Contains(line, []byte("notice:")) {
+			if _, err := n.w.Write(line); err != nil {
+				return len(p), err
+			}
+		}
+		n.buf = n.buf[i+1:]
+	}
 }
 
 func versionString() string {

@@ -39,6 +39,9 @@ type Options struct {
 	Log io.Writer
 	// Frozen fails when strata.lock is missing or the spec changed since.
 	Frozen bool
+	// NoLock neither reads nor checks a strata.lock (spec-less builds,
+	// whose folder is only where relative paths resolve).
+	NoLock bool
 	// Getenv and Now default to os.Getenv and time.Now (tests pin them).
 	Getenv func(string) string
 	Now    func() time.Time
@@ -164,9 +167,12 @@ func Resolve(ctx context.Context, s *spec.Spec, opt Options, ro ResolveOptions) 
 	}
 	plats = append([]string(nil), plats...)
 	sort.Strings(plats)
-	lock, err := lockfile.Read(LockPath(s))
-	if err != nil {
-		return nil, err
+	var lock *lockfile.File
+	if !opt.NoLock {
+		var err error
+		if lock, err = lockfile.Read(LockPath(s)); err != nil {
+			return nil, err
+		}
 	}
 	hash := InputsHash(s, plats)
 	if opt.Frozen {

@@ -136,6 +136,7 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		Frozen:       f.frozen,
 		Registry:     registry.Options{Insecure: f.insecure},
 		ExtraSources: extra,
+		NoLock:       len(f.nixPaths) > 0,
 	})
 	if err != nil {
 		return err
@@ -233,7 +234,7 @@ func nixSpec(f buildFlags) (*spec.Spec, error) {
 		if i := strings.Index(base, "-"); i >= 0 {
 			base = base[i+1:]
 		}
-		name = strings.ToLower(base)
+		name = imageName(base)
 	}
 	wd, err := os.Getwd()
 	if err != nil {
@@ -245,6 +246,29 @@ func nixSpec(f buildFlags) (*spec.Spec, error) {
 		y += "config:\n  entrypoint: " + string(b) + "\n"
 	}
 	return spec.Parse(filepath.Join(wd, "(--nix)"), []byte(y))
+}
+
+// imageName turns a store path name like "gtk+3-3.24" into a valid image
+// name: lowercase, runs of other characters become one "-", no separator
+// at either end.
+func imageName(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		ok := (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9')
+		if ok {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	out := strings.TrimRight(b.String(), "-")
+	if out == "" {
+		out = "nix-image"
+	}
+	return out
 }
 
 // writeSBOMs writes NAME[-OS-ARCH].spdx.json and .cdx.json for each image.

@@ -23,7 +23,7 @@ const (
 // can be written for any image strata (or distroless-style tooling) built:
 //
 //   - every /var/lib/dpkg/status.d/NAME control paragraph becomes a KindDeb
-//     node (Package, Version, Architecture, Maintainer, Installed-Size;
+//     node (Package, Version, Architecture, Maintainer, Source, Installed-Size;
 //     Depends and Pre-Depends resolved against the packages present, first
 //     alternative present wins, Provides honoured), with Meta["license"]
 //     from /usr/share/doc/NAME/copyright when it is machine-readable;
@@ -113,6 +113,9 @@ func FromImage(img v1.Image) (*closure.Graph, error) {
 			}
 			if m := para["maintainer"]; m != "" {
 				n.Meta["maintainer"] = m
+			}
+			if src, _, _ := strings.Cut(strings.TrimSpace(para["source"]), " "); src != "" {
+				n.Meta["source"] = src
 			}
 			if kb, err := strconv.ParseInt(strings.TrimSpace(para["installed-size"]), 10, 64); err == nil {
 				n.Size = kb * 1024

@@ -182,9 +182,15 @@ func isHex(s string, n int) bool {
 }
 
 // purlOf returns the node's package URL: Meta["purl"] when the source set
-// one, else pkg:deb/debian/NAME@VERSION?arch=ARCH&distro=DISTRO for Debian
-// packages and pkg:nix/NAME@VERSION for Nix store paths ("nix" is not a
-// registered purl type yet), "" for other kinds.
+// one, else (qualifiers in key order, as the purl spec wants)
+//
+//	pkg:deb/debian/NAME@VERSION?arch=ARCH&distro=DISTRO[&upstream=SOURCE]
+//	pkg:nix/NAME@VERSION?outputhash=HASH
+//
+// for Debian packages (upstream when the source package is named
+// differently) and Nix store paths (HASH is the store path's hash part;
+// "nix" is not a registered purl type yet, this follows syft's form), and
+// "" for other kinds.
 func purlOf(n *closure.Node) string {
 	if p := n.Meta["purl"]; p != "" {
 		return p
@@ -200,11 +206,37 @@ func purlOf(n *closure.Node) string {
 			q = append(q, "arch="+purlEscape(n.Arch))
 		}
 		q = append(q, "distro="+purlEscape(distro))
+		if src := n.Meta["source"]; src != "" && src != n.Name {
+			q = append(q, "upstream="+purlEscape(src))
+		}
 		return "pkg:deb/debian/" + purlEscape(n.Name) + versionPart(n.Version) + "?" + strings.Join(q, "&")
 	case closure.KindNix:
-		return "pkg:nix/" + purlEscape(n.Name) + versionPart(n.Version)
+		p := "pkg:nix/" + purlEscape(n.Name) + versionPart(n.Version)
+		if h := storeHash(n); h != "" {
+			p += "?outputhash=" + h
+		}
+		return p
 	}
 	return ""
+}
+
+// storeHash is the hash part of a Nix node's store path (from
+// Meta["storePath"], else the "nix:/nix/store/..." ID), or "".
+func storeHash(n *closure.Node) string {
+	p := n.Meta["storePath"]
+	if p == "" {
+		p = strings.TrimPrefix(n.ID, "nix:")
+	}
+	base := p[strings.LastIndex(p, "/")+1:]
+	if len(base) < 33 || base[32] != '-' {
+		return ""
+	}
+	for i := 0; i < 32; i++ {
+		if strings.IndexByte(nixAlphabet, base[i]) < 0 {
+			return ""
+		}
+	}
+	return base[:32]
 }
 
 func versionPart(v string) string {

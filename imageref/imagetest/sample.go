@@ -45,7 +45,7 @@ func SampleLayers() []LayerSpec {
 			Dir("usr/share"), Dir("usr/share/doc"), Dir("usr/share/doc/libc6"),
 			Reg("usr/share/doc/libc6/copyright", Copyright),
 			Dir("var"), Dir("var/lib"), Dir("var/lib/dpkg"), Dir("var/lib/dpkg/status.d"),
-			Reg("var/lib/dpkg/status.d/libc6", "Package: libc6\nStatus: install ok installed\nVersion: 2.36-9+deb12u4\nArchitecture: amd64\nMaintainer: GNU Libc Maintainers <debian-glibc@lists.debian.org>\nInstalled-Size: 12\nDepends: libgcc-s1\nDescription: GNU C Library\n shared libraries\n"),
+			Reg("var/lib/dpkg/status.d/libc6", "Package: libc6\nStatus: install ok installed\nSource: glibc\nVersion: 2.36-9+deb12u4\nArchitecture: amd64\nMaintainer: GNU Libc Maintainers <debian-glibc@lists.debian.org>\nInstalled-Size: 12\nDepends: libgcc-s1\nDescription: GNU C Library\n shared libraries\n"),
 			Reg("var/lib/dpkg/status.d/libc6.md5sums", "0123  usr/lib/libc.so.6\n"),
 		}},
 		{CreatedBy: "strata: deb hello libgcc-s1", Files: []File{

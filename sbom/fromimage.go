@@ -29,7 +29,8 @@ const (
 //     from /usr/share/doc/NAME/copyright when it is machine-readable;
 //   - every /nix/store/HASH-NAME-VERSION folder becomes a KindNix node whose
 //     size is its files' bytes and whose dependencies are the other store
-//     paths whose hash part appears in its files (Nix's own reference scan).
+//     paths whose hash part appears in its files or symlink targets (Nix's
+//     own reference scan).
 //
 // Roots are the nodes nothing else depends on. Whiteouts are applied: only
 // what the final filesystem holds counts.
@@ -184,6 +185,23 @@ func FromImage(img v1.Image) (*closure.Graph, error) {
 			continue
 		}
 		top := storeTop(p)
+		if refs[top] == nil {
+			refs[top] = map[string]bool{}
+		}
+		for h := range hs {
+			refs[top][h] = true
+		}
+	}
+	// Symlink targets are references too (Nix scans them as well).
+	for p, e := range final {
+		top := storeTop(p)
+		if top == "" || e.Type != inspect.TypeSymlink {
+			continue
+		}
+		hs, err := scanHashes(strings.NewReader(e.Link), storeHashes)
+		if err != nil {
+			return nil, err
+		}
 		if refs[top] == nil {
 			refs[top] = map[string]bool{}
 		}

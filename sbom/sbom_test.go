@@ -418,3 +418,27 @@ func TestFromImageCycleGetsARoot(t *testing.T) {
 		t.Errorf("roots %v, want the first node of the cycle", g.Roots)
 	}
 }
+
+// A store path whose only file is a symlink into another store path
+// refers to it (Nix scans symlink targets too).
+func TestFromImageSymlinkReference(t *testing.T) {
+	a := "nix/store/" + imagetest.HelloHash + "-demo-app-2.3"
+	b := "nix/store/" + imagetest.GlibcHash + "-hello-script-1.0"
+	img, err := imagetest.Image(imagetest.ImageSpec{Layers: []imagetest.LayerSpec{
+		{Files: []imagetest.File{imagetest.Dir(b), imagetest.Dir(b + "/bin"), imagetest.Exec(b+"/bin/hello", "#!/bin/sh\n")}},
+		{Files: []imagetest.File{imagetest.Dir(a), imagetest.Dir(a + "/bin"), imagetest.Symlink(a+"/bin/app", "/"+b+"/bin/hello")}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := sbom.FromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deps := g.Nodes["nix:/"+a].Deps; !reflect.DeepEqual(deps, []string{"nix:/" + b}) {
+		t.Errorf("demo-app deps %v, want hello-script", deps)
+	}
+	if !reflect.DeepEqual(g.Roots, []string{"nix:/" + a}) {
+		t.Errorf("roots %v", g.Roots)
+	}
+}

@@ -45,6 +45,9 @@ thresholds 0.9 / 0.1), closure (a spec's packages with own and exclusive size).
 			if len(args) != 1 {
 				return usagef("inspect takes one IMAGE (several only with --sharing)")
 			}
+			if !contains(inspectViews, view) {
+				return usagef("unknown view %q: use one of %v", view, inspectViews)
+			}
 			if view == "closure" {
 				gr, _, err := g.specGraph(ctx, args[0], platform)
 				if err != nil {
@@ -163,4 +166,13 @@ func runSharing(g *globals, c *cobra.Command, args []string, platform string, in
 		return printJSON(g.stdout, rep)
 	}
 	return rep.Text(g.stdout)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

@@ -1,4 +1,3 @@
-// Package testutil holds helpers shared by strata's tests.
 package testutil
 
 import (

@@ -1,0 +1,2 @@
+// Package testutil holds helpers shared by strata's tests.
+package testutil

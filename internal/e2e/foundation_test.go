@@ -320,3 +320,46 @@ func TestVersionAndHelp(t *testing.T) {
 		t.Errorf("usage error exit %d", r.Code)
 	}
 }
+
+// A full disk fails the build with a clear error and leaves neither a
+// partial output nor a temp file behind (the output folder is a 512 KiB
+// tmpfs; the image is about 1.5 MB).
+func TestFullDiskLeavesNothing(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if testutil.InCI() {
+			t.Fatal("this test mounts a tmpfs and needs root, as CI runs")
+		}
+		t.Skip("needs root to mount a tmpfs")
+	}
+	dir := helloSpec(t)
+	full := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", full).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", full).Run() })
+	for _, args := range [][]string{{"-o", filepath.Join(full, "x.tar")}, {"--oci", filepath.Join(full, "oci")}} {
+		r := Run(t, nil, append([]string{"build", dir, "--cache", t.TempDir()}, args...)...)
+		if r.Code != 1 || !strings.Contains(r.Stderr, "no space left on device") {
+			t.Errorf("%v: exit %d: %s", args, r.Code, r.Stderr)
+		}
+		if ents, _ := os.ReadDir(full); len(ents) != 0 {
+			t.Errorf("%v left %v behind", args, ents)
+		}
+	}
+	// A full cache fails the same way and leaves no entry behind.
+	cache := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", cache).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", cache).Run() })
+	r := Run(t, nil, "build", dir, "--cache", cache, "-o", filepath.Join(t.TempDir(), "x.tar"))
+	if r.Code != 1 || !strings.Contains(r.Stderr, "no space left on device") {
+		t.Errorf("full cache: exit %d: %s", r.Code, r.Stderr)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(cache, "tmp")); len(ents) != 0 {
+		t.Errorf("full cache left temp files: %v", ents)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(cache, "blobs", "sha256")); len(ents) != 0 {
+		t.Errorf("full cache left blobs: %v", ents)
+	}
+}

@@ -23,7 +23,9 @@ import (
 type Input struct {
 	Graph     *closure.Graph
 	ImageName string
-	Tag       string
+	// Tag is the image's tag ("1.0"); "NAME:1.0" is read as "1.0", and
+	// "" as "latest".
+	Tag string
 	// ImageDigest is the image manifest digest; the zero Hash is allowed
 	// (an SBOM of a spec that is not built) and then the document
 	// identifiers derive from the graph instead.
@@ -76,11 +78,18 @@ func (in Input) created() time.Time {
 	return in.Created.UTC()
 }
 
+// tag is the tag part of Input.Tag: a full "repository:tag" reference is
+// accepted too (a tag holds neither ':' nor '/'), and a digest reference or
+// an empty tag means "latest".
 func (in Input) tag() string {
-	if in.Tag == "" {
+	t, _, _ := strings.Cut(in.Tag, "@")
+	if i := strings.LastIndex(t, ":"); i >= 0 {
+		t = t[i+1:]
+	}
+	if t == "" || strings.Contains(t, "/") {
 		return "latest"
 	}
-	return in.Tag
+	return t
 }
 
 func (in Input) components() ([]component, error) {

@@ -442,3 +442,28 @@ func TestFromImageSymlinkReference(t *testing.T) {
 		t.Errorf("roots %v", g.Roots)
 	}
 }
+
+// Input.Tag may be a full reference: only its tag part is used.
+func TestTagForms(t *testing.T) {
+	base := input(t, imagetest.SampleGraph())
+	want, err := sbom.CycloneDX(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tag := range []string{"example.test/team/sample:1.0", "127.0.0.1:5000/team/sample:1.0"} {
+		in := base
+		in.Tag = tag
+		got, err := sbom.CycloneDX(in)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("Tag %q gives another document (%v)", tag, err)
+		}
+	}
+	for _, tag := range []string{"", "127.0.0.1:5000/team/sample", "sample@sha256:" + strings.Repeat("a", 64)} {
+		in := base
+		in.Tag = tag
+		got, _ := sbom.CycloneDX(in)
+		if !bytes.Contains(got, []byte(`"version": "latest"`)) {
+			t.Errorf("Tag %q is not read as latest", tag)
+		}
+	}
+}

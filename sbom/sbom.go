@@ -82,9 +82,11 @@ func (in Input) created() time.Time {
 // accepted too (a tag holds neither ':' nor '/'), and a digest reference or
 // an empty tag means "latest".
 func (in Input) tag() string {
-	t, _, _ := strings.Cut(in.Tag, "@")
+	t, _, digest := strings.Cut(in.Tag, "@")
 	if i := strings.LastIndex(t, ":"); i >= 0 {
 		t = t[i+1:]
+	} else if digest {
+		t = "" // NAME@sha256:... names no tag
 	}
 	if t == "" || strings.Contains(t, "/") {
 		return "latest"

@@ -11,6 +11,7 @@ import (
 	"github.com/stratabuild/strata/build"
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/imageref"
+	"github.com/stratabuild/strata/sbom"
 	"github.com/stratabuild/strata/spec"
 )
 
@@ -90,6 +91,28 @@ func (g *globals) specGraph(ctx context.Context, arg, platform string) (*closure
 		return nil, nil, err
 	}
 	return r.Graphs[0], s, nil
+}
+
+// graphOf is a spec's resolved closure, or an image's packages read back
+// from its dpkg status.d entries and Nix store paths (sbom.FromImage).
+func (g *globals) graphOf(ctx context.Context, arg, platform string, insecure bool) (*closure.Graph, error) {
+	if isSpec(arg) {
+		gr, _, err := g.specGraph(ctx, arg, platform)
+		return gr, err
+	}
+	r, err := imageref.Load(ctx, arg, imageref.Options{Platform: platform, Insecure: insecure})
+	if err != nil {
+		return nil, err
+	}
+	img, err := r.SingleImage()
+	if err != nil {
+		return nil, err
+	}
+	gr, err := sbom.FromImage(img)
+	if err != nil {
+		return nil, fmt.Errorf("reading the packages of %s: %w", arg, err)
+	}
+	return gr, nil
 }
 
 // imageDigestAndCreated reads what an SBOM of an image needs.

@@ -18,6 +18,7 @@ func newInspectCmd(g *globals) *cobra.Command {
 		ci, asJSON     bool
 		insecure       bool
 		share          bool
+		th             = inspect.DefaultThresholds
 	)
 	c := &cobra.Command{
 		Use:   "inspect IMAGE... [--view V]",
@@ -49,7 +50,7 @@ thresholds 0.9 / 0.1), closure (a spec's packages with own and exclusive size).
 				return usagef("unknown view %q: use one of %v", view, inspectViews)
 			}
 			if view == "closure" {
-				gr, _, err := g.specGraph(ctx, args[0], platform)
+				gr, err := g.graphOf(ctx, args[0], platform, insecure)
 				if err != nil {
 					return err
 				}
@@ -124,7 +125,7 @@ thresholds 0.9 / 0.1), closure (a spec's packages with own and exclusive size).
 					return err
 				}
 				if ci {
-					if err := e.CI(inspect.DefaultThresholds); err != nil {
+					if err := e.CI(th); err != nil {
 						fmt.Fprintf(g.stderr, "strata: %v\n", err)
 						return exitError{ExitFailure}
 					}
@@ -139,6 +140,9 @@ thresholds 0.9 / 0.1), closure (a spec's packages with own and exclusive size).
 	fl.StringVar(&platform, "platform", "", "pick one platform of an index (os/arch)")
 	fl.IntVar(&layer, "layer", -1, "with --view files: only layer N (the index --view layers shows; default all)")
 	fl.BoolVar(&ci, "ci", false, "with --view efficiency: exit 1 when dive's CI thresholds are breached")
+	fl.Float64Var(&th.LowestEfficiency, "lowest-efficiency", th.LowestEfficiency, "with --ci: fail below this efficiency (dive's default)")
+	fl.Float64Var(&th.HighestUserWastedPercent, "highest-user-wasted-percent", th.HighestUserWastedPercent, "with --ci: fail above this user-wasted ratio (0..1)")
+	fl.Int64Var(&th.HighestWastedBytes, "highest-wasted-bytes", 0, "with --ci: fail above this many wasted bytes (0: no limit)")
 	fl.BoolVar(&asJSON, "json", false, "print JSON")
 	fl.BoolVar(&insecure, "insecure", false, "allow plain HTTP to non-loopback registries")
 	fl.BoolVar(&share, "sharing", false, "report the bytes several images share and the fleet's dedup ratio")

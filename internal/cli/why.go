@@ -12,9 +12,10 @@ func newWhyCmd(g *globals) *cobra.Command {
 		platform string
 		limit    int
 		asJSON   bool
+		insecure bool
 	)
 	c := &cobra.Command{
-		Use:   "why SPEC PACKAGE",
+		Use:   "why SPEC|IMAGE PACKAGE",
 		Short: "Show why a package is in a spec's closure",
 		Long: `Why prints the dependency chains from the spec's roots to PACKAGE (a package
 name, store path name or node ID), shortest first, like nix why-depends.`,
@@ -27,7 +28,7 @@ name, store path name or node ID), shortest first, like nix why-depends.`,
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			gr, _, err := g.specGraph(c.Context(), args[0], platform)
+			gr, err := g.graphOf(c.Context(), args[0], platform, insecure)
 			if err != nil {
 				return err
 			}
@@ -48,5 +49,6 @@ name, store path name or node ID), shortest first, like nix why-depends.`,
 	c.Flags().StringVar(&platform, "platform", "", "resolve for this platform (default the spec's first)")
 	c.Flags().IntVar(&limit, "limit", 10, "show at most this many chains")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.Flags().BoolVar(&insecure, "insecure", false, "allow plain HTTP to non-loopback registries")
 	return c
 }

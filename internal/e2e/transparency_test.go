@@ -132,6 +132,15 @@ func TestWhyAndSBOMCLI(t *testing.T) {
 			t.Errorf("image SBOM lacks %s: %s", p, b)
 		}
 	}
+	if got := MustRun(t, nil, "why", tarPath, "libgcc-s1").Stdout; !strings.HasPrefix(got, "hello ") {
+		t.Errorf("why on the image: %q", got)
+	}
+	if r := Run(t, nil, "inspect", tarPath, "--view", "efficiency", "--ci"); r.Code != 0 {
+		t.Errorf("an efficient image fails --ci: %d %s", r.Code, r.Stderr)
+	}
+	if r := Run(t, nil, "inspect", tarPath, "--view", "efficiency", "--ci", "--lowest-efficiency", "1.1"); r.Code != 1 {
+		t.Errorf("an impossible threshold passes --ci: %d", r.Code)
+	}
 	spdx := MustRun(t, nil, "sbom", dir, "--format", "spdx-json", "--cache", cache).Stdout
 	if !strings.Contains(spdx, `"spdxVersion": "SPDX-2.3"`) && !strings.Contains(spdx, `"spdxVersion":"SPDX-2.3"`) {
 		t.Errorf("SPDX version missing")

@@ -220,6 +220,9 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	if err != nil {
 		return nil, err
 	}
+	if err := checkOverlaps(pkgs); err != nil {
+		return nil, err
+	}
 	g := closure.New()
 	for i, lp := range lock.Packages {
 		p := pkgs[i]

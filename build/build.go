@@ -49,6 +49,9 @@ type Options struct {
 	ExtraSources []closure.Source
 	// Registry configures registry access for base images.
 	Registry registry.Options
+	// Strategy and Budget override every spec's layering settings.
+	Strategy string
+	Budget   int
 }
 
 func (o *Options) defaults() {
@@ -310,7 +313,7 @@ func BuildFleet(ctx context.Context, specs []*spec.Spec, opt Options) ([]*Result
 		}
 		resolved[i] = r
 	}
-	plans, err := planAll(resolved)
+	plans, err := planAll(resolved, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -326,23 +329,26 @@ func BuildFleet(ctx context.Context, specs []*spec.Spec, opt Options) ([]*Result
 }
 
 // planAll plans every platform of every spec; specs whose strategy is
-// fleet are planned together, per platform.
-func planAll(rs []*Resolved) ([][]*layering.Plan, error) {
+// fleet are planned together, per platform, within the smallest budget and
+// the largest base among them.
+func planAll(rs []*Resolved, opt Options) ([][]*layering.Plan, error) {
+	type fleetMember struct{ i, j int }
 	plans := make([][]*layering.Plan, len(rs))
-	fleet := map[string][]int{} // platform -> indexes of specs using fleet
+	fleet := map[string][]fleetMember{} // platform -> images planned jointly
+	var fleetPlats []string
 	for i, r := range rs {
 		plans[i] = make([]*layering.Plan, len(r.Graphs))
 		for j, g := range r.Graphs {
-			lo := layeringOptions(r.Spec)
-			if r.Bases[j] != nil {
-				ls, err := r.Bases[j].Layers()
-				if err != nil {
-					return nil, fmt.Errorf("reading base image layers: %w", err)
-				}
-				lo.Reserved = len(ls)
+			lo, err := layeringOptions(r, j, opt)
+			if err != nil {
+				return nil, err
 			}
 			if lo.Strategy == layering.Fleet && len(rs) > 1 {
-				fleet[r.Platforms[j].String()] = append(fleet[r.Platforms[j].String()], i)
+				plat := r.Platforms[j].String()
+				if fleet[plat] == nil {
+					fleetPlats = append(fleetPlats, plat)
+				}
+				fleet[plat] = append(fleet[plat], fleetMember{i, j})
 				continue
 			}
 			p, err := layering.PlanImage(g, lo)
@@ -352,34 +358,51 @@ func planAll(rs []*Resolved) ([][]*layering.Plan, error) {
 			plans[i][j] = p
 		}
 	}
-	for plat, idxs := range fleet {
-		var gs []*closure.Graph
-		var pos []int
-		for _, i := range idxs {
-			for j, p := range rs[i].Platforms {
-				if p.String() == plat {
-					gs = append(gs, rs[i].Graphs[j])
-					pos = append(pos, j)
-				}
+	for _, plat := range fleetPlats {
+		members := fleet[plat]
+		gs := make([]*closure.Graph, len(members))
+		var lo layering.Options
+		for k, m := range members {
+			gs[k] = rs[m.i].Graphs[m.j]
+			mo, err := layeringOptions(rs[m.i], m.j, opt)
+			if err != nil {
+				return nil, err
 			}
-		}
-		lo := layeringOptions(rs[idxs[0]].Spec)
-		for _, i := range idxs {
-			lo.Budget = min(lo.Budget, layeringOptions(rs[i].Spec).Budget)
+			if k == 0 {
+				lo = mo
+			}
+			lo.Budget = min(lo.Budget, mo.Budget)
+			lo.Reserved = max(lo.Reserved, mo.Reserved)
 		}
 		ps, err := layering.PlanFleet(gs, lo)
 		if err != nil {
 			return nil, fmt.Errorf("planning the fleet's layers for %s: %w", plat, err)
 		}
-		for k, i := range idxs {
-			plans[i][pos[k]] = ps[k]
+		for k, m := range members {
+			plans[m.i][m.j] = ps[k]
 		}
 	}
 	return plans, nil
 }
 
-func layeringOptions(s *spec.Spec) layering.Options {
-	return layering.Options{Strategy: s.Layering.Strategy, Budget: s.Layering.Budget}
+// layeringOptions are the spec's layering settings (overridden by the
+// build's), with the base image's layers reserved.
+func layeringOptions(r *Resolved, j int, opt Options) (layering.Options, error) {
+	lo := layering.Options{Strategy: r.Spec.Layering.Strategy, Budget: r.Spec.Layering.Budget}
+	if opt.Strategy != "" {
+		lo.Strategy = opt.Strategy
+	}
+	if opt.Budget != 0 {
+		lo.Budget = opt.Budget
+	}
+	if r.Bases[j] != nil {
+		ls, err := r.Bases[j].Layers()
+		if err != nil {
+			return lo, fmt.Errorf("reading base image layers: %w", err)
+		}
+		lo.Reserved = len(ls)
+	}
+	return lo, nil
 }
 
 func assemble(ctx context.Context, r *Resolved, plans []*layering.Plan, opt Options) (*Result, error) {

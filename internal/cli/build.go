@@ -41,6 +41,8 @@ type buildFlags struct {
 	mountFrom   []string
 	sbomDir     string
 	nixPaths    []string
+	strategy    string
+	budget      int
 	entrypoint  []string
 	name        string
 }
@@ -77,6 +79,8 @@ fleet they are planned jointly so that shared packages get identical layers.`,
 	fl.StringArrayVar(&f.nixPaths, "nix", nil, "build without a spec from these Nix store paths' closure (repeatable)")
 	fl.StringSliceVar(&f.entrypoint, "entrypoint", nil, "with --nix: the image's entrypoint (comma-separated argv)")
 	fl.StringVar(&f.name, "name", "", "with --nix: the image name (default: the first path's name)")
+	fl.StringVar(&f.strategy, "strategy", "", "override the specs' layering strategy: per-package, popularity, auto or fleet (several specs planned jointly)")
+	fl.IntVar(&f.budget, "budget", 0, "override the specs' layer budget (1 to 127, base layers included)")
 	fl.StringArrayVar(&f.mountFrom, "mount-from", nil, "mount blobs from this repository of the same registry instead of uploading (repeatable)")
 	return c
 }
@@ -94,6 +98,12 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 	}
 	if f.outDir != "" && f.output != "" {
 		return usagef("use either -o or --out-dir")
+	}
+	if f.strategy != "" && !contains(spec.Strategies, f.strategy) {
+		return usagef("unknown --strategy %q: use one of %v", f.strategy, spec.Strategies)
+	}
+	if f.budget < 0 || f.budget > spec.MaxLayers {
+		return usagef("--budget %d: use 1 to %d", f.budget, spec.MaxLayers)
 	}
 	if f.output == "-" && f.asJSON {
 		return usagef("-o - writes the image to standard output; --json cannot share it")
@@ -137,6 +147,8 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		Registry:     registry.Options{Insecure: f.insecure},
 		ExtraSources: extra,
 		NoLock:       len(f.nixPaths) > 0,
+		Strategy:     f.strategy,
+		Budget:       f.budget,
 	})
 	if err != nil {
 		return err

@@ -44,8 +44,14 @@ func layerOf(img builtImage) map[string]string {
 
 func buildFleet(t *testing.T, cache string, specs ...string) []builtImage {
 	t.Helper()
+	return buildFleetArgs(t, cache, t.TempDir(), specs)
+}
+
+func buildFleetArgs(t *testing.T, cache, outDir string, specs []string, extra ...string) []builtImage {
+	t.Helper()
 	args := append([]string{"build"}, specs...)
-	args = append(args, "--cache", cache, "--out-dir", t.TempDir(), "--json")
+	args = append(args, "--cache", cache, "--out-dir", outDir, "--json")
+	args = append(args, extra...)
 	r := MustRun(t, nil, args...)
 	var imgs []builtImage
 	if err := json.Unmarshal([]byte(r.Stdout), &imgs); err != nil {
@@ -86,6 +92,34 @@ func TestFleetSharesLayersUnderTightBudget(t *testing.T) {
 	}
 	if shared == len(common) {
 		t.Errorf("per-package at budget 3 shares every common package's layer; the fleet test proves nothing")
+	}
+
+	// --strategy fleet overrides the specs, and strata inspect --sharing
+	// measures the gain on the written archives.
+	perDir, fleetDir := t.TempDir(), t.TempDir()
+	pa, pb := spec("pa", "per-package", "libzstd1"), spec("pb", "per-package", "liblz4-1")
+	buildFleetArgs(t, cache, perDir, []string{pa, pb})
+	over := buildFleetArgs(t, cache, fleetDir, []string{pa, pb}, "--strategy", "fleet")
+	a, b = layerOf(over[0]), layerOf(over[1])
+	for _, n := range common {
+		if a[n] != b[n] {
+			t.Errorf("--strategy fleet: %s not in one shared layer", n)
+		}
+	}
+	ratio := func(dir string) float64 {
+		r := MustRun(t, nil, "inspect", "--sharing", filepath.Join(dir, "pa.tar"), filepath.Join(dir, "pb.tar"), "--json")
+		var rep struct {
+			DedupRatio float64 `json:"dedupRatio"`
+		}
+		if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil || rep.DedupRatio == 0 {
+			t.Fatalf("inspect --sharing: %v\n%s", err, r.Stdout)
+		}
+		return rep.DedupRatio
+	}
+	if rp, rf := ratio(perDir), ratio(fleetDir); rf <= rp {
+		t.Errorf("dedup ratio with fleet %.3f, per-package %.3f: fleet should share more", rf, rp)
+	} else {
+		t.Logf("dedup ratio per-package %.3f, fleet %.3f", rp, rf)
 	}
 }
 

@@ -5,42 +5,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stratabuild/strata/closure/nix/nixtest"
 )
-
-// benchClosure adds the Go toolchain's tools and sources (about 220 MB,
-// big binaries and many small files) to the store and returns the paths
-// and their total NAR size.
-func benchClosure(b *testing.B) ([]string, int64) {
-	b.Helper()
-	nixtest.RequireNix(b)
-	goroot := "/usr/local/go"
-	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
-		goroot = strings.TrimSpace(string(out))
-	}
-	var paths []string
-	var total int64
-	for _, d := range []string{"pkg/tool", "src", "bin"} {
-		p := nixtest.Run(b, "", "nix-store", "--add", filepath.Join(goroot, d))
-		n, err := strconv.ParseInt(nixtest.Run(b, "", "nix-store", "--query", "--size", p), 10, 64)
-		if err != nil {
-			b.Fatal(err)
-		}
-		paths = append(paths, p)
-		total += n
-	}
-	if total < 100<<20 {
-		b.Fatalf("benchmark closure is only %d bytes, want at least 100 MB", total)
-	}
-	return paths, total
-}
 
 // readAndHash is the floor for hashing a tree's content: sha256 over every
 // regular file's bytes, read the same way, without NAR framing.
@@ -73,7 +43,7 @@ func readAndHash(paths []string, buf []byte) (int64, error) {
 // reports its throughput next to two floors measured in the same run:
 // sha256 over the same files' bytes read from disk, and sha256 over memory.
 func BenchmarkNARHash(b *testing.B) {
-	paths, total := benchClosure(b)
+	paths, total := nixtest.GoToolchainClosure(b)
 	buf := make([]byte, 256<<10)
 	// Warm the page cache so both sides read from memory.
 	if _, err := readAndHash(paths, buf); err != nil {

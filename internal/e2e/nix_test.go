@@ -1093,33 +1093,6 @@ func TestNixResultLinkLock(t *testing.T) {
 	}
 }
 
-// benchGoClosure adds the Go toolchain's tools, sources and commands to
-// the store (about 240 MB; the same paths closure/nix's NAR benchmark
-// uses, so usually already valid) and returns them with their NAR size.
-func benchGoClosure(b *testing.B) ([]string, int64) {
-	b.Helper()
-	nixtest.RequireNix(b)
-	goroot := "/usr/local/go"
-	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
-		goroot = strings.TrimSpace(string(out))
-	}
-	var paths []string
-	var total int64
-	for _, d := range []string{"pkg/tool", "src", "bin"} {
-		p := nixtest.Run(b, "", "nix-store", "--add", filepath.Join(goroot, d))
-		n, err := strconv.ParseInt(nixtest.Run(b, "", "nix-store", "--query", "--size", p), 10, 64)
-		if err != nil {
-			b.Fatal(err)
-		}
-		paths = append(paths, p)
-		total += n
-	}
-	if total < 100<<20 {
-		b.Fatalf("benchmark closure is only %d bytes, want at least 100 MB", total)
-	}
-	return paths, total
-}
-
 // floorGzip is the least work any image build of these paths does: read
 // every regular file's bytes, sha256 them (diffID), gzip them with
 // klauspost at strata's level and sha256 the compressed bytes (digest).
@@ -1170,7 +1143,7 @@ func cpuSeconds() float64 {
 //
 //	go test -run XXX -bench NixBuild -benchtime 1x ./internal/e2e/
 func BenchmarkNixBuild(b *testing.B) {
-	paths, total := benchGoClosure(b)
+	paths, total := nixtest.GoToolchainClosure(b)
 	dir := b.TempDir()
 	yaml := "name: nixbench\nnix:\n  paths: " + yamlList(paths...) + "\n"
 	s, err := spec.Parse(filepath.Join(dir, "strata.yaml"), []byte(yaml))

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -133,4 +134,31 @@ func BuildDemoClosure(t testing.TB) (app string, paths []string) {
 	}
 	script := path.Dir(path.Dir(target))
 	return app, []string{busybox, script, app}
+}
+
+// GoToolchainClosure adds the Go toolchain's tools, sources and commands to
+// the store (about 240 MB: big binaries and many small files) for
+// benchmarks, and returns the store paths and their total NAR size.
+func GoToolchainClosure(tb testing.TB) ([]string, int64) {
+	tb.Helper()
+	RequireNix(tb)
+	goroot := "/usr/local/go"
+	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		goroot = strings.TrimSpace(string(out))
+	}
+	var paths []string
+	var total int64
+	for _, d := range []string{"pkg/tool", "src", "bin"} {
+		p := Run(tb, "", "nix-store", "--add", filepath.Join(goroot, d))
+		n, err := strconv.ParseInt(Run(tb, "", "nix-store", "--query", "--size", p), 10, 64)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		paths = append(paths, p)
+		total += n
+	}
+	if total < 100<<20 {
+		tb.Fatalf("benchmark closure is only %d bytes, want at least 100 MB", total)
+	}
+	return paths, total
 }

@@ -141,7 +141,7 @@ func WriteTar(ctx context.Context, w io.Writer, entries []closure.Entry, mtime t
 		}
 		hdr := &tar.Header{
 			Name:    e.Path,
-			Mode:    tarMode(e.Mode),
+			Mode:    int64(closure.UnixMode(e.Mode)),
 			Uid:     e.UID,
 			Gid:     e.GID,
 			ModTime: mtime,
@@ -191,18 +191,4 @@ func copyContent(w io.Writer, e closure.Entry) error {
 		return fmt.Errorf("reading /%s: got %d bytes, expected %d (did the file change during the build?)", e.Path, n, e.Size)
 	}
 	return nil
-}
-
-func tarMode(m fs.FileMode) int64 {
-	v := int64(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		v |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		v |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		v |= 0o1000
-	}
-	return v
 }

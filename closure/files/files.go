@@ -60,7 +60,7 @@ func Node(ctx context.Context, specDir string, i int, f spec.File) (*closure.Nod
 		if err != nil {
 			return nil, fmt.Errorf("files[%d]: mode %q is not octal", i, f.Mode)
 		}
-		mode = fs.FileMode(m&0o777) | special(m)
+		mode = closure.ModeFromUnix(uint32(m))
 	}
 	uid, gid := 0, 0
 	if f.UID != nil {
@@ -90,20 +90,6 @@ func Node(ctx context.Context, specDir string, i int, f spec.File) (*closure.Nod
 		Meta:     map[string]string{"src": f.Src, "dst": f.Dst},
 		Contents: closure.StaticContents{ID: "files:" + hex.EncodeToString(h.Sum(nil)), List: w.entries},
 	}, nil
-}
-
-func special(m uint64) fs.FileMode {
-	var s fs.FileMode
-	if m&0o4000 != 0 {
-		s |= fs.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		s |= fs.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		s |= fs.ModeSticky
-	}
-	return s
 }
 
 type inode struct{ dev, ino uint64 }

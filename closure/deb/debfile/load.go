@@ -109,7 +109,7 @@ func load(dir, sha string) (*Package, error) {
 		if !validPath(me.Path) {
 			return nil, fmt.Errorf("%s lists a bad path %q", manifestName, me.Path)
 		}
-		e := closure.Entry{Path: me.Path, Mode: modeFromTar(int64(me.Mode)), UID: me.UID, GID: me.GID, Size: me.Size, Link: me.Link}
+		e := closure.Entry{Path: me.Path, Mode: closure.ModeFromUnix(me.Mode), UID: me.UID, GID: me.GID, Size: me.Size, Link: me.Link}
 		switch me.Type {
 		case "file":
 			e.Type = closure.Regular

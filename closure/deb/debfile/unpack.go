@@ -402,20 +402,6 @@ func (x *extractor) cleanName(raw string) (string, error) {
 	return p, nil
 }
 
-func modeFromTar(m int64) fs.FileMode {
-	mode := fs.FileMode(m & 0o777)
-	if m&0o4000 != 0 {
-		mode |= fs.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		mode |= fs.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		mode |= fs.ModeSticky
-	}
-	return mode
-}
-
 func (x *extractor) add(r *record) {
 	x.records = append(x.records, r)
 	x.byPath[r.Path] = r
@@ -465,7 +451,7 @@ func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
 		}
 		return nil
 	}
-	rec := &record{raw: raw, Entry: closure.Entry{Path: p, Mode: modeFromTar(hdr.Mode), UID: hdr.Uid, GID: hdr.Gid}}
+	rec := &record{raw: raw, Entry: closure.Entry{Path: p, Mode: closure.ModeFromUnix(uint32(hdr.Mode)), UID: hdr.Uid, GID: hdr.Gid}}
 	// The merged-/usr symlinks themselves (bin -> usr/bin) are sysfiles' job.
 	if top := strings.TrimPrefix(p, "usr/"); p != top && mergedDirs[top] && !strings.HasPrefix(strings.TrimPrefix(path.Clean(raw), "/"), "usr/") {
 		if hdr.Typeflag == tar.TypeSymlink {
@@ -615,20 +601,6 @@ type manifestEntry struct {
 	SHA256 string `json:"h,omitempty"`
 }
 
-func unixMode(m fs.FileMode) uint32 {
-	u := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		u |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		u |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		u |= 0o1000
-	}
-	return u
-}
-
 func writeMeta(dir, sha string, ctl *controlFiles, x *extractor) error {
 	m := manifest{Format: manifestForm, SHA256: sha, Scripts: ctl.scripts}
 	for _, r := range x.records {
@@ -636,7 +608,7 @@ func writeMeta(dir, sha string, ctl *controlFiles, x *extractor) error {
 			m.InstalledBytes += r.Size
 		}
 		m.Entries = append(m.Entries, manifestEntry{
-			Path: r.Path, Type: r.Type.String(), Mode: unixMode(r.Mode), UID: r.UID, GID: r.GID,
+			Path: r.Path, Type: r.Type.String(), Mode: closure.UnixMode(r.Mode), UID: r.UID, GID: r.GID,
 			Size: r.Size, Link: r.Link, SHA256: r.sum,
 		})
 	}

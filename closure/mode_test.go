@@ -1,0 +1,17 @@
+package closure
+
+import (
+	"io/fs"
+	"testing"
+)
+
+func TestModeRoundTrip(t *testing.T) {
+	for _, u := range []uint32{0, 0o644, 0o755, 0o4755, 0o2640, 0o1777, 0o7777} {
+		if got := UnixMode(ModeFromUnix(u)); got != u {
+			t.Errorf("%o -> %v -> %o", u, ModeFromUnix(u), got)
+		}
+	}
+	if ModeFromUnix(0o4755) != 0o755|fs.ModeSetuid {
+		t.Errorf("setuid lost: %v", ModeFromUnix(0o4755))
+	}
+}

@@ -96,6 +96,9 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 	if len(args) > 1 && f.output != "" {
 		return usagef("-o writes one image; with several specs use --out-dir DIR")
 	}
+	if len(args) > 1 && len(f.push) > 0 {
+		return usagef("--push REF writes one image; push several specs' images one build at a time")
+	}
 	if f.outDir != "" && f.output != "" {
 		return usagef("use either -o or --out-dir")
 	}
@@ -162,8 +165,10 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		if err != nil {
 			return err
 		}
-		pushes := pushSinks(g, st, f, log)
-		sinks = append(sinks, pushes...)
+		pushes := pushSinks(st, f, log)
+		for _, p := range pushes {
+			sinks = append(sinks, p)
+		}
 		if f.load {
 			sinks = append(sinks, daemon.New())
 		}
@@ -182,7 +187,7 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 			fmt.Fprintf(log, "wrote %s to %s\n", r.Tag, s)
 		}
 		for _, p := range pushes {
-			ref := p.(*regsink.Sink).Pushed()
+			ref := p.Pushed()
 			pushed[r] = append(pushed[r], ref)
 			if !f.asJSON {
 				fmt.Fprintf(g.stderr, "pushed %s\n", ref)
@@ -307,8 +312,8 @@ func writeSBOMs(dir string, r *build.Result) error {
 	return nil
 }
 
-func pushSinks(g *globals, st *store.Store, f buildFlags, log io.Writer) sink.Multi {
-	var out sink.Multi
+func pushSinks(st *store.Store, f buildFlags, log io.Writer) []*regsink.Sink {
+	var out []*regsink.Sink
 	for _, ref := range f.push {
 		var progress io.Writer
 		if log != io.Discard {

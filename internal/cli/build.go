@@ -65,7 +65,7 @@ fleet they are planned jointly so that shared packages get identical layers.`,
 	}
 	fl := c.Flags()
 	fl.StringVarP(&f.output, "output", "o", "", "write a docker-archive to FILE (`-` for standard output)")
-	fl.StringVar(&f.oci, "oci", "", "write an OCI image layout to DIR")
+	fl.StringVar(&f.oci, "oci", "", "write an OCI image layout to DIR (with --out-dir: any value also writes DIR/NAME/ layouts)")
 	fl.StringVar(&f.outDir, "out-dir", "", "with several specs: write DIR/NAME.tar (and DIR/NAME/ with --oci)")
 	fl.StringVar(&f.tag, "tag", "", "override the spec's tag (TAG or NAME:TAG)")
 	fl.StringVar(&f.compression, "compression", "gzip", "layer compression: none, gzip or zstd")
@@ -217,18 +217,17 @@ func sinksFor(f buildFlags, r *build.Result, fleet bool) (sink.Multi, error) {
 	var out sink.Multi
 	switch {
 	case f.outDir != "":
-		out = append(out, dockerarchive.New(filepath.Join(f.outDir, safeName(r.Spec.Name)+".tar")))
-		if f.oci != "" {
-			out = append(out, ocilayout.New(filepath.Join(f.outDir, safeName(r.Spec.Name))))
-		}
+		// DIR/NAME.tar, and DIR/NAME/ as an OCI layout with --oci or when
+		// the image is multi-platform (a docker-archive holds one platform).
 		if err := os.MkdirAll(f.outDir, 0o755); err != nil {
 			return nil, err
 		}
-		if r.Index != nil {
-			out = out[1:] // docker-archive holds one platform
-			if len(out) == 0 {
-				out = append(out, ocilayout.New(filepath.Join(f.outDir, safeName(r.Spec.Name))))
-			}
+		base := filepath.Join(f.outDir, safeName(r.Spec.Name))
+		if r.Index == nil {
+			out = append(out, dockerarchive.New(base+".tar"))
+		}
+		if f.oci != "" || r.Index != nil {
+			out = append(out, ocilayout.New(base))
 		}
 		return out, nil
 	case fleet:

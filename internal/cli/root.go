@@ -114,9 +114,43 @@ func (g *globals) progress() io.Writer {
 		return io.Discard
 	}
 	if f, ok := g.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return g.stderr
+		return &ttyProgress{w: g.stderr}
 	}
 	return &noticeFilter{w: g.stderr}
+}
+
+// ttyProgress shows counter lines ("[linux/amd64 3/12] libc6 …") on one
+// line that updates in place; every other line is printed as it comes.
+type ttyProgress struct {
+	w       io.Writer
+	buf     []byte
+	pending bool // the cursor is at the end of an in-place line
+}
+
+func (t *ttyProgress) Write(p []byte) (int, error) {
+	t.buf = append(t.buf, p...)
+	for {
+		i := bytes.IndexByte(t.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := t.buf[:i]
+		t.buf = t.buf[i+1:]
+		var err error
+		if bytes.HasPrefix(line, []byte("[")) {
+			_, err = fmt.Fprintf(t.w, "\r\033[K%s", line)
+			t.pending = true
+		} else {
+			if t.pending {
+				fmt.Fprint(t.w, "\n")
+				t.pending = false
+			}
+			_, err = fmt.Fprintf(t.w, "%s\n", line)
+		}
+		if err != nil {
+			return len(p), err
+		}
+	}
 }
 
 // noticeFilter passes on the whole lines that hold "warning:" or "notice:".

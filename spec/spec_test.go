@@ -67,6 +67,8 @@ func TestBadSpecs(t *testing.T) {
 		{"bad mode", "name: x\nfiles:\n  - src: app\n    dst: /a\n    mode: rwx\n", 5, []string{"octal"}},
 		{"syntax", "name: x\n  bad: [\n", 0, []string{FileName}},
 		{"debian without suite", "name: x\ndebian:\n  packages: [hello]\n", 3, []string{"debian.suite", "bookworm"}},
+		{"security mirror unused", "name: x\ndebian:\n  suite: bookworm\n  packages: [hello]\n  updates: false\n  securityMirror: http://127.0.0.1:9/sec\n", 6, []string{"debian.securityMirror", "updates: true"}},
+		{"updates not a bool", "name: x\ndebian:\n  suite: bookworm\n  packages: [hello]\n  updates: sometimes\n", 5, []string{"updates"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

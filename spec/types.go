@@ -73,6 +73,13 @@ type Debian struct {
 	Exclude    []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
 	Mirror     string   `yaml:"mirror,omitempty" json:"mirror,omitempty"`
 	Keyring    string   `yaml:"keyring,omitempty" json:"keyring,omitempty"`
+	// Updates also reads SUITE-updates and SUITE-security and takes, per
+	// package, the highest version across the suites. Default true; an
+	// explicit true makes a suite that cannot be read an error.
+	Updates *bool `yaml:"updates,omitempty" json:"updates,omitempty" jsonschema:"description=Also read SUITE-updates and SUITE-security and take the highest version of each package; default true."`
+	// SecurityMirror is the archive serving SUITE-security; default
+	// STRATA_DEBIAN_SECURITY_MIRROR, then the host's apt sources.
+	SecurityMirror string `yaml:"securityMirror,omitempty" json:"securityMirror,omitempty" jsonschema:"description=Base URL of the archive serving SUITE-security; default STRATA_DEBIAN_SECURITY_MIRROR, then the host's apt sources."`
 }
 
 // Accounts adds users and groups to the generated /etc/passwd and /etc/group.

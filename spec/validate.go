@@ -122,6 +122,9 @@ func validate(s *Spec) Errors {
 		if len(d.Packages) == 0 {
 			add("debian.packages", "no packages", "list at least one package, like [hello]")
 		}
+		if d.Updates != nil && !*d.Updates && d.SecurityMirror != "" {
+			add("debian.securityMirror", "set while debian.updates is false, so it would never be read", "remove securityMirror or set updates: true")
+		}
 	}
 	if n := s.Nix; n != nil && len(n.Paths) == 0 && len(n.Installables) == 0 && n.ClosureFile == "" {
 		add("nix", "no inputs", "set nix.paths, nix.installables or nix.closureFile")

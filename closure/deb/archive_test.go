@@ -137,6 +137,13 @@ func newTestArchive(t testing.TB, pkgs []archivePkg) *testArchive {
 // publish (re)writes the pool, Packages and a signed InRelease.
 func (a *testArchive) publish(t testing.TB, pkgs []archivePkg, byHash bool) {
 	t.Helper()
+	a.publishAt(t, "", a.suite, pkgs, byHash)
+}
+
+// publishAt publishes suite under the URL path prefix ("" or "NAME/"),
+// which stands for another mirror when not empty.
+func (a *testArchive) publishAt(t testing.TB, prefix, suite string, pkgs []archivePkg, byHash bool) {
+	t.Helper()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	indexes := map[string]*bytes.Buffer{}
@@ -158,13 +165,13 @@ func (a *testArchive) publish(t testing.TB, pkgs []archivePkg, byHash bool) {
 		sum := sha256.Sum256(deb)
 		hexSum := hex.EncodeToString(sum[:])
 		fn := fmt.Sprintf("pool/%s/%s/%s_%s_%s.deb", comp, name, name, ver, arch)
-		a.files[fn] = deb
+		a.files[prefix+fn] = deb
 		a.debs[name] = hexSum
 		fmt.Fprintf(indexes[comp], "%sMaintainer: Test Maintainer <m@example.invalid>\nInstalled-Size: 1\nFilename: %s\nSize: %d\nSHA256: %s\nSection: misc\nDescription: the %s package\n\n",
 			p.stanza, fn, len(deb), hexSum, name)
 	}
 	comps := slices.Sorted(maps.Keys(indexes))
-	rel := "Origin: Test\nSuite: " + a.suite + "\nCodename: " + a.suite + "\nDate: Thu, 01 Jan 2026 00:00:00 UTC\nArchitectures: amd64\nComponents: " + strings.Join(comps, " ") + "\n"
+	rel := "Origin: Test\nSuite: " + suite + "\nCodename: " + suite + "\nDate: Thu, 01 Jan 2026 00:00:00 UTC\nArchitectures: amd64\nComponents: " + strings.Join(comps, " ") + "\n"
 	if byHash {
 		rel += "Acquire-By-Hash: yes\n"
 	}
@@ -186,7 +193,7 @@ func (a *testArchive) publish(t testing.TB, pkgs []archivePkg, byHash bool) {
 		}
 		w.Write(index)
 		w.Close()
-		dir := "dists/" + a.suite + "/" + comp + "/binary-amd64/"
+		dir := prefix + "dists/" + suite + "/" + comp + "/binary-amd64/"
 		for _, f := range []struct {
 			name string
 			b    []byte
@@ -200,7 +207,7 @@ func (a *testArchive) publish(t testing.TB, pkgs []archivePkg, byHash bool) {
 			}
 		}
 	}
-	a.files["dists/"+a.suite+"/InRelease"] = clearSign(t, a.entity, rel)
+	a.files[prefix+"dists/"+suite+"/InRelease"] = clearSign(t, a.entity, rel)
 }
 
 func clearSign(t testing.TB, e *openpgp.Entity, text string) []byte {

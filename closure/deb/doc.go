@@ -4,6 +4,16 @@
 // the host's apt source serving the suite (deb822 sources.list.d/*.sources
 // first, then the one-line sources.list); it is never written to the lock.
 //
+// Update suites: unless debian.updates is false, SUITE-updates (from the
+// apt source naming it, else the main mirror) and SUITE-security (from
+// debian.securityMirror, else STRATA_DEBIAN_SECURITY_MIRROR, else the apt
+// source naming it) are read too, each through the same chain of trust.
+// Their packages join the main suite's in one Index, so the resolver
+// takes the highest version of each name across the suites; each Package
+// and LockedPackage remembers its suite, whose mirror Filename is
+// relative to. A suite that cannot be found is skipped with a notice,
+// unless debian.updates is set to true.
+//
 // Chain of trust: dists/SUITE/InRelease is verified (OpenPGP clear
 // signature) against debian.keyring (a binary or armored keyring, or a
 // folder of them; default the host's Debian archive keyring) and must be
@@ -14,7 +24,7 @@
 //
 // Parsed indexes are cached in the store (deb-index/v2-SHA256-ARCH, a
 // compact format with a bisectable name and Provides lookup), so a warm
-// resolution costs one InRelease download plus a few tens of milliseconds.
+// resolution costs one InRelease download per suite plus a few tens of milliseconds.
 //
 // Resolve is a pure, deterministic function over an Index: Depends and
 // Pre-Depends (not Recommends, and Essential packages are not implied),

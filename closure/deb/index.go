@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ulikunitz/xz"
 
 	"github.com/stratabuild/strata/store"
@@ -45,18 +46,42 @@ type Package struct {
 	Description   string // first line only
 	Homepage      string
 	Section       string
+	// Suite is the suite the package was read from; Index.Suites names
+	// that suite's mirror, which Filename is relative to.
+	Suite string
 }
 
 // Index is the parsed Packages of one or more components for one
 // architecture.
 type Index struct {
-	// Label names the index in messages: "bookworm/main amd64".
+	// Label names the index in messages: "bookworm/main amd64", or
+	// "bookworm,bookworm-updates,bookworm-security/main amd64".
 	Label    string
 	Packages []Package
+	// Suites are the suites read, the main suite first, each with its
+	// mirror and verified Release.
+	Suites []IndexSuite
 
 	// lk is the lookup for lkArch, when LoadIndex found it cached.
 	lk     *lookup
 	lkArch string
+}
+
+// IndexSuite is one suite an Index was read from.
+type IndexSuite struct {
+	Name    string
+	Mirror  string
+	Release *Release
+}
+
+// Mirror returns the mirror of suite among the suites read ("" if none).
+func (idx *Index) Mirror(suite string) string {
+	for _, s := range idx.Suites {
+		if s.Name == suite {
+			return s.Mirror
+		}
+	}
+	return ""
 }
 
 // IndexOptions selects the Packages indexes LoadIndex reads.
@@ -78,6 +103,44 @@ type IndexOptions struct {
 	Client *http.Client
 	// Log receives warnings; nil discards.
 	Log io.Writer
+
+	// Updates also reads SUITE-updates (from the main mirror unless the
+	// host's apt sources name another for it) and SUITE-security (from
+	// SecurityMirror, else STRATA_DEBIAN_SECURITY_MIRROR, else the host's
+	// apt sources). The resolver then takes, per package name, the
+	// highest version across the suites, as apt does with equal pins.
+	Updates bool
+	// UpdatesRequired makes an update suite that cannot be read (no
+	// security mirror known, no InRelease) an error; without it such a
+	// suite is skipped with a notice on Log.
+	UpdatesRequired bool
+	// SecurityMirror is the base URL of the archive serving SUITE-security.
+	SecurityMirror string
+}
+
+// UpdateSuites returns the update suites read for suite, in order.
+func UpdateSuites(suite string) []string {
+	return []string{suite + "-updates", suite + "-security"}
+}
+
+// updatesMirror is the mirror of an updates suite: the main mirror when
+// the spec or STRATA_DEBIAN_MIRROR names it, else the host's apt source
+// naming the suite, else the main mirror.
+func updatesMirror(suite, main string, o MirrorOptions) (string, error) {
+	if o.Spec != "" || o.Env != "" {
+		return main, nil
+	}
+	m, err := aptMirrorNaming(suite, o.AptRoot)
+	if err != nil || m != "" {
+		return m, err
+	}
+	return main, nil
+}
+
+// suitePlan is one suite LoadIndex reads.
+type suitePlan struct {
+	name, mirror string
+	optional     bool // an update suite: may be skipped when not required
 }
 
 // LoadIndex fetches dists/SUITE/InRelease, verifies its signature against
@@ -85,7 +148,10 @@ type IndexOptions struct {
 // Packages indexes of the components for the architecture: each read from
 // the store's parsed-index cache when its signed checksum is known there,
 // else downloaded (by hash when the archive offers it), verified against
-// the Release checksum, parsed and cached.
+// the Release checksum, parsed and cached. With opt.Updates the update
+// suites are read the same way, each from its own mirror, and their
+// packages added after the main suite's. The Release returned is the main
+// suite's; Index.Suites has them all.
 func LoadIndex(ctx context.Context, st *store.Store, opt IndexOptions) (*Index, *Release, error) {
 	comps := opt.Components
 	if len(comps) == 0 {
@@ -95,7 +161,8 @@ func LoadIndex(ctx context.Context, st *store.Store, opt IndexOptions) (*Index, 
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	mirror, err := FindMirror(opt.Suite, MirrorOptions{Spec: opt.Mirror, Env: getenv(MirrorEnv), AptRoot: opt.AptRoot})
+	mo := MirrorOptions{Spec: opt.Mirror, Env: getenv(MirrorEnv), AptRoot: opt.AptRoot}
+	mirror, err := FindMirror(opt.Suite, mo)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -115,41 +182,174 @@ func LoadIndex(ctx context.Context, st *store.Store, opt IndexOptions) (*Index, 
 	if log == nil {
 		log = io.Discard
 	}
-	f := &fetcher{client: client, base: mirror}
-	relPath := "dists/" + opt.Suite + "/InRelease"
+	plans := []suitePlan{{name: opt.Suite, mirror: mirror}}
+	if opt.Updates {
+		us := UpdateSuites(opt.Suite)
+		upd, sec := us[0], us[1]
+		um, err := updatesMirror(upd, mirror, mo)
+		if err != nil {
+			return nil, nil, err
+		}
+		plans = append(plans, suitePlan{name: upd, mirror: um, optional: true})
+		sm, err := FindSecurityMirror(sec, MirrorOptions{Spec: opt.SecurityMirror, Env: getenv(SecurityMirrorEnv), AptRoot: opt.AptRoot})
+		if err != nil {
+			return nil, nil, err
+		}
+		switch {
+		case sm != "":
+			plans = append(plans, suitePlan{name: sec, mirror: sm, optional: true})
+		case opt.UpdatesRequired:
+			return nil, nil, fmt.Errorf("debian.updates is true but no mirror serves %s: the host's apt sources name none; set debian.securityMirror in the spec (or %s) to the security archive's base URL, the folder holding dists/ and pool/, or set debian.updates: false", sec, SecurityMirrorEnv)
+		default:
+			fmt.Fprintf(log, "debian: notice: no mirror for %s in the host's apt sources: security updates are not read (set debian.securityMirror or %s to read them, or debian.updates: false to silence this)\n", sec, SecurityMirrorEnv)
+		}
+	}
+
+	idx := &Index{}
+	var parts []*lookup
+	var offs []int
+	var names []string
+	for _, pl := range plans {
+		f := &fetcher{client: client, base: pl.mirror}
+		rel, err := readRelease(ctx, f, pl.name, keyring, keyringPath, log)
+		if err != nil {
+			var se *statusError
+			if pl.optional && !opt.UpdatesRequired && errors.As(err, &se) && se.code == http.StatusNotFound {
+				fmt.Fprintf(log, "debian: notice: %s has no %s suite (HTTP 404 for its InRelease): skipping it\n", pl.mirror, pl.name)
+				continue
+			}
+			if pl.optional {
+				return nil, nil, fmt.Errorf("%w (debian.updates reads %s; set debian.updates: false to read %s alone)", err, pl.name, opt.Suite)
+			}
+			return nil, nil, err
+		}
+		idx.Suites = append(idx.Suites, IndexSuite{Name: pl.name, Mirror: pl.mirror, Release: rel})
+		names = append(names, pl.name)
+		for _, comp := range comps {
+			file, err := pickIndex(rel, comp, opt.Arch)
+			if err != nil {
+				if pl.optional {
+					fmt.Fprintf(log, "debian: notice: %s has no %s index for %s: skipping it\n", pl.name, comp, opt.Arch)
+					continue
+				}
+				return nil, nil, err
+			}
+			pk, l, err := loadIndex(ctx, st, f, pl.name, opt.Arch, rel, file, log)
+			if err != nil {
+				return nil, nil, err
+			}
+			for i := range pk {
+				pk[i].Suite = pl.name
+			}
+			offs = append(offs, len(idx.Packages))
+			parts = append(parts, l)
+			idx.Packages = append(idx.Packages, pk...)
+		}
+	}
+	idx.Label = strings.Join(names, ",") + "/" + strings.Join(comps, ",") + " " + opt.Arch
+	switch len(parts) {
+	case 0:
+	case 1:
+		idx.lk, idx.lkArch = parts[0], opt.Arch
+		idx.lk.pk = idx.Packages
+	default:
+		idx.lk, idx.lkArch = mergeLookups(idx.Packages, parts, offs), opt.Arch
+	}
+	return idx, idx.Suites[0].Release, nil
+}
+
+// readRelease fetches and verifies dists/SUITE/InRelease and checks it is
+// signed for suite.
+func readRelease(ctx context.Context, f *fetcher, suite string, keyring openpgp.EntityList, keyringPath string, log io.Writer) (*Release, error) {
+	relPath := "dists/" + suite + "/InRelease"
 	data, err := f.get(ctx, relPath)
 	if err != nil {
-		return nil, nil, fmt.Errorf("fetching the signed release file of %s: %w (check debian.suite and the mirror; set debian.mirror or %s)", opt.Suite, err, MirrorEnv)
+		hint := fmt.Sprintf("check debian.suite and the mirror; set debian.mirror or %s", MirrorEnv)
+		if strings.HasSuffix(suite, "-security") {
+			hint = fmt.Sprintf("check the security mirror; set debian.securityMirror or %s", SecurityMirrorEnv)
+		}
+		return nil, fmt.Errorf("fetching the signed release file of %s: %w (%s)", suite, err, hint)
 	}
 	rel, err := VerifyInRelease(data, keyring, f.url(relPath), keyringPath)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if rel.Suite != opt.Suite && rel.Codename != opt.Suite {
-		return nil, nil, fmt.Errorf("%s is signed for suite %s (codename %s), not %s: the mirror serves another release under this name; refusing it (check debian.suite and debian.mirror)", f.url(relPath), rel.Suite, rel.Codename, opt.Suite)
+	if rel.Suite != suite && rel.Codename != suite {
+		return nil, fmt.Errorf("%s is signed for suite %s (codename %s), not %s: the mirror serves another release under this name; refusing it (check debian.suite and debian.mirror)", f.url(relPath), rel.Suite, rel.Codename, suite)
 	}
 	if rel.Expired(time.Now()) {
 		// apt refuses these; snapshot archives are expired by design, so
 		// strata warns: the signature still binds every checksum.
 		fmt.Fprintf(log, "debian: warning: %s expired (Valid-Until: %s); a replayed or snapshot archive may lack security updates\n", f.url(relPath), rel.ValidUntil)
 	}
-	idx := &Index{Label: opt.Suite + "/" + strings.Join(comps, ",") + " " + opt.Arch}
-	for _, comp := range comps {
-		file, err := pickIndex(rel, comp, opt.Arch)
-		if err != nil {
-			return nil, nil, err
-		}
-		pk, l, err := loadIndex(ctx, st, f, opt.Suite, opt.Arch, rel, file, log)
-		if err != nil {
-			return nil, nil, err
-		}
-		idx.Packages = append(idx.Packages, pk...)
-		idx.lk, idx.lkArch = l, opt.Arch
+	return rel, nil
+}
+
+// mergeLookups joins the lookups of index parts laid end to end in pk
+// (part k starting at offs[k]) into the lookup buildLookup would make of
+// all of pk: names ascending, versions descending, among equal versions
+// the earlier part first and alone kept; Provides entries by name, the
+// earlier part first.
+func mergeLookups(pk []Package, parts []*lookup, offs []int) *lookup {
+	l := &lookup{pk: pk}
+	n, np := 0, 0
+	for _, p := range parts {
+		n += len(p.order)
+		np += len(p.provs)
 	}
-	if len(comps) > 1 {
-		idx.lk = nil // several components: Resolve builds one lookup over all
+	l.order = make([]int, 0, n)
+	pos := make([]int, len(parts))
+	for {
+		best, bi := -1, 0
+		for k, p := range parts {
+			if pos[k] >= len(p.order) {
+				continue
+			}
+			i := offs[k] + p.order[pos[k]]
+			if best < 0 {
+				best, bi = k, i
+				continue
+			}
+			a, b := &pk[i], &pk[bi]
+			if a.Name < b.Name || a.Name == b.Name && compareVersions(a.Version, b.Version) > 0 {
+				best, bi = k, i
+			}
+		}
+		if best < 0 {
+			break
+		}
+		pos[best]++
+		if m := len(l.order); m > 0 {
+			prev := &pk[l.order[m-1]]
+			if prev.Name == pk[bi].Name && prev.Version == pk[bi].Version {
+				continue
+			}
+		}
+		l.order = append(l.order, bi)
 	}
-	return idx, rel, nil
+	l.provs = make([]provide, 0, np)
+	for k := range pos {
+		pos[k] = 0
+	}
+	for {
+		best := -1
+		for k, p := range parts {
+			if pos[k] >= len(p.provs) {
+				continue
+			}
+			if best < 0 || p.provs[pos[k]].name < parts[best].provs[pos[best]].name {
+				best = k
+			}
+		}
+		if best < 0 {
+			break
+		}
+		pv := parts[best].provs[pos[best]]
+		pv.pkg += offs[best]
+		l.provs = append(l.provs, pv)
+		pos[best]++
+	}
+	return l
 }
 
 // indexCacheKind is the store folder of parsed indexes; the version in the

@@ -17,19 +17,37 @@ type Lock struct {
 	// Request is debian.packages and Exclude debian.exclude as locked.
 	Request []string `json:"request"`
 	Exclude []string `json:"exclude,omitempty"`
-	// ReleaseDate is the signed Release file's Date field.
+	// NoUpdates records debian.updates: false (the main suite alone was
+	// read). Locks written before update suites existed lack it, and fit
+	// the default.
+	NoUpdates bool `json:"noUpdates,omitempty"`
+	// ReleaseDate is the signed Release file's Date field (main suite).
 	ReleaseDate string `json:"releaseDate"`
 	// KeyFingerprint is the primary key fingerprint of the keyring entry
-	// whose signature on InRelease was verified.
-	KeyFingerprint string          `json:"keyFingerprint"`
-	Packages       []LockedPackage `json:"packages"`
+	// whose signature on InRelease was verified (main suite).
+	KeyFingerprint string `json:"keyFingerprint"`
+	// Releases are every suite read, main suite first, then
+	// SUITE-updates and SUITE-security when they were read.
+	Releases []LockedRelease `json:"releases,omitempty"`
+	Packages []LockedPackage `json:"packages"`
+}
+
+// LockedRelease is one signed Release file read for a lock.
+type LockedRelease struct {
+	Suite          string `json:"suite"`
+	Date           string `json:"date"`
+	KeyFingerprint string `json:"keyFingerprint"`
 }
 
 // LockedPackage pins one package of the closure.
 type LockedPackage struct {
-	Name     string `json:"name"`
-	Version  string `json:"version"`
-	Arch     string `json:"arch"`
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Arch    string `json:"arch"`
+	// Suite is the suite the package comes from, like bookworm-security;
+	// its mirror (which Filename is relative to) is found on the building
+	// machine. Empty in older locks: the main suite.
+	Suite    string `json:"suite,omitempty"`
 	Filename string `json:"filename"`
 	Size     int64  `json:"size"`
 	SHA256   string `json:"sha256"`
@@ -59,6 +77,9 @@ func ParseLock(raw json.RawMessage) (*Lock, error) {
 		return nil, fmt.Errorf("the debian section of strata.lock lacks its suite, arch or packages (run `strata lock --update` to write it anew)")
 	}
 	for _, p := range l.Packages {
+		if p.Suite != "" && p.Suite != l.Suite && !slices.Contains(UpdateSuites(l.Suite), p.Suite) {
+			return nil, fmt.Errorf("the debian section of strata.lock says %s comes from suite %q, which is neither %s nor one of its update suites %v (run `strata lock --update` to write it anew)", p.Name, p.Suite, l.Suite, UpdateSuites(l.Suite))
+		}
 		if p.Name == "" || p.Version == "" || p.Filename == "" || !isHexSHA256(p.SHA256) {
 			return nil, fmt.Errorf("the debian section of strata.lock has an incomplete entry for %q (run `strata lock --update` to write it anew)", p.Name)
 		}
@@ -71,10 +92,12 @@ func ParseLock(raw json.RawMessage) (*Lock, error) {
 
 // matches reports why the lock does not fit the requested inputs ("" when
 // it does).
-func (l *Lock) matches(suite string, comps []string, arch string, request, exclude []string) string {
+func (l *Lock) matches(suite string, comps []string, arch string, request, exclude []string, updates bool) string {
 	switch {
 	case l.Suite != suite:
 		return fmt.Sprintf("suite %s, the spec asks for %s", l.Suite, suite)
+	case l.NoUpdates == updates:
+		return fmt.Sprintf("debian.updates %v, the spec asks for %v", !l.NoUpdates, updates)
 	case !slices.Equal(l.Components, comps):
 		return fmt.Sprintf("components %v, the spec asks for %v", l.Components, comps)
 	case l.Arch != arch:
@@ -85,6 +108,14 @@ func (l *Lock) matches(suite string, comps []string, arch string, request, exclu
 		return fmt.Sprintf("exclude %v, the spec asks for %v", l.Exclude, exclude)
 	}
 	return ""
+}
+
+// suiteOf is the suite a locked package comes from.
+func (l *Lock) suiteOf(p LockedPackage) string {
+	if p.Suite == "" {
+		return l.Suite
+	}
+	return p.Suite
 }
 
 func isHexSHA256(s string) bool {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -14,6 +15,10 @@ import (
 // MirrorEnv names the environment variable that overrides the host's apt
 // sources as the default mirror.
 const MirrorEnv = "STRATA_DEBIAN_MIRROR"
+
+// SecurityMirrorEnv names the environment variable that overrides the
+// host's apt sources as the mirror of SUITE-security.
+const SecurityMirrorEnv = "STRATA_DEBIAN_SECURITY_MIRROR"
 
 // DefaultKeyring is the keyring used when the spec names none.
 const DefaultKeyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
@@ -81,6 +86,40 @@ func FindMirror(suite string, o MirrorOptions) (string, error) {
 		return strings.TrimRight(m, "/"), nil
 	}
 	return "", fmt.Errorf("no Debian mirror for suite %s: none in %s/sources.list.d/*.sources or %s/sources.list; set debian.mirror in the spec or the %s environment variable to the archive's base URL (the folder holding dists/ and pool/)", suite, root, root, MirrorEnv)
+}
+
+// FindSecurityMirror returns the mirror serving the security suite (like
+// "bookworm-security"): o.Spec (debian.securityMirror), else o.Env
+// (STRATA_DEBIAN_SECURITY_MIRROR), else the host's apt source that names
+// suite. It returns "" without an error when none does: the security
+// archive usually lives elsewhere than the main one, so the main mirror is
+// no fallback.
+func FindSecurityMirror(suite string, o MirrorOptions) (string, error) {
+	if o.Spec != "" {
+		return strings.TrimRight(o.Spec, "/"), nil
+	}
+	if o.Env != "" {
+		return strings.TrimRight(o.Env, "/"), nil
+	}
+	return aptMirrorNaming(suite, o.AptRoot)
+}
+
+// aptMirrorNaming returns the URI of the first of the host's apt sources
+// under root (default /etc/apt) that names suite, or "".
+func aptMirrorNaming(suite, root string) (string, error) {
+	if root == "" {
+		root = "/etc/apt"
+	}
+	srcs, err := ReadAptSources(root)
+	if err != nil {
+		return "", err
+	}
+	for _, s := range srcs {
+		if slices.Contains(s.Suites, suite) {
+			return strings.TrimRight(s.URI, "/"), nil
+		}
+	}
+	return "", nil
 }
 
 // pickMirror chooses the entry that serves suite; failing that the first

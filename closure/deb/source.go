@@ -76,6 +76,9 @@ type inputs struct {
 	comps   []string
 	arch    string
 	keyring string
+	// updates reads the update suites; updatesRequired (debian.updates
+	// set to true) makes one that cannot be read an error.
+	updates, updatesRequired bool
 }
 
 func (s *Source) inputs(req closure.Request) (*inputs, error) {
@@ -93,7 +96,10 @@ func (s *Source) inputs(req closure.Request) (*inputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &inputs{deb: d, suite: d.Suite, comps: d.Components, arch: arch, keyring: d.Keyring}
+	in := &inputs{deb: d, suite: d.Suite, comps: d.Components, arch: arch, keyring: d.Keyring, updates: true}
+	if d.Updates != nil {
+		in.updates, in.updatesRequired = *d.Updates, *d.Updates
+	}
 	if len(in.comps) == 0 {
 		in.comps = []string{"main"}
 	}
@@ -109,8 +115,25 @@ func (s *Source) inputs(req closure.Request) (*inputs, error) {
 	return in, nil
 }
 
-func (s *Source) mirror(suite string) (string, error) {
-	return FindMirror(suite, MirrorOptions{Spec: s.spec.Debian.Mirror, Env: s.env(MirrorEnv), AptRoot: s.apt})
+// lockMirror returns the mirror serving suite, one of a lock's main suite
+// and its update suites, as found on this machine.
+func (s *Source) lockMirror(main, suite string) (string, error) {
+	mo := MirrorOptions{Spec: s.spec.Debian.Mirror, Env: s.env(MirrorEnv), AptRoot: s.apt}
+	m, err := FindMirror(main, mo)
+	if err != nil || suite == main {
+		return m, err
+	}
+	if suite == UpdateSuites(main)[1] {
+		sm, err := FindSecurityMirror(suite, MirrorOptions{Spec: s.spec.Debian.SecurityMirror, Env: s.env(SecurityMirrorEnv), AptRoot: s.apt})
+		if err != nil {
+			return "", err
+		}
+		if sm == "" {
+			return "", fmt.Errorf("strata.lock has packages from %s and no mirror serves it here: the host's apt sources name none; set debian.securityMirror in the spec (or %s) to the security archive's base URL, the folder holding dists/ and pool/", suite, SecurityMirrorEnv)
+		}
+		return sm, nil
+	}
+	return updatesMirror(suite, m, mo)
 }
 
 func logf(req closure.Request, format string, args ...any) {
@@ -147,7 +170,7 @@ func (s *Source) ResolveLock(ctx context.Context, req closure.Request) (*Lock, e
 	prefer := map[string]string{}
 	switch {
 	case !req.Update:
-		why := old.matches(in.suite, in.comps, in.arch, in.deb.Packages, in.deb.Exclude)
+		why := old.matches(in.suite, in.comps, in.arch, in.deb.Packages, in.deb.Exclude, in.updates)
 		if why == "" {
 			return old, nil
 		}
@@ -174,6 +197,7 @@ func (s *Source) resolveFresh(ctx context.Context, req closure.Request, in *inpu
 		Suite: in.suite, Components: in.comps, Arch: in.arch,
 		Mirror: s.spec.Debian.Mirror, Getenv: s.env, AptRoot: s.apt,
 		Keyring: in.keyring, Client: s.client, Log: req.Log,
+		Updates: in.updates, UpdatesRequired: in.updatesRequired, SecurityMirror: in.deb.SecurityMirror,
 	})
 	if err != nil {
 		return nil, err
@@ -184,8 +208,11 @@ func (s *Source) resolveFresh(ctx context.Context, req closure.Request, in *inpu
 	}
 	lock := &Lock{
 		Suite: in.suite, Components: in.comps, Arch: in.arch,
-		Request: in.deb.Packages, Exclude: in.deb.Exclude,
+		Request: in.deb.Packages, Exclude: in.deb.Exclude, NoUpdates: !in.updates,
 		ReleaseDate: rel.Date, KeyFingerprint: rel.Fingerprint,
+	}
+	for _, su := range idx.Suites {
+		lock.Releases = append(lock.Releases, LockedRelease{Suite: su.Name, Date: su.Release.Date, KeyFingerprint: su.Release.Fingerprint})
 	}
 	for _, rp := range res.Packages {
 		p := rp.Pkg
@@ -193,7 +220,7 @@ func (s *Source) resolveFresh(ctx context.Context, req closure.Request, in *inpu
 			return nil, fmt.Errorf("%s %s in %s has no Filename or SHA256 in the index: the archive cannot be verified", p.Name, p.Version, idx.Label)
 		}
 		lock.Packages = append(lock.Packages, LockedPackage{
-			Name: p.Name, Version: p.Version, Arch: p.Arch, Filename: p.Filename,
+			Name: p.Name, Version: p.Version, Arch: p.Arch, Suite: p.Suite, Filename: p.Filename,
 			Size: p.Size, SHA256: p.SHA256, Root: rp.NeededBy == "", Depends: rp.Deps,
 		})
 	}
@@ -308,11 +335,18 @@ func (s *Source) fetchDebs(ctx context.Context, req closure.Request, lock *Lock)
 	if len(missing) == 0 {
 		return nil
 	}
-	mirror, err := s.mirror(lock.Suite)
-	if err != nil {
-		return err
+	fetchers := map[string]*fetcher{}
+	for _, p := range missing {
+		su := lock.suiteOf(p)
+		if fetchers[su] != nil {
+			continue
+		}
+		mirror, err := s.lockMirror(lock.Suite, su)
+		if err != nil {
+			return err
+		}
+		fetchers[su] = &fetcher{client: s.client, base: mirror}
 	}
-	f := &fetcher{client: s.client, base: mirror}
 	var total int64
 	for _, p := range missing {
 		total += p.Size
@@ -320,7 +354,7 @@ func (s *Source) fetchDebs(ctx context.Context, req closure.Request, lock *Lock)
 	logf(req, "debian: downloading %d packages (%.1f MB)\n", len(missing), float64(total)/1e6)
 	errs := make([]error, len(missing))
 	run(ctx, len(missing), downloadWorkers, func(i int) {
-		errs[i] = s.fetchDeb(ctx, f, missing[i])
+		errs[i] = s.fetchDeb(ctx, fetchers[lock.suiteOf(missing[i])], missing[i])
 	})
 	if err := ctx.Err(); err != nil {
 		return err

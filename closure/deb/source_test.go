@@ -156,6 +156,10 @@ func TestLockDoesNotFitSpec(t *testing.T) {
 	// Another suite keeps nothing.
 	old := *l
 	old.Suite = "oldrelease"
+	old.Packages = slices.Clone(old.Packages)
+	for i := range old.Packages {
+		old.Packages[i].Suite = "oldrelease"
+	}
 	raw2, _ := old.Marshal()
 	req.Locked = raw2
 	l3, err := New(a.spec("hello"), st).ResolveLock(context.Background(), req)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/imageref/imagetest"
+	"github.com/stratabuild/strata/internal/testutil"
 	"github.com/stratabuild/strata/sbom"
 )
 
@@ -42,20 +43,7 @@ func input(t *testing.T, g *closure.Graph) sbom.Input {
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from %s (go test -update rewrites it):\n%s", name, path, got)
-	}
+	testutil.Golden(t, name, got, *update)
 }
 
 func schemas(t *testing.T) (spdx, cyclonedx *jsonschema.Schema) {

@@ -1,8 +1,10 @@
 package testutil
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -36,5 +38,25 @@ func RequireDocker(t testing.TB) {
 			t.Fatalf("no Docker Engine answers (docker info: %v)", err)
 		}
 		t.Skip("no Docker Engine answers")
+	}
+}
+
+// Golden compares got with the file testdata/NAME.golden, or rewrites that
+// file when update is set (each package's `go test -update` flag).
+func Golden(t testing.TB, name string, got []byte, update bool) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from %s (go test -update rewrites it):\n%s", name, path, got)
 	}
 }

@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"archive/tar"
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 var (
@@ -117,4 +121,28 @@ func StaticHello(t testing.TB, dir string) string {
 		t.Fatalf("building hello: %v\n%s", err, b)
 	}
 	return out
+}
+
+// eachEntry calls fn for every entry of a layer's tar stream, with the
+// entry's content as r, until fn returns false.
+func eachEntry(t testing.TB, l v1.Layer, fn func(h *tar.Header, r io.Reader) bool) {
+	t.Helper()
+	rc, err := l.Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatalf("reading a layer: %v", err)
+		}
+		if !fn(h, tr) {
+			return
+		}
+	}
 }

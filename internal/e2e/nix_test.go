@@ -101,27 +101,15 @@ func readArchive(t *testing.T, file string) []archiveLayer {
 			t.Fatal(err)
 		}
 		al := archiveLayer{DiffID: d.String(), Paths: map[string]bool{}, Headers: map[string]*tar.Header{}}
-		rc, err := l.Uncompressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatalf("reading a layer of %s: %v", file, err)
-			}
+		eachEntry(t, l, func(h *tar.Header, _ io.Reader) bool {
 			name := strings.TrimSuffix(strings.TrimPrefix(h.Name, "./"), "/")
 			al.Headers[name] = h
 			if rest, ok := strings.CutPrefix(name, "nix/store/"); ok {
 				top, _, _ := strings.Cut(rest, "/")
 				al.Paths["/nix/store/"+top] = true
 			}
-		}
-		rc.Close()
+			return true
+		})
 		out = append(out, al)
 	}
 	return out
@@ -160,30 +148,23 @@ func readArchiveFile(t *testing.T, file, name string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var b []byte
+	found := false
 	for _, l := range ls {
-		rc, err := l.Uncompressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
+		eachEntry(t, l, func(h *tar.Header, r io.Reader) bool {
+			if strings.TrimPrefix(h.Name, "./") != name {
+				return true
 			}
-			if err != nil {
+			var err error
+			if b, err = io.ReadAll(r); err != nil {
 				t.Fatal(err)
 			}
-			if strings.TrimPrefix(h.Name, "./") == name {
-				b, err := io.ReadAll(tr)
-				rc.Close()
-				if err != nil {
-					t.Fatal(err)
-				}
-				return b
-			}
+			found = true
+			return false
+		})
+		if found {
+			return b
 		}
-		rc.Close()
 	}
 	t.Fatalf("%s has no file %s", file, name)
 	return nil
@@ -824,21 +805,10 @@ func extractLayers(t *testing.T, file, root string) {
 	t.Cleanup(func() { makeWritable(root) })
 	dirModes := map[string]os.FileMode{}
 	for _, l := range ls {
-		rc, err := l.Uncompressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+		eachEntry(t, l, func(h *tar.Header, tr io.Reader) bool {
 			p := filepath.Join(root, filepath.FromSlash(strings.TrimPrefix(h.Name, "./")))
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			err := os.MkdirAll(filepath.Dir(p), 0o755)
+			if err != nil {
 				t.Fatal(err)
 			}
 			switch h.Typeflag {
@@ -863,8 +833,8 @@ func extractLayers(t *testing.T, file, root string) {
 			if err != nil {
 				t.Fatalf("unpacking %s: %v", h.Name, err)
 			}
-		}
-		rc.Close()
+			return true
+		})
 	}
 	for p, m := range dirModes {
 		if err := os.Chmod(p, m); err != nil {

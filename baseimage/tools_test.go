@@ -14,7 +14,6 @@ import (
 	"github.com/stratabuild/strata/baseimage"
 	"github.com/stratabuild/strata/internal/testutil"
 	"github.com/stratabuild/strata/registry/registrytest"
-	"github.com/stratabuild/strata/sink"
 	"github.com/stratabuild/strata/sink/daemon"
 )
 
@@ -28,7 +27,7 @@ func TestBasesFromDockerSaveAndSkopeo(t *testing.T) {
 	tag := "strata-test/base-save:" + hex.EncodeToString(b)
 	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", tag).Run() })
 	img := registrytest.BusyboxImage(t, "echo", "base-ok")
-	if err := daemon.New().Write(context.Background(), sink.Target{Tag: tag, Image: img}); err != nil {
+	if _, err := daemon.New().Write(context.Background(), tag, img); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()

@@ -1,50 +1,48 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1"
-	"github.com/stratabuild/strata/baseimage"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/closure"
-	"github.com/stratabuild/strata/closure/deb"
+	"github.com/stratabuild/strata/events"
 	"github.com/stratabuild/strata/image"
 	"github.com/stratabuild/strata/layer"
 	"github.com/stratabuild/strata/layering"
 	"github.com/stratabuild/strata/lockfile"
 	"github.com/stratabuild/strata/registry"
-	"github.com/stratabuild/strata/sink"
 	"github.com/stratabuild/strata/spec"
-	"github.com/stratabuild/strata/store"
 )
 
 // Options configure a build.
 type Options struct {
-	Store       *store.Store
+	// Cache is where sources and layers keep what they fetch and derive.
+	Cache       cache.Cache
 	Compression layer.Compression
 	// Tag overrides the spec's tag (just the tag part, or name:tag).
 	Tag string
 	// Platforms overrides the spec's platforms.
 	Platforms []string
-	// Log receives progress lines; nil is quiet.
-	Log io.Writer
+	// Env reaches every source and stage: environment, HTTP client, clock,
+	// jobs and events (its zero value is filled with defaults).
+	Env closure.Env
 	// Frozen fails when strata.lock is missing or the spec changed since.
 	Frozen bool
 	// NoLock neither reads nor checks a strata.lock (spec-less builds,
 	// whose folder is only where relative paths resolve).
 	NoLock bool
-	// Getenv and Now default to os.Getenv and time.Now (tests pin them).
-	Getenv func(string) string
-	Now    func() time.Time
+	// Factories make the spec's sources; nil means DefaultFactories.
+	Factories []Factory
 	// ExtraSources are added to the spec's own (e.g. `--nix PATH`).
 	ExtraSources []closure.Source
 	// Registry configures registry access for base images.
@@ -58,15 +56,7 @@ func (o *Options) defaults() {
 	if o.Compression == "" {
 		o.Compression = layer.Gzip
 	}
-	if o.Log == nil {
-		o.Log = io.Discard
-	}
-	if o.Getenv == nil {
-		o.Getenv = os.Getenv
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Env = o.Env.WithDefaults()
 }
 
 // Image is one platform's result.
@@ -92,12 +82,13 @@ type Result struct {
 	Digest v1.Hash
 }
 
-// Target is what sinks write.
-func (r *Result) Target() sink.Target {
+// Artifact is what sinks write: the image index of a multi-platform
+// build, else its one image.
+func (r *Result) Artifact() image.Artifact {
 	if r.Index != nil {
-		return sink.Target{Tag: r.Tag, Index: r.Index}
+		return r.Index
 	}
-	return sink.Target{Tag: r.Tag, Image: r.Images[0].Image}
+	return r.Images[0].Image
 }
 
 // Resolved is a spec's closure per platform plus the lock that pins it.
@@ -110,37 +101,41 @@ type Resolved struct {
 	Lock  *lockfile.File
 }
 
-// baseLock is strata.lock's section for a base image.
-type baseLock struct {
-	Ref    string `json:"ref"`
-	Digest string `json:"digest"`
-}
-
 // ParsePlatform reads os/arch[/variant].
-func ParsePlatform(s string) (closure.Platform, error) {
-	parts := strings.Split(s, "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return closure.Platform{}, fmt.Errorf("platform %q: write os/arch like linux/amd64", s)
-	}
-	p := closure.Platform{OS: parts[0], Arch: parts[1]}
-	if len(parts) == 3 {
-		p.Variant = parts[2]
-	}
-	return p, nil
-}
+func ParsePlatform(s string) (closure.Platform, error) { return closure.ParsePlatform(s) }
 
-// InputsHash hashes what strata.lock pins (platforms and the inputs of
-// every source), so --frozen can tell when the spec changed since.
-func InputsHash(s *spec.Spec, platforms []string) string {
-	in := struct {
-		Platforms []string     `json:"platforms"`
-		Debian    *spec.Debian `json:"debian,omitempty"`
-		Nix       *spec.Nix    `json:"nix,omitempty"`
-		Base      string       `json:"base,omitempty"`
-	}{platforms, s.Debian, s.Nix, s.Base}
-	b, _ := json.Marshal(in)
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:])
+// InputsHash hashes what strata.lock pins: the platforms and, in source
+// order, the inputs key of every source that has one (closure.InputKeyer),
+// so --frozen can tell when the spec changed since. The JSON is
+// {"platforms":[...],"NAME":KEY,...}.
+func InputsHash(sources []closure.Source, platforms []string) (string, error) {
+	var b bytes.Buffer
+	pb, err := json.Marshal(platforms)
+	if err != nil {
+		return "", err
+	}
+	b.WriteString(`{"platforms":`)
+	b.Write(pb)
+	for _, src := range sources {
+		k, ok := src.(closure.InputKeyer)
+		if !ok {
+			continue
+		}
+		key, err := k.InputsKey()
+		if err != nil {
+			return "", fmt.Errorf("hashing the inputs of %s: %w", src.Name(), err)
+		}
+		nb, _ := json.Marshal(src.Name())
+		b.WriteByte(',')
+		b.Write(nb)
+		b.WriteByte(':')
+		if err := json.Compact(&b, key); err != nil {
+			return "", fmt.Errorf("hashing the inputs of %s: %w", src.Name(), err)
+		}
+	}
+	b.WriteByte('}')
+	sum := sha256.Sum256(b.Bytes())
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }
 
 // LockPath is where a spec's lock lives.
@@ -152,16 +147,13 @@ type ResolveOptions struct {
 	Update      bool
 	UpdateNames []string
 	// LockOnly skips what only a build needs (downloading and unpacking
-	// .debs): the graphs of sources that can lock without them are empty.
+	// .debs): sources that are closure.Lockers only pin their inputs, and
+	// their graphs are empty.
 	LockOnly bool
 }
 
-// debLocker is what a Debian source offers to lock without downloading.
-type debLocker interface {
-	ResolveLock(ctx context.Context, req closure.Request) (*deb.Lock, error)
-}
-
-// Resolve runs every source of s for each platform.
+// Resolve runs every source of s for each platform, each after the
+// sources it needs.
 func Resolve(ctx context.Context, s *spec.Spec, opt Options, ro ResolveOptions) (*Resolved, error) {
 	opt.defaults()
 	plats := s.Platforms
@@ -177,7 +169,14 @@ func Resolve(ctx context.Context, s *spec.Spec, opt Options, ro ResolveOptions) 
 			return nil, err
 		}
 	}
-	hash := InputsHash(s, plats)
+	sources, err := sourcesOf(s, opt)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := InputsHash(sources, plats)
+	if err != nil {
+		return nil, err
+	}
 	if opt.Frozen {
 		switch {
 		case lock == nil:
@@ -189,94 +188,73 @@ func Resolve(ctx context.Context, s *spec.Spec, opt Options, ro ResolveOptions) 
 	if ro.Update && len(ro.UpdateNames) == 0 {
 		lock = nil
 	}
+	ordered, err := order(sources)
+	if err != nil {
+		return nil, err
+	}
+	log := opt.Env.Events
 	out := &Resolved{Spec: s, Lock: &lockfile.File{InputsHash: hash}}
-	sources := append(Sources(s, opt.Store), opt.ExtraSources...)
 	for _, ps := range plats {
-		p, err := ParsePlatform(ps)
+		p, err := closure.ParsePlatform(ps)
 		if err != nil {
 			return nil, err
 		}
 		g := closure.New()
-		for _, src := range sources {
-			fmt.Fprintf(opt.Log, "resolving %s inputs for %s\n", src.Name(), p)
+		var base v1.Image
+		results := map[string]*closure.Result{}
+		for _, src := range ordered {
 			req := closure.Request{
+				Env:         opt.Env,
 				Platform:    p,
 				SpecDir:     s.Dir,
-				CacheDir:    opt.Store.Root(),
 				Locked:      lock.Section(src.Name(), ps),
 				Update:      ro.Update,
 				UpdateNames: ro.UpdateNames,
-				Log:         opt.Log,
 			}
-			if dl, ok := src.(debLocker); ok && ro.LockOnly {
-				l, err := dl.ResolveLock(ctx, req)
+			if n, ok := src.(closure.Needer); ok {
+				req.Needed = map[string]*closure.Result{}
+				for _, name := range n.Needs() {
+					req.Needed[name] = results[name]
+				}
+			}
+			var res *closure.Result
+			if l, ok := src.(closure.Locker); ok && ro.LockOnly {
+				log.Infof("locking %s inputs for %s", src.Name(), p)
+				raw, err := l.Lock(ctx, req)
 				if err != nil {
 					return nil, fmt.Errorf("resolving %s inputs for %s: %w", src.Name(), p, err)
 				}
-				raw, err := l.Marshal()
-				if err != nil {
+				res = &closure.Result{Graph: closure.New(), Lock: raw}
+			} else {
+				log.Infof("resolving %s inputs for %s", src.Name(), p)
+				if res, err = src.Resolve(ctx, req); err != nil {
+					return nil, fmt.Errorf("resolving %s inputs for %s: %w", src.Name(), p, err)
+				}
+			}
+			results[src.Name()] = res
+			if res.Graph != nil {
+				if err := g.Merge(res.Graph); err != nil {
 					return nil, err
 				}
-				out.Lock.Set(src.Name(), ps, raw)
-				continue
-			}
-			res, err := src.Resolve(ctx, req)
-			if err != nil {
-				return nil, fmt.Errorf("resolving %s inputs for %s: %w", src.Name(), p, err)
-			}
-			if err := g.Merge(res.Graph); err != nil {
-				return nil, err
 			}
 			if res.Lock != nil {
 				out.Lock.Set(src.Name(), ps, res.Lock)
+			}
+			if res.Base != nil {
+				if base != nil {
+					return nil, fmt.Errorf("source %s gives a second base image for %s: an image has one base", src.Name(), p)
+				}
+				base = res.Base
 			}
 		}
 		if err := g.Validate(); err != nil {
 			return nil, err
 		}
-		base, err := resolveBase(ctx, s, p, lock.Section("base", ps), opt)
-		if err != nil {
-			return nil, err
-		}
-		if base != nil {
-			raw, _ := json.Marshal(baseLock{Ref: s.Base, Digest: base.Digest})
-			out.Lock.Set("base", ps, raw)
-			out.Bases = append(out.Bases, base.Image)
-		} else {
-			out.Bases = append(out.Bases, nil)
-		}
+		out.Bases = append(out.Bases, base)
 		out.Platforms = append(out.Platforms, p)
 		out.Graphs = append(out.Graphs, g)
 	}
 	return out, nil
-}
-
-// resolveBase finds the spec's base image for p, pinned by the lock.
-func resolveBase(ctx context.Context, s *spec.Spec, p closure.Platform, locked json.RawMessage, opt Options) (*baseimage.Result, error) {
-	if s.Base == "" {
-		return nil, nil
-	}
-	var bl baseLock
-	if locked != nil {
-		if err := json.Unmarshal(locked, &bl); err != nil {
-			return nil, fmt.Errorf("reading the base section of %s: %w (run `strata lock --update`)", LockPath(s), err)
-		}
-		if bl.Ref != s.Base {
-			bl.Digest = "" // the spec names another base now
-		}
-	}
-	fmt.Fprintf(opt.Log, "resolving base %s for %s\n", s.Base, p)
-	res, err := baseimage.Resolve(ctx, baseimage.Request{
-		Ref:      s.Base,
-		Platform: v1.Platform{OS: p.OS, Architecture: p.Arch, Variant: p.Variant},
-		Locked:   bl.Digest,
-		Dir:      s.Dir,
-		Registry: opt.Registry,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("resolving base image: %w", err)
-	}
-	return res, nil
 }
 
 // Lock resolves s afresh (or only the named inputs) and writes strata.lock.
@@ -407,7 +385,7 @@ func layeringOptions(r *Resolved, j int, opt Options) (layering.Options, error) 
 
 func assemble(ctx context.Context, r *Resolved, plans []*layering.Plan, opt Options) (*Result, error) {
 	s := r.Spec
-	created, repro, err := s.CreatedTime(opt.Getenv, opt.Now)
+	created, repro, err := s.CreatedTime(opt.Env.Getenv, opt.Env.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -425,15 +403,16 @@ func assemble(ctx context.Context, r *Resolved, plans []*layering.Plan, opt Opti
 		}
 		p := r.Platforms[j]
 		img, infos, err := image.Assemble(ctx, groups, image.Options{
-			Store:       opt.Store,
+			Cache:       opt.Cache,
 			Compression: opt.Compression,
+			Jobs:        opt.Env.Jobs,
 			Created:     created,
 			Platform:    p,
 			Config:      s.Config,
 			Name:        s.Name,
 			Base:        r.Bases[j],
 			Progress: func(done, total int, title string) {
-				fmt.Fprintf(opt.Log, "[%s %d/%d] %s\n", p, done, total, title)
+				opt.Env.Events.Emit(events.Event{Kind: events.Progress, Stage: events.StageLayer, Scope: p.String(), Done: done, Total: total, Subject: title})
 			},
 		})
 		if err != nil {

@@ -3,7 +3,16 @@ package closure
 import (
 	"context"
 	"encoding/json"
-	"io"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/stratabuild/strata/events"
 )
 
 // Platform is a target os/arch[/variant].
@@ -19,37 +28,122 @@ func (p Platform) String() string {
 	return s
 }
 
-// Request is what a source is asked to resolve.
+// ParsePlatform reads os/arch[/variant].
+func ParsePlatform(s string) (Platform, error) {
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return Platform{}, fmt.Errorf("platform %q: write os/arch like linux/amd64", s)
+	}
+	p := Platform{OS: parts[0], Arch: parts[1]}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	return p, nil
+}
+
+// Env is what every source (and every later stage) gets from the world
+// outside the spec: the environment, the network, the clock, how much to
+// do at once and where to tell the user. One struct so that a
+// test pins all of it in one place and no source reaches for os.Getenv
+// or http.DefaultClient itself.
+type Env struct {
+	// Getenv reads the environment (os.Getenv by default).
+	Getenv func(string) string
+	// HTTP is the client for archives and registries.
+	HTTP *http.Client
+	// Now is the clock (time.Now by default).
+	Now func() time.Time
+	// Jobs bounds the work done at once: downloads, unpacks, layers
+	// (runtime.NumCPU by default).
+	Jobs int
+	// Events receives progress, notices and warnings; nil discards.
+	Events *events.Log
+}
+
+// WithDefaults returns e with every unset field given its default.
+func (e Env) WithDefaults() Env {
+	if e.Getenv == nil {
+		e.Getenv = os.Getenv
+	}
+	if e.HTTP == nil {
+		e.HTTP = NewHTTPClient()
+	}
+	if e.Now == nil {
+		e.Now = time.Now
+	}
+	if e.Jobs <= 0 {
+		e.Jobs = runtime.NumCPU()
+	}
+	return e
+}
+
+// NewHTTPClient is the default client of an Env: proxies from the
+// environment, bounded dial, TLS and response-header timeouts (a body may
+// take as long as it needs; callers bound it with their context).
+func NewHTTPClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   30 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+		MaxIdleConnsPerHost:   8,
+		IdleConnTimeout:       90 * time.Second,
+	}}
+}
+
+// Request is what a source is asked to resolve, for one platform.
 type Request struct {
+	Env      Env
 	Platform Platform
 	// SpecDir is the folder holding the spec; relative inputs resolve there.
 	SpecDir string
-	// CacheDir is strata's content-addressed store root.
-	CacheDir string
 	// Locked is the source's section of strata.lock, nil when there is no
 	// lock (or on lock --update). A source given a lock must reproduce it.
 	Locked json.RawMessage
 	// Update re-resolves even with a lock (names limit it to those inputs).
 	Update      bool
 	UpdateNames []string
-	// Log receives human progress lines; never nil (io.Discard when quiet).
-	// Lines that contain "warning:" or "notice:" are shown even where
-	// progress is not (stderr is not a terminal): use them for what the user
-	// must learn (an excluded dependency dropped, a choice made for them).
-	Log io.Writer
+	// Needed holds the results of the sources this one Needs, by name.
+	Needed map[string]*Result
 }
 
 // Result is a source's answer: its part of the graph and its lock section.
 type Result struct {
+	// Graph holds the nodes the source puts in the image (may be empty).
 	Graph *Graph
 	// Lock is the JSON the source wants recorded in strata.lock; nil when the
 	// source pins nothing.
 	Lock json.RawMessage
+	// Base is the image the nodes go on top of, from a base-image source;
+	// nil for every other source.
+	Base v1.Image
 }
 
 // Source turns one part of a spec into graph nodes.
 type Source interface {
-	// Name is the source's lock section name: "debian", "nix", "files".
+	// Name is the source's lock section name ("debian", "nix", "files",
+	// "base"); unique within one build.
 	Name() string
 	Resolve(ctx context.Context, req Request) (*Result, error)
+}
+
+// Locker is a Source that can pin its inputs without fetching them (a
+// Debian source resolves from the signed index without downloading .debs);
+// `strata lock` calls it instead of Resolve.
+type Locker interface {
+	Lock(ctx context.Context, req Request) (json.RawMessage, error)
+}
+
+// InputKeyer is a Source whose inputs strata.lock pins: InputsKey is the
+// canonical JSON of what the user asked for (not what it resolved to), so
+// that --frozen tells when the spec changed since the lock was written.
+type InputKeyer interface {
+	InputsKey() (json.RawMessage, error)
+}
+
+// Needer is a Source that consumes other sources' results (a build step
+// consumes its build closure); build resolves those first and passes them
+// in Request.Needed.
+type Needer interface {
+	Needs() []string
 }

@@ -9,14 +9,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/layer"
 	"github.com/stratabuild/strata/spec"
-	"github.com/stratabuild/strata/store"
 )
 
 // Annotation keys written on manifests.
@@ -33,7 +33,7 @@ type Group struct {
 
 // Options configure Assemble.
 type Options struct {
-	Store       *store.Store
+	Cache       cache.Cache
 	Compression layer.Compression
 	Created     time.Time
 	Platform    closure.Platform
@@ -139,7 +139,7 @@ func buildLayers(ctx context.Context, groups []Group, opt Options) ([]*layer.Lay
 				errs[i] = ctx.Err()
 				return
 			}
-			l, err := layer.Build(ctx, opt.Store, layer.Spec{Contents: contents, MTime: opt.Created, Compression: opt.Compression})
+			l, err := layer.Build(ctx, opt.Cache, layer.Spec{Contents: contents, MTime: opt.Created, Compression: opt.Compression})
 			if err != nil {
 				errs[i] = fmt.Errorf("building layer %d (%s): %w", i+1, g.Title, err)
 				cancel()
@@ -250,4 +250,13 @@ func mergeEnv(base []string, env map[string]string) []string {
 		out = append(out, k+"="+env[k])
 	}
 	return out
+}
+
+// Artifact is what a build hands to sinks: a v1.Image (one platform) or a
+// v1.ImageIndex (several). Sinks branch on which with a type switch; both
+// have a digest, a media type and a manifest.
+type Artifact interface {
+	Digest() (v1.Hash, error)
+	MediaType() (types.MediaType, error)
+	RawManifest() ([]byte, error)
 }

@@ -12,12 +12,12 @@ import (
 	"os"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/closure"
-	"github.com/stratabuild/strata/store"
 )
 
 // Compression of layer blobs.
@@ -86,7 +86,7 @@ type Info struct {
 // Build returns the layer for spec from the store, writing it first when
 // it is not there yet. Concurrent builds of the same layer wait for one
 // another.
-func Build(ctx context.Context, st *store.Store, spec Spec) (*Layer, error) {
+func Build(ctx context.Context, st cache.Cache, spec Spec) (*Layer, error) {
 	key := spec.Key()
 	if l, err := load(st, key); err == nil {
 		return l, nil
@@ -111,27 +111,22 @@ func Build(ctx context.Context, st *store.Store, spec Spec) (*Layer, error) {
 	if err != nil {
 		return nil, err
 	}
-	info, tmp, err := writeBlob(ctx, st, entries, spec)
+	info, err := writeBlob(ctx, st, entries, spec)
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(tmp)
-	if err := os.Rename(tmp, st.BlobPath(info.Digest.Hex)); err != nil {
-		return nil, fmt.Errorf("storing layer: %w", err)
-	}
 	b, _ := json.Marshal(info)
-	if _, err := st.PutFile("layers", key+".json", bytesReader(b)); err != nil {
+	if err := st.Put(cacheKind, key+".json", b); err != nil {
 		return nil, err
 	}
 	return &Layer{st: st, info: info}, nil
 }
 
-func load(st *store.Store, key string) (*Layer, error) {
-	d, err := st.Dir("layers")
-	if err != nil {
-		return nil, err
-	}
-	b, err := os.ReadFile(d + "/" + key + ".json")
+// cacheKind is the cache index holding a layer's Info by its key.
+const cacheKind = "layers"
+
+func load(st cache.Cache, key string) (*Layer, error) {
+	b, err := st.Get(cacheKind, key+".json")
 	if err != nil {
 		return nil, err
 	}
@@ -219,21 +214,16 @@ type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
 
-func writeBlob(ctx context.Context, st *store.Store, entries []closure.Entry, spec Spec) (Info, string, error) {
-	dir, err := st.Dir("tmp")
+func writeBlob(ctx context.Context, st cache.Blobs, entries []closure.Entry, spec Spec) (Info, error) {
+	w, err := st.CreateBlob()
 	if err != nil {
-		return Info{}, "", err
+		return Info{}, fmt.Errorf("writing layer: %w", err)
 	}
-	f, err := os.CreateTemp(dir, "layer-*")
-	if err != nil {
-		return Info{}, "", fmt.Errorf("writing layer: %w", err)
+	fail := func(err error) (Info, error) {
+		w.Abort()
+		return Info{}, fmt.Errorf("writing layer: %w", err)
 	}
-	fail := func(err error) (Info, string, error) {
-		f.Close()
-		os.Remove(f.Name())
-		return Info{}, "", fmt.Errorf("writing layer: %w", err)
-	}
-	bw := bufio.NewWriterSize(f, 1<<20)
+	bw := bufio.NewWriterSize(w, 1<<20)
 	info, err := Stream(ctx, bw, entries, spec.MTime, spec.Compression)
 	if err != nil {
 		return fail(err)
@@ -241,11 +231,8 @@ func writeBlob(ctx context.Context, st *store.Store, entries []closure.Entry, sp
 	if err := bw.Flush(); err != nil {
 		return fail(err)
 	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
+	if err := w.Commit(info.Digest.Hex); err != nil {
+		return Info{}, fmt.Errorf("storing layer: %w", err)
 	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	return info, f.Name(), nil
+	return info, nil
 }

@@ -5,16 +5,16 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/google/go-containerregistry/pkg/v1"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	"github.com/stratabuild/strata/store"
+	"github.com/stratabuild/strata/cache"
 )
 
 // Layer is a finished layer in the store; it implements v1.Layer.
 type Layer struct {
-	st   *store.Store
+	st   cache.Blobs
 	info Info
 }
 

@@ -6,19 +6,27 @@ import (
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/stratabuild/strata/image"
 )
 
-// Target is what a sink writes: a single-platform Image, or an Index for
-// several platforms (then Image is nil). Tag is "name:tag".
-type Target struct {
-	Tag   string
-	Image v1.Image
-	Index v1.ImageIndex
+// Result says what a sink wrote.
+type Result struct {
+	// Sink names the destination: "docker-archive:out.tar".
+	Sink string `json:"sink"`
+	// Ref is how to name what was written: a file path, "oci:DIR:TAG", a
+	// registry reference by digest, "docker:NAME:TAG".
+	Ref string `json:"ref"`
+	// Digest is the digest of the manifest (or index) the output holds.
+	Digest v1.Hash `json:"digest"`
+	// ImageID is the config digest, which Docker shows as the image ID
+	// (docker-archive and daemon outputs); empty for an index.
+	ImageID string `json:"imageID,omitempty"`
 }
 
-// Sink writes a Target somewhere.
+// Sink writes a built artifact somewhere. The artifact is a v1.Image or,
+// for several platforms, a v1.ImageIndex; tag is "name:tag".
 type Sink interface {
-	Write(ctx context.Context, t Target) error
+	Write(ctx context.Context, tag string, a image.Artifact) (Result, error)
 	// String names the destination for messages: "docker-archive:out.tar".
 	String() string
 }
@@ -26,14 +34,17 @@ type Sink interface {
 // Multi writes to each sink in turn and stops at the first error.
 type Multi []Sink
 
-// Write implements Sink.
-func (m Multi) Write(ctx context.Context, t Target) error {
+// Write writes a to every sink and returns their results in order.
+func (m Multi) Write(ctx context.Context, tag string, a image.Artifact) ([]Result, error) {
+	out := make([]Result, 0, len(m))
 	for _, s := range m {
-		if err := s.Write(ctx, t); err != nil {
-			return fmt.Errorf("writing %s: %w", s, err)
+		r, err := s.Write(ctx, tag, a)
+		if err != nil {
+			return out, fmt.Errorf("writing %s: %w", s, err)
 		}
+		out = append(out, r)
 	}
-	return nil
+	return out, nil
 }
 
 func (m Multi) String() string { return fmt.Sprintf("%d sinks", len(m)) }
@@ -41,3 +52,31 @@ func (m Multi) String() string { return fmt.Sprintf("%d sinks", len(m)) }
 // ErrMultiPlatform is returned by sinks that hold one image only when given
 // an index.
 var ErrMultiPlatform = errors.New("this output holds one platform's image only; use --oci DIR (or --push) for several platforms, or set one platform with --platform")
+
+// SingleImage returns a as a v1.Image, or ErrMultiPlatform for an index.
+func SingleImage(a image.Artifact) (v1.Image, error) {
+	switch x := a.(type) {
+	case v1.Image:
+		return x, nil
+	case v1.ImageIndex:
+		return nil, ErrMultiPlatform
+	}
+	return nil, fmt.Errorf("unknown artifact type %T", a)
+}
+
+// Describe fills a Result's digests for a (ImageID only for an image).
+func Describe(a image.Artifact, r Result) (Result, error) {
+	d, err := a.Digest()
+	if err != nil {
+		return r, err
+	}
+	r.Digest = d
+	if img, ok := a.(v1.Image); ok {
+		cn, err := img.ConfigName()
+		if err != nil {
+			return r, err
+		}
+		r.ImageID = cn.String()
+	}
+	return r, nil
+}

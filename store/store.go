@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/stratabuild/strata/cache"
 	"golang.org/x/sys/unix"
 )
 
@@ -52,9 +54,9 @@ func Open(root string) (*Store, error) {
 // Root is the store's folder.
 func (s *Store) Root() string { return s.root }
 
-// Dir returns (creating) the folder for derived entries of one kind, e.g.
+// dir returns (creating) the folder for derived entries of one kind, e.g.
 // "layers", "debs-unpacked", "deb-index".
-func (s *Store) Dir(kind string) (string, error) {
+func (s *Store) dir(kind string) (string, error) {
 	d := filepath.Join(s.root, kind)
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		return "", fmt.Errorf("creating cache folder %s: %w", d, err)
@@ -62,25 +64,26 @@ func (s *Store) Dir(kind string) (string, error) {
 	return d, nil
 }
 
-// BlobPath is where the blob with the given hex sha256 lives (it may not exist).
-func (s *Store) BlobPath(hexDigest string) string {
+// blobPath is where the blob with the given hex sha256 lives (it may not exist).
+func (s *Store) blobPath(hexDigest string) string {
 	return filepath.Join(s.root, "blobs", "sha256", hexDigest)
 }
 
 // HasBlob reports whether a blob is present (its content is checked on read).
 func (s *Store) HasBlob(hexDigest string) bool {
-	_, err := os.Stat(s.BlobPath(hexDigest))
+	_, err := os.Stat(s.blobPath(hexDigest))
 	return err == nil
 }
 
-// ErrCorrupt is returned (wrapped) when a cache entry's bytes do not match
-// its name; the entry is removed so the next run fetches it again.
-var ErrCorrupt = errors.New("cache entry is corrupt")
+// ErrCorrupt is cache.ErrCorrupt.
+var ErrCorrupt = cache.ErrCorrupt
+
+var _ cache.Cache = (*Store)(nil)
 
 // OpenBlob opens a blob; the reader fails at EOF with ErrCorrupt when the
 // bytes do not hash to the name, and then deletes the blob.
 func (s *Store) OpenBlob(hexDigest string) (io.ReadCloser, error) {
-	p := s.BlobPath(hexDigest)
+	p := s.blobPath(hexDigest)
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
@@ -123,7 +126,7 @@ func (s *Store) PutBlob(r io.Reader, want string) (string, error) {
 	if want != "" && got != want {
 		return "", fmt.Errorf("sha256 mismatch: expected %s, got %s", want, got)
 	}
-	if err := os.Rename(tmp, s.BlobPath(got)); err != nil {
+	if err := os.Rename(tmp, s.blobPath(got)); err != nil {
 		return "", fmt.Errorf("storing blob %s: %w", got, err)
 	}
 	return got, nil
@@ -157,7 +160,7 @@ func (s *Store) writeTemp(r io.Reader) (string, error) {
 // exists it is returned untouched and fill is not called. Concurrent callers
 // for the same key are serialised by a lock.
 func (s *Store) PutDir(kind, key string, fill func(tmpDir string) error) (string, error) {
-	base, err := s.Dir(kind)
+	base, err := s.dir(kind)
 	if err != nil {
 		return "", err
 	}
@@ -200,10 +203,10 @@ func makeWritable(dir string) {
 	})
 }
 
-// PutFile writes kind/key atomically from r (temp, fsync, rename) and
+// putFile writes kind/key atomically from r (temp, fsync, rename) and
 // returns its path.
-func (s *Store) PutFile(kind, key string, r io.Reader) (string, error) {
-	base, err := s.Dir(kind)
+func (s *Store) putFile(kind, key string, r io.Reader) (string, error) {
+	base, err := s.dir(kind)
 	if err != nil {
 		return "", err
 	}
@@ -237,8 +240,85 @@ func (s *Store) Lock(name string) (func(), error) {
 	}, nil
 }
 
-// TempDir creates a temporary folder inside the store (same filesystem as
-// the final entries, so renames are atomic).
-func (s *Store) TempDir(pattern string) (string, error) {
-	return os.MkdirTemp(filepath.Join(s.root, "tmp"), pattern)
+// StateFile is the path of a small state file strata keeps in the cache
+// folder (the push history), for code that locks and rewrites it itself.
+func (s *Store) StateFile(name string) string { return filepath.Join(s.root, name) }
+
+// Get implements cache.Index.
+func (s *Store) Get(kind, key string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(s.root, kind, key))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s/%s: %w", kind, key, cache.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading cache entry %s/%s: %w", kind, key, err)
+	}
+	return b, nil
+}
+
+// Put implements cache.Index.
+func (s *Store) Put(kind, key string, rec []byte) error {
+	_, err := s.putFile(kind, key, bytes.NewReader(rec))
+	return err
+}
+
+// Delete implements cache.Index.
+func (s *Store) Delete(kind, key string) error {
+	err := os.Remove(filepath.Join(s.root, kind, key))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// RemoveDir implements cache.Trees.
+func (s *Store) RemoveDir(kind, key string) error {
+	d := filepath.Join(s.root, kind, key)
+	makeWritable(d)
+	return os.RemoveAll(d)
+}
+
+// CreateBlob implements cache.Blobs.
+func (s *Store) CreateBlob() (cache.BlobWriter, error) {
+	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "blob-*")
+	if err != nil {
+		return nil, fmt.Errorf("writing to cache: %w", err)
+	}
+	return &blobWriter{s: s, f: f}, nil
+}
+
+type blobWriter struct {
+	s    *Store
+	f    *os.File
+	done bool
+}
+
+func (w *blobWriter) Write(p []byte) (int, error) { return w.f.Write(p) }
+
+func (w *blobWriter) Commit(hex string) error {
+	if w.done {
+		return errors.New("blob already committed or aborted")
+	}
+	w.done = true
+	err := w.f.Sync()
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(w.f.Name(), w.s.blobPath(hex))
+	}
+	if err != nil {
+		os.Remove(w.f.Name())
+		return fmt.Errorf("storing blob %s: %w", hex, err)
+	}
+	return nil
+}
+
+func (w *blobWriter) Abort() {
+	if w.done {
+		return
+	}
+	w.done = true
+	w.f.Close()
+	os.Remove(w.f.Name())
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/stratabuild/strata/cache"
 )
 
 func hexOf(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
@@ -36,7 +38,7 @@ func TestBlobRoundTripAndCorruption(t *testing.T) {
 		t.Fatalf("read %q %v", got, err)
 	}
 	// Corrupt it on disk: the read fails and the entry is removed.
-	os.WriteFile(st.BlobPath(h), []byte("tampered"), 0o644)
+	os.WriteFile(st.blobPath(h), []byte("tampered"), 0o644)
 	rc, _ = st.OpenBlob(h)
 	_, err = io.ReadAll(rc)
 	rc.Close()
@@ -104,5 +106,45 @@ func TestDefaultRoot(t *testing.T) {
 func TestOpenUnwritable(t *testing.T) {
 	if _, err := Open("/proc/strata-no"); err == nil || !strings.Contains(err.Error(), "--cache") {
 		t.Errorf("error %v should name --cache", err)
+	}
+}
+
+func TestIndexAndBlobWriter(t *testing.T) {
+	st, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Get("layers", "k"); !errors.Is(err, cache.ErrNotFound) {
+		t.Fatalf("Get of a missing record = %v, want ErrNotFound", err)
+	}
+	if err := st.Put("layers", "k", []byte("rec")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := st.Get("layers", "k"); err != nil || string(b) != "rec" {
+		t.Fatalf("Get = %q, %v", b, err)
+	}
+	if err := st.Delete("layers", "k"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Get("layers", "k"); !errors.Is(err, cache.ErrNotFound) {
+		t.Fatalf("Get after Delete = %v", err)
+	}
+	w, err := st.CreateBlob()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("hello"))
+	const h = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+	if err := w.Commit(h); err != nil {
+		t.Fatal(err)
+	}
+	if !st.HasBlob(h) {
+		t.Fatal("committed blob missing")
+	}
+	w2, _ := st.CreateBlob()
+	w2.Write([]byte("dropped"))
+	w2.Abort()
+	if ents, _ := os.ReadDir(filepath.Join(st.Root(), "tmp")); len(ents) != 0 {
+		t.Fatalf("Abort left %d temp files", len(ents))
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/closure/deb"
+	"github.com/stratabuild/strata/events"
 	"github.com/stratabuild/strata/layering"
 	"github.com/stratabuild/strata/store"
 )
@@ -240,7 +241,7 @@ func loadIndex(ctx context.Context, suite, arch, file string, log io.Writer) (*d
 	if err != nil {
 		return nil, err
 	}
-	idx, _, err = deb.LoadIndex(ctx, st, deb.IndexOptions{Suite: suite, Arch: arch, Log: log})
+	idx, _, err = deb.LoadIndex(ctx, st, deb.IndexOptions{Suite: suite, Arch: arch, Log: events.New(events.WriterHandler(log))})
 	return idx, err
 }
 

@@ -2,7 +2,6 @@ package deb
 
 import (
 	"context"
-	"io"
 	"testing"
 
 	"github.com/stratabuild/strata/closure"
@@ -21,7 +20,7 @@ func BenchmarkWarmResolve(b *testing.B) {
 				b.Fatal(err)
 			}
 			src := New(hostSpec(b, root), st)
-			req := closure.Request{Platform: closure.Platform{OS: "linux", Arch: "amd64"}, Log: io.Discard}
+			req := closure.Request{Platform: closure.Platform{OS: "linux", Arch: "amd64"}}
 			l, err := src.ResolveLock(context.Background(), req)
 			if err != nil {
 				b.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/events"
 	"github.com/stratabuild/strata/spec"
 	"github.com/stratabuild/strata/store"
 )
@@ -61,7 +62,7 @@ func TestHostMirrorHello(t *testing.T) {
 	defer cancel()
 	var log bytes.Buffer
 	src := New(hostSpec(t, "hello"), st)
-	req := closure.Request{Platform: closure.Platform{OS: "linux", Arch: "amd64"}, Log: &log}
+	req := closure.Request{Env: closure.Env{Events: events.New(events.WriterHandler(&log))}, Platform: closure.Platform{OS: "linux", Arch: "amd64"}}
 	start := time.Now()
 	r1, err := src.Resolve(ctx, req)
 	if err != nil {

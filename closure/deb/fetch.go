@@ -6,9 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"time"
+
+	"github.com/stratabuild/strata/closure"
 )
 
 // fetchAttempts bounds the tries per URL; failures that look transient
@@ -26,16 +27,7 @@ const (
 const maxMetaBytes = 512 << 20
 
 // newHTTPClient is the default client: bounded connect and header waits.
-func newHTTPClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   30 * time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
-		MaxIdleConnsPerHost:   8,
-		IdleConnTimeout:       90 * time.Second,
-	}}
-}
+func newHTTPClient() *http.Client { return closure.NewHTTPClient() }
 
 type fetcher struct {
 	client *http.Client

@@ -12,15 +12,14 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/stratabuild/strata/cache"
+	"github.com/stratabuild/strata/events"
 	"github.com/ulikunitz/xz"
-
-	"github.com/stratabuild/strata/store"
 )
 
 // Package is one stanza of a Packages index, reduced to the fields strata
@@ -101,8 +100,8 @@ type IndexOptions struct {
 	Keyring string
 	// Client is the HTTP client; nil means one with bounded timeouts.
 	Client *http.Client
-	// Log receives warnings; nil discards.
-	Log io.Writer
+	// Log receives notices and warnings; nil discards.
+	Log *events.Log
 
 	// Updates also reads SUITE-updates (from the main mirror unless the
 	// host's apt sources name another for it) and SUITE-security (from
@@ -152,7 +151,7 @@ type suitePlan struct {
 // suites are read the same way, each from its own mirror, and their
 // packages added after the main suite's. The Release returned is the main
 // suite's; Index.Suites has them all.
-func LoadIndex(ctx context.Context, st *store.Store, opt IndexOptions) (*Index, *Release, error) {
+func LoadIndex(ctx context.Context, st cache.Index, opt IndexOptions) (*Index, *Release, error) {
 	comps := opt.Components
 	if len(comps) == 0 {
 		comps = []string{"main"}
@@ -179,9 +178,6 @@ func LoadIndex(ctx context.Context, st *store.Store, opt IndexOptions) (*Index, 
 		client = newHTTPClient()
 	}
 	log := opt.Log
-	if log == nil {
-		log = io.Discard
-	}
 	plans := []suitePlan{{name: opt.Suite, mirror: mirror}}
 	if opt.Updates {
 		us := UpdateSuites(opt.Suite)
@@ -201,7 +197,7 @@ func LoadIndex(ctx context.Context, st *store.Store, opt IndexOptions) (*Index, 
 		case opt.UpdatesRequired:
 			return nil, nil, fmt.Errorf("debian.updates is true but no mirror serves %s: the host's apt sources name none; set debian.securityMirror in the spec (or %s) to the security archive's base URL, the folder holding dists/ and pool/, or set debian.updates: false", sec, SecurityMirrorEnv)
 		default:
-			fmt.Fprintf(log, "debian: notice: no mirror for %s in the host's apt sources: security updates are not read (set debian.securityMirror or %s to read them, or debian.updates: false to silence this)\n", sec, SecurityMirrorEnv)
+			log.Noticef("no mirror for %s in the host's apt sources: security updates are not read (set debian.securityMirror or %s to read them, or debian.updates: false to silence this)", sec, SecurityMirrorEnv)
 		}
 	}
 
@@ -215,7 +211,7 @@ func LoadIndex(ctx context.Context, st *store.Store, opt IndexOptions) (*Index, 
 		if err != nil {
 			var se *statusError
 			if pl.optional && !opt.UpdatesRequired && errors.As(err, &se) && se.code == http.StatusNotFound {
-				fmt.Fprintf(log, "debian: notice: %s has no %s suite (HTTP 404 for its InRelease): skipping it\n", pl.mirror, pl.name)
+				log.Noticef("%s has no %s suite (HTTP 404 for its InRelease): skipping it", pl.mirror, pl.name)
 				continue
 			}
 			if pl.optional {
@@ -229,7 +225,7 @@ func LoadIndex(ctx context.Context, st *store.Store, opt IndexOptions) (*Index, 
 			file, err := pickIndex(rel, comp, opt.Arch)
 			if err != nil {
 				if pl.optional {
-					fmt.Fprintf(log, "debian: notice: %s has no %s index for %s: skipping it\n", pl.name, comp, opt.Arch)
+					log.Noticef("%s has no %s index for %s: skipping it", pl.name, comp, opt.Arch)
 					continue
 				}
 				return nil, nil, err
@@ -260,7 +256,7 @@ func LoadIndex(ctx context.Context, st *store.Store, opt IndexOptions) (*Index, 
 
 // readRelease fetches and verifies dists/SUITE/InRelease and checks it is
 // signed for suite.
-func readRelease(ctx context.Context, f *fetcher, suite string, keyring openpgp.EntityList, keyringPath string, log io.Writer) (*Release, error) {
+func readRelease(ctx context.Context, f *fetcher, suite string, keyring openpgp.EntityList, keyringPath string, log *events.Log) (*Release, error) {
 	relPath := "dists/" + suite + "/InRelease"
 	data, err := f.get(ctx, relPath)
 	if err != nil {
@@ -280,7 +276,7 @@ func readRelease(ctx context.Context, f *fetcher, suite string, keyring openpgp.
 	if rel.Expired(time.Now()) {
 		// apt refuses these; snapshot archives are expired by design, so
 		// strata warns: the signature still binds every checksum.
-		fmt.Fprintf(log, "debian: warning: %s expired (Valid-Until: %s); a replayed or snapshot archive may lack security updates\n", f.url(relPath), rel.ValidUntil)
+		log.Warnf("%s expired (Valid-Until: %s); a replayed or snapshot archive may lack security updates", f.url(relPath), rel.ValidUntil)
 	}
 	return rel, nil
 }
@@ -512,19 +508,14 @@ func pickIndex(rel *Release, comp, arch string) (indexFile, error) {
 // loadIndex returns the parsed packages of one index file and their
 // lookup for arch, from the cache when present, else downloaded, verified
 // against the signed Release checksum, parsed and cached.
-func loadIndex(ctx context.Context, st *store.Store, f *fetcher, suite, arch string, rel *Release, file indexFile, log io.Writer) ([]Package, *lookup, error) {
+func loadIndex(ctx context.Context, st cache.Index, f *fetcher, suite, arch string, rel *Release, file indexFile, log *events.Log) ([]Package, *lookup, error) {
 	key := indexCacheVersion + "-" + file.sum.SHA256 + "-" + arch
-	dir, err := st.Dir(indexCacheKind)
-	if err != nil {
-		return nil, nil, err
-	}
-	cached := filepath.Join(dir, key)
-	if data, err := os.ReadFile(cached); err == nil {
+	if data, err := st.Get(indexCacheKind, key); err == nil {
 		if pk, l, err := decodeIndex(data); err == nil {
 			return pk, l, nil
 		}
-		os.Remove(cached) // unreadable cache entry: fetch anew
-	} else if !errors.Is(err, os.ErrNotExist) {
+		st.Delete(indexCacheKind, key) // unreadable cache entry: fetch anew
+	} else if !errors.Is(err, cache.ErrNotFound) {
 		return nil, nil, fmt.Errorf("reading the index cache: %w", err)
 	}
 
@@ -532,7 +523,7 @@ func loadIndex(ctx context.Context, st *store.Store, f *fetcher, suite, arch str
 	if rel.AcquireByHash {
 		urlPath = "dists/" + suite + "/" + pathDir(file.path) + "/by-hash/SHA256/" + file.sum.SHA256
 	}
-	fmt.Fprintf(log, "debian: downloading the %s/%s index (%.1f MB)\n", suite, file.path, float64(file.sum.Size)/1e6)
+	log.Infof("downloading the %s/%s index (%.1f MB)", suite, file.path, float64(file.sum.Size)/1e6)
 	raw, err := f.get(ctx, urlPath)
 	if err != nil {
 		return nil, nil, fmt.Errorf("downloading the package index: %w", err)
@@ -554,7 +545,7 @@ func loadIndex(ctx context.Context, st *store.Store, f *fetcher, suite, arch str
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := st.PutFile(indexCacheKind, key, bytes.NewReader(encodeIndex(pk, l))); err != nil {
+	if err := st.Put(indexCacheKind, key, encodeIndex(pk, l)); err != nil {
 		return nil, nil, err
 	}
 	return pk, l, nil

@@ -2,9 +2,10 @@ package deb
 
 import (
 	"fmt"
-	"io"
 	"sort"
 	"strings"
+
+	"github.com/stratabuild/strata/events"
 )
 
 // ResolveOptions is the input of Resolve besides the index.
@@ -21,7 +22,7 @@ type ResolveOptions struct {
 	Prefer map[string]string
 	// Log receives one line per dropped dependency and per arbitrary
 	// choice among virtual package providers; nil discards.
-	Log io.Writer
+	Log *events.Log
 }
 
 // Resolved is one package of a resolution.
@@ -148,7 +149,7 @@ type resolver struct {
 	queue    []string
 	pending  []pendingRel
 	dropped  []string
-	log      io.Writer
+	log      *events.Log
 }
 
 type pendingRel struct {
@@ -177,9 +178,6 @@ func resolveWith(idx *Index, l *lookup, opt ResolveOptions) (*Resolution, error)
 		excluded: map[string]bool{}, roots: map[string]bool{},
 		selected: map[string]int{}, parent: map[string]string{}, deps: map[string]map[string]bool{},
 		log: opt.Log,
-	}
-	if r.log == nil {
-		r.log = io.Discard
 	}
 	for _, e := range opt.Exclude {
 		r.excluded[e] = true
@@ -452,7 +450,7 @@ func (r *resolver) satisfy(owner string, rel relation) error {
 				for j, i := range prov {
 					names[j] = pk[i].Name
 				}
-				fmt.Fprintf(r.log, "debian: notice: %s -> %s: provided by %s; chose %s (name another in debian.packages to choose it)\n",
+				r.log.Noticef("%s -> %s: provided by %s; chose %s (name another in debian.packages to choose it)",
 					r.chain(owner), a, strings.Join(names, ", "), chosen.Name)
 			}
 			r.choose(prov[0], owner)
@@ -464,7 +462,7 @@ func (r *resolver) satisfy(owner string, rel relation) error {
 		if r.excludedOnly(a) {
 			msg := r.chain(owner) + " -> " + rel.String()
 			r.dropped = append(r.dropped, msg)
-			fmt.Fprintf(r.log, "debian: notice: dropped dependency %s (excluded by debian.exclude)\n", msg)
+			r.log.Noticef("dropped dependency %s (excluded by debian.exclude)", msg)
 			return nil
 		}
 	}

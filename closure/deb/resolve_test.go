@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/stratabuild/strata/events"
 )
 
 // testIndex parses Packages stanzas separated by blank lines.
@@ -241,7 +243,7 @@ func TestResolve(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var log bytes.Buffer
-			res, err := Resolve(testIndex(t, tc.index), ResolveOptions{Arch: "amd64", Roots: tc.roots, Exclude: tc.exclude, Prefer: tc.prefer, Log: &log})
+			res, err := Resolve(testIndex(t, tc.index), ResolveOptions{Arch: "amd64", Roots: tc.roots, Exclude: tc.exclude, Prefer: tc.prefer, Log: events.New(events.WriterHandler(&log))})
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("error = %v, want one containing %q", err, tc.err)

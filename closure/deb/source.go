@@ -2,10 +2,9 @@ package deb
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -13,11 +12,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/closure/deb/debfile"
 	"github.com/stratabuild/strata/closure/deb/sysfiles"
 	"github.com/stratabuild/strata/spec"
-	"github.com/stratabuild/strata/store"
 )
 
 // SystemNodeID is the ID of the node holding the generated system files.
@@ -32,42 +31,59 @@ const (
 
 var _ closure.Source = (*Source)(nil)
 
-// Source resolves a spec's debian block into closure nodes.
+// Source resolves a spec's debian block into closure nodes. The HTTP
+// client, the environment (STRATA_DEBIAN_MIRROR, ...) and the event log
+// come from each Request's Env.
 type Source struct {
-	spec   *spec.Spec
-	store  *store.Store
-	client *http.Client
-	env    func(string) string
-	apt    string
+	spec  *spec.Spec
+	store cache.Cache
+	apt   string
 }
+
+var (
+	_ closure.Locker     = (*Source)(nil)
+	_ closure.InputKeyer = (*Source)(nil)
+)
 
 // Option configures a Source.
 type Option func(*Source)
-
-// WithHTTPClient sets the HTTP client used for the archive.
-func WithHTTPClient(c *http.Client) Option { return func(s *Source) { s.client = c } }
-
-// WithGetenv replaces os.Getenv for STRATA_DEBIAN_MIRROR (tests).
-func WithGetenv(f func(string) string) Option { return func(s *Source) { s.env = f } }
 
 // WithAptRoot replaces /etc/apt as the folder the host's sources are read
 // from (tests).
 func WithAptRoot(dir string) Option { return func(s *Source) { s.apt = dir } }
 
 // New returns the Debian source for s, caching in st.
-func New(s *spec.Spec, st *store.Store, opts ...Option) *Source {
-	src := &Source{spec: s, store: st, env: os.Getenv}
+func New(s *spec.Spec, st cache.Cache, opts ...Option) *Source {
+	src := &Source{spec: s, store: st}
 	for _, o := range opts {
 		o(src)
-	}
-	if src.client == nil {
-		src.client = newHTTPClient()
 	}
 	return src
 }
 
+// Factory returns the Debian source of a spec with a debian block.
+func Factory(s *spec.Spec, st cache.Cache) []closure.Source {
+	if s.Debian == nil {
+		return nil
+	}
+	return []closure.Source{New(s, st)}
+}
+
 // Name implements closure.Source.
 func (s *Source) Name() string { return "debian" }
+
+// InputsKey implements closure.InputKeyer: the debian block as written.
+func (s *Source) InputsKey() (json.RawMessage, error) { return json.Marshal(s.spec.Debian) }
+
+// Lock implements closure.Locker: the lock section without downloading
+// any .deb.
+func (s *Source) Lock(ctx context.Context, req closure.Request) (json.RawMessage, error) {
+	l, err := s.ResolveLock(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return l.Marshal()
+}
 
 // inputs are the normalised debian settings of a request.
 type inputs struct {
@@ -117,14 +133,14 @@ func (s *Source) inputs(req closure.Request) (*inputs, error) {
 
 // lockMirror returns the mirror serving suite, one of a lock's main suite
 // and its update suites, as found on this machine.
-func (s *Source) lockMirror(main, suite string) (string, error) {
-	mo := MirrorOptions{Spec: s.spec.Debian.Mirror, Env: s.env(MirrorEnv), AptRoot: s.apt}
+func (s *Source) lockMirror(getenv func(string) string, main, suite string) (string, error) {
+	mo := MirrorOptions{Spec: s.spec.Debian.Mirror, Env: getenv(MirrorEnv), AptRoot: s.apt}
 	m, err := FindMirror(main, mo)
 	if err != nil || suite == main {
 		return m, err
 	}
 	if suite == UpdateSuites(main)[1] {
-		sm, err := FindSecurityMirror(suite, MirrorOptions{Spec: s.spec.Debian.SecurityMirror, Env: s.env(SecurityMirrorEnv), AptRoot: s.apt})
+		sm, err := FindSecurityMirror(suite, MirrorOptions{Spec: s.spec.Debian.SecurityMirror, Env: getenv(SecurityMirrorEnv), AptRoot: s.apt})
 		if err != nil {
 			return "", err
 		}
@@ -137,9 +153,7 @@ func (s *Source) lockMirror(main, suite string) (string, error) {
 }
 
 func logf(req closure.Request, format string, args ...any) {
-	if req.Log != nil {
-		fmt.Fprintf(req.Log, format, args...)
-	}
+	req.Env.Events.With("debian").Infof(format, args...)
 }
 
 // ResolveLock returns the lock for req without downloading any .deb:
@@ -156,6 +170,7 @@ func logf(req closure.Request, format string, args ...any) {
 // A fresh resolution reads the signed archive (the index from the cache
 // when its checksum is known).
 func (s *Source) ResolveLock(ctx context.Context, req closure.Request) (*Lock, error) {
+	req.Env = req.Env.WithDefaults()
 	in, err := s.inputs(req)
 	if err != nil {
 		return nil, err
@@ -174,7 +189,7 @@ func (s *Source) ResolveLock(ctx context.Context, req closure.Request) (*Lock, e
 		if why == "" {
 			return old, nil
 		}
-		logf(req, "debian: strata.lock has %s; resolving again, keeping the locked versions that still fit\n", why)
+		logf(req, "strata.lock has %s; resolving again, keeping the locked versions that still fit", why)
 		if old.Suite != in.suite {
 			break // another release: nothing to keep
 		}
@@ -195,14 +210,14 @@ func (s *Source) resolveFresh(ctx context.Context, req closure.Request, in *inpu
 	start := time.Now()
 	idx, rel, err := LoadIndex(ctx, s.store, IndexOptions{
 		Suite: in.suite, Components: in.comps, Arch: in.arch,
-		Mirror: s.spec.Debian.Mirror, Getenv: s.env, AptRoot: s.apt,
-		Keyring: in.keyring, Client: s.client, Log: req.Log,
+		Mirror: s.spec.Debian.Mirror, Getenv: req.Env.Getenv, AptRoot: s.apt,
+		Keyring: in.keyring, Client: req.Env.HTTP, Log: req.Env.Events.With("debian"),
 		Updates: in.updates, UpdatesRequired: in.updatesRequired, SecurityMirror: in.deb.SecurityMirror,
 	})
 	if err != nil {
 		return nil, err
 	}
-	res, err := Resolve(idx, ResolveOptions{Arch: in.arch, Roots: in.deb.Packages, Exclude: in.deb.Exclude, Prefer: prefer, Log: req.Log})
+	res, err := Resolve(idx, ResolveOptions{Arch: in.arch, Roots: in.deb.Packages, Exclude: in.deb.Exclude, Prefer: prefer, Log: req.Env.Events.With("debian")})
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +239,7 @@ func (s *Source) resolveFresh(ctx context.Context, req closure.Request, in *inpu
 			Size: p.Size, SHA256: p.SHA256, Root: rp.NeededBy == "", Depends: rp.Deps,
 		})
 	}
-	logf(req, "debian: resolved %d packages for %s from %s in %s\n", len(lock.Packages), strings.Join(in.deb.Packages, " "), idx.Label, time.Since(start).Round(time.Millisecond))
+	logf(req, "resolved %d packages for %s from %s in %s", len(lock.Packages), strings.Join(in.deb.Packages, " "), idx.Label, time.Since(start).Round(time.Millisecond))
 	return lock, nil
 }
 
@@ -232,6 +247,7 @@ func (s *Source) resolveFresh(ctx context.Context, req closure.Request, in *inpu
 // .deb fetched into the store and verified, unpacked, and the system files
 // generated.
 func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Result, error) {
+	req.Env = req.Env.WithDefaults()
 	lock, err := s.ResolveLock(ctx, req)
 	if err != nil {
 		return nil, err
@@ -243,7 +259,7 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	if err := s.fetchDebs(ctx, req, lock); err != nil {
 		return nil, err
 	}
-	pkgs, err := s.unpack(ctx, lock)
+	pkgs, err := s.unpack(ctx, req, lock)
 	if err != nil {
 		return nil, err
 	}
@@ -326,6 +342,7 @@ func firstLine(s string) string {
 // fetchDebs downloads every locked .deb missing from the store, verifying
 // its sha256 (and size) on the way in.
 func (s *Source) fetchDebs(ctx context.Context, req closure.Request, lock *Lock) error {
+	req.Env = req.Env.WithDefaults()
 	var missing []LockedPackage
 	for _, p := range lock.Packages {
 		if !s.store.HasBlob(p.SHA256) {
@@ -341,17 +358,17 @@ func (s *Source) fetchDebs(ctx context.Context, req closure.Request, lock *Lock)
 		if fetchers[su] != nil {
 			continue
 		}
-		mirror, err := s.lockMirror(lock.Suite, su)
+		mirror, err := s.lockMirror(req.Env.Getenv, lock.Suite, su)
 		if err != nil {
 			return err
 		}
-		fetchers[su] = &fetcher{client: s.client, base: mirror}
+		fetchers[su] = &fetcher{client: req.Env.HTTP, base: mirror}
 	}
 	var total int64
 	for _, p := range missing {
 		total += p.Size
 	}
-	logf(req, "debian: downloading %d packages (%.1f MB)\n", len(missing), float64(total)/1e6)
+	logf(req, "downloading %d packages (%.1f MB)", len(missing), float64(total)/1e6)
 	errs := make([]error, len(missing))
 	run(ctx, len(missing), downloadWorkers, func(i int) {
 		errs[i] = s.fetchDeb(ctx, fetchers[lock.suiteOf(missing[i])], missing[i])
@@ -396,12 +413,12 @@ func (c *countReader) Read(p []byte) (int, error) {
 }
 
 // unpack unpacks every locked .deb, in lock order.
-func (s *Source) unpack(ctx context.Context, lock *Lock) ([]*debfile.Package, error) {
+func (s *Source) unpack(ctx context.Context, req closure.Request, lock *Lock) ([]*debfile.Package, error) {
 	pkgs := make([]*debfile.Package, len(lock.Packages))
 	errs := make([]error, len(lock.Packages))
 	run(ctx, len(lock.Packages), unpackWorkers, func(i int) {
 		lp := lock.Packages[i]
-		p, err := debfile.Unpack(ctx, s.store, s.store.BlobPath(lp.SHA256), lp.SHA256)
+		p, err := debfile.UnpackBlob(ctx, s.store, lp.SHA256)
 		if err != nil {
 			errs[i] = err
 			return

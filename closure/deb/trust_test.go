@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/events"
 	"github.com/stratabuild/strata/store"
 )
 
@@ -23,11 +24,17 @@ func testStore(t testing.TB) *store.Store {
 	return st
 }
 
+// amd64Request is a request for linux/amd64 with an empty environment
+// (no STRATA_DEBIAN_MIRROR from the machine running the tests), its events
+// written to log as text lines.
 func amd64Request(log io.Writer) closure.Request {
 	if log == nil {
 		log = io.Discard
 	}
-	return closure.Request{Platform: closure.Platform{OS: "linux", Arch: "amd64"}, Log: log}
+	return closure.Request{
+		Env:      closure.Env{Getenv: func(string) string { return "" }, Events: events.New(events.WriterHandler(log))},
+		Platform: closure.Platform{OS: "linux", Arch: "amd64"},
+	}
 }
 
 func TestResolveLockFromSignedArchive(t *testing.T) {

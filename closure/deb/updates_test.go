@@ -37,7 +37,7 @@ func updatesSource(t *testing.T, a *testArchive, edit func(d *spec.Debian), opts
 	if edit != nil {
 		edit(s.Debian)
 	}
-	opts = append([]Option{WithAptRoot(t.TempDir()), WithGetenv(func(string) string { return "" })}, opts...)
+	opts = append([]Option{WithAptRoot(t.TempDir())}, opts...)
 	return New(s, testStore(t), opts...)
 }
 
@@ -97,12 +97,14 @@ func TestUpdateSuitesHighestVersionWins(t *testing.T) {
 	// The same mirrors found through the environment, and through the
 	// host's apt sources in both forms (deb822 lists several suites in
 	// one entry).
-	env := updatesSource(t, a, nil, WithGetenv(func(k string) string {
+	env := updatesSource(t, a, nil)
+	envReq := amd64Request(nil)
+	envReq.Env.Getenv = func(k string) string {
 		if k == SecurityMirrorEnv {
 			return secURL
 		}
 		return ""
-	}))
+	}
 	deb822 := fmt.Sprintf("Types: deb\nURIs: %s\nSuites: testing testing-updates\nComponents: main\n\nTypes: deb\nURIs: %s/\nSuites: testing-security\nComponents: main\n", a.srv.URL, secURL)
 	oneLine := fmt.Sprintf("deb %s testing main\ndeb [arch=amd64] %s testing-security main\n", a.srv.URL, secURL)
 	for name, s := range map[string]*Source{
@@ -111,7 +113,11 @@ func TestUpdateSuitesHighestVersionWins(t *testing.T) {
 		"one-line":     updatesSource(t, a, func(d *spec.Debian) { d.Mirror = "" }, WithAptRoot(aptRoot(t, "", oneLine))),
 		"explicit-opt": updatesSource(t, a, func(d *spec.Debian) { d.SecurityMirror, d.Updates = secURL, ptr(true) }),
 	} {
-		l2, err := s.ResolveLock(context.Background(), amd64Request(nil))
+		req := amd64Request(nil)
+		if name == "env" {
+			req = envReq
+		}
+		l2, err := s.ResolveLock(context.Background(), req)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

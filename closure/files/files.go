@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/stratabuild/strata/cache"
+
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/spec"
 )
@@ -27,6 +29,10 @@ type Source struct {
 
 // New returns the source for s's files entries.
 func New(s *spec.Spec) *Source { return &Source{files: s.Files, dir: s.Dir} }
+
+// Factory returns the files source of a spec (every spec has one; it
+// resolves to an empty graph without files entries).
+func Factory(s *spec.Spec, _ cache.Cache) []closure.Source { return []closure.Source{New(s)} }
 
 // Name implements closure.Source.
 func (s *Source) Name() string { return "files" }

@@ -13,8 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/closure"
-	"github.com/stratabuild/strata/store"
 )
 
 // NixDBNodeID is the ID of the generated node holding the Nix database.
@@ -40,7 +40,7 @@ const registrationTime = 1
 // each path with the current time; strata resets those stamps with the
 // sqlite3 program so the file's bytes depend only on the closure (and on
 // the sqlite and Nix versions that wrote it).
-func buildNixDB(ctx context.Context, st *store.Store, infos []PathInfo, roots []string) (*closure.Node, error) {
+func buildNixDB(ctx context.Context, st cache.Trees, infos []PathInfo, roots []string) (*closure.Node, error) {
 	reg, err := FormatRegistration(infos)
 	if err != nil {
 		return nil, fmt.Errorf("generating the Nix database: %w", err)

@@ -4,16 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
 
+	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/spec"
-	"github.com/stratabuild/strata/store"
 )
 
 // Source resolves Nix store closures into graph nodes. It implements
@@ -24,7 +23,8 @@ type Source struct {
 	closureFile  string
 	register     bool
 	specDir      string
-	st           *store.Store
+	spec         *spec.Nix // as written, for InputsKey; nil for FromPaths
+	st           cache.Cache
 	// viaNixStore makes the store query use nix-store even when nix is on
 	// PATH (the fallback path, exercised by tests).
 	viaNixStore bool
@@ -43,8 +43,8 @@ func WithClosureFile(file string) Option { return func(s *Source) { s.closureFil
 
 // New returns the Source for the spec's nix: section; a spec without one
 // resolves to an empty graph.
-func New(s *spec.Spec, st *store.Store) *Source {
-	src := &Source{st: st, specDir: s.Dir}
+func New(s *spec.Spec, st cache.Cache) *Source {
+	src := &Source{st: st, specDir: s.Dir, spec: s.Nix}
 	if n := s.Nix; n != nil {
 		src.paths = append(src.paths, n.Paths...)
 		src.installables = append(src.installables, n.Installables...)
@@ -57,7 +57,7 @@ func New(s *spec.Spec, st *store.Store) *Source {
 // FromPaths returns a Source for store paths given on the command line
 // (strata build --nix PATH...); a path may also be a symlink into the
 // store such as ./result.
-func FromPaths(paths []string, st *store.Store, opts ...Option) *Source {
+func FromPaths(paths []string, st cache.Cache, opts ...Option) *Source {
 	src := &Source{st: st, paths: append([]string(nil), paths...)}
 	for _, o := range opts {
 		o(src)
@@ -65,8 +65,27 @@ func FromPaths(paths []string, st *store.Store, opts ...Option) *Source {
 	return src
 }
 
+// Factory returns the Nix source of a spec with a nix block.
+func Factory(s *spec.Spec, st cache.Cache) []closure.Source {
+	if s.Nix == nil {
+		return nil
+	}
+	return []closure.Source{New(s, st)}
+}
+
 // Name implements closure.Source.
 func (s *Source) Name() string { return "nix" }
+
+var _ closure.InputKeyer = (*Source)(nil)
+
+// InputsKey implements closure.InputKeyer: the nix block as written, or
+// for a spec-less --nix build the paths it was given.
+func (s *Source) InputsKey() (json.RawMessage, error) {
+	if s.spec != nil {
+		return json.Marshal(s.spec)
+	}
+	return json.Marshal(spec.Nix{Paths: s.paths})
+}
 
 // Lock is the source's strata.lock section: the requested roots and every
 // store path of the closure with its narHash, sorted by path.
@@ -83,10 +102,7 @@ type LockedPath struct {
 
 // Resolve implements closure.Source.
 func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Result, error) {
-	log := req.Log
-	if log == nil {
-		log = io.Discard
-	}
+	log := req.Env.Events.With("nix")
 	dir := req.SpecDir
 	if dir == "" {
 		dir = s.specDir
@@ -101,7 +117,7 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 		return &closure.Result{Graph: closure.New()}, nil
 	}
 	if p := req.Platform; p.OS != "" && (p.OS != runtime.GOOS || p.Arch != runtime.GOARCH) {
-		fmt.Fprintf(log, "nix: warning: store paths go into the %s image as they are; make sure they were built for %s\n", p, p)
+		log.Warnf("store paths go into the %s image as they are; make sure they were built for %s", p, p)
 	}
 
 	if s.closureFile == "" && len(s.paths) > 0 {
@@ -119,7 +135,7 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 		roots = append(roots, r)
 	}
 	if len(s.installables) > 0 {
-		fmt.Fprintf(log, "nix: building %s\n", strings.Join(s.installables, " "))
+		log.Infof("building %s", strings.Join(s.installables, " "))
 		built, err := buildInstallables(ctx, dir, s.installables)
 		if err != nil {
 			return nil, err
@@ -132,7 +148,7 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	if s.closureFile != "" {
 		infos, roots, err = s.readClosureFile(dir, roots)
 	} else {
-		fmt.Fprintf(log, "nix: querying the closure of %d store paths\n", len(roots))
+		log.Infof("querying the closure of %d store paths", len(roots))
 		infos, err = queryClosure(ctx, roots, s.viaNixStore)
 	}
 	if err != nil {
@@ -146,7 +162,7 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 		if infos[i].HasHash {
 			continue
 		}
-		fmt.Fprintf(log, "nix: hashing %s (the closure file has no narHash for it)\n", infos[i].Path)
+		log.Infof("hashing %s (the closure file has no narHash for it)", infos[i].Path)
 		h, n, err := narHash(ctx, infos[i].Path)
 		if err != nil {
 			return nil, fmt.Errorf("hashing %s, which the closure file lists without a narHash: %w", infos[i].Path, err)
@@ -174,7 +190,7 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 		if s.st == nil {
 			return nil, fmt.Errorf("registerClosure needs strata's cache to hold the generated Nix database")
 		}
-		fmt.Fprintf(log, "nix: generating the Nix database for %d store paths\n", len(infos))
+		log.Infof("generating the Nix database for %d store paths", len(infos))
 		n, err := buildNixDB(ctx, s.st, infos, roots)
 		if err != nil {
 			return nil, err

@@ -33,7 +33,7 @@ func openStore(t *testing.T) *store.Store {
 
 func resolve(t *testing.T, src *Source, locked json.RawMessage) *closure.Result {
 	t.Helper()
-	res, err := src.Resolve(context.Background(), closure.Request{Platform: closure.Platform{OS: "linux", Arch: "amd64"}, Locked: locked, Log: io.Discard})
+	res, err := src.Resolve(context.Background(), closure.Request{Platform: closure.Platform{OS: "linux", Arch: "amd64"}, Locked: locked})
 	if err != nil {
 		t.Fatalf("Resolve: %v", err)
 	}
@@ -454,7 +454,7 @@ func TestResultSymlinkRoot(t *testing.T) {
 		t.Errorf("roots %v, want [nix:%s]", res.Graph.Roots, app)
 	}
 	s.Nix.Paths = []string{"/usr/bin"}
-	if _, err := New(s, openStore(t)).Resolve(context.Background(), closure.Request{Log: io.Discard}); err == nil || !strings.Contains(err.Error(), "not in the Nix store") {
+	if _, err := New(s, openStore(t)).Resolve(context.Background(), closure.Request{}); err == nil || !strings.Contains(err.Error(), "not in the Nix store") {
 		t.Errorf("a path outside the store: error %v", err)
 	}
 }
@@ -475,14 +475,14 @@ func TestLockChecks(t *testing.T) {
 		}
 	}
 	tampered, _ := json.Marshal(lock)
-	_, err := FromPaths([]string{app}, st).Resolve(context.Background(), closure.Request{Locked: tampered, Log: io.Discard})
+	_, err := FromPaths([]string{app}, st).Resolve(context.Background(), closure.Request{Locked: tampered})
 	if err == nil || !strings.Contains(err.Error(), paths[1]) || !strings.Contains(err.Error(), "strata lock --update") {
 		t.Errorf("narHash differing from the lock: error %v, want one naming %s and the fix", err, paths[1])
 	}
-	if _, err := FromPaths([]string{app}, st).Resolve(context.Background(), closure.Request{Locked: tampered, Update: true, Log: io.Discard}); err != nil {
+	if _, err := FromPaths([]string{app}, st).Resolve(context.Background(), closure.Request{Locked: tampered, Update: true}); err != nil {
 		t.Errorf("lock --update still checked the lock: %v", err)
 	}
-	if _, err := FromPaths([]string{paths[1]}, st).Resolve(context.Background(), closure.Request{Locked: res.Lock, Log: io.Discard}); err == nil {
+	if _, err := FromPaths([]string{paths[1]}, st).Resolve(context.Background(), closure.Request{Locked: res.Lock}); err == nil {
 		t.Errorf("different roots than the lock were accepted")
 	}
 }
@@ -557,19 +557,19 @@ func TestRegisterClosure(t *testing.T) {
 
 func TestMissingNixSaysHowToInstall(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	_, err := FromPaths([]string{"/nix/store/00000000000000000000000000000000-any-1.0"}, nil).Resolve(context.Background(), closure.Request{Log: io.Discard})
+	_, err := FromPaths([]string{"/nix/store/00000000000000000000000000000000-any-1.0"}, nil).Resolve(context.Background(), closure.Request{})
 	if err == nil || !strings.Contains(err.Error(), "apt-get install nix-bin") {
 		t.Errorf("error %v, want one saying how to install Nix", err)
 	}
 	s := &spec.Spec{Nix: &spec.Nix{Installables: []string{".#app"}}}
-	_, err = New(s, nil).Resolve(context.Background(), closure.Request{SpecDir: t.TempDir(), Log: io.Discard})
+	_, err = New(s, nil).Resolve(context.Background(), closure.Request{SpecDir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "apt-get install nix-bin") {
 		t.Errorf("installables without nix: error %v, want one saying how to install Nix", err)
 	}
 }
 
 func TestNoNixSectionIsEmpty(t *testing.T) {
-	res, err := New(&spec.Spec{}, nil).Resolve(context.Background(), closure.Request{Log: io.Discard})
+	res, err := New(&spec.Spec{}, nil).Resolve(context.Background(), closure.Request{})
 	if err != nil || len(res.Graph.Nodes) != 0 || res.Lock != nil {
 		t.Errorf("spec without nix: %v %v", res, err)
 	}
@@ -585,7 +585,7 @@ func TestInstallables(t *testing.T) {
 		t.Errorf("installables %s, %s: roots %v nodes %v, want root %s of 3 nodes", drv, app, res.Graph.Roots, res.Graph.IDs(), app)
 	}
 	s.Nix.Installables = []string{"/nix/store/00000000000000000000000000000000-missing.drv"}
-	if _, err := New(s, openStore(t)).Resolve(context.Background(), closure.Request{Log: io.Discard}); err == nil || !strings.Contains(err.Error(), "building nix installables") {
+	if _, err := New(s, openStore(t)).Resolve(context.Background(), closure.Request{}); err == nil || !strings.Contains(err.Error(), "building nix installables") {
 		t.Errorf("a missing installable: error %v", err)
 	}
 }
@@ -607,7 +607,7 @@ func TestParseBuildJSON(t *testing.T) {
 
 func TestMissingStorePath(t *testing.T) {
 	missing := "/nix/store/00000000000000000000000000000000-missing-1.0"
-	_, err := FromPaths([]string{missing}, nil).Resolve(context.Background(), closure.Request{Log: io.Discard})
+	_, err := FromPaths([]string{missing}, nil).Resolve(context.Background(), closure.Request{})
 	if err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "build or fetch it first") {
 		t.Errorf("a missing store path: error %v", err)
 	}

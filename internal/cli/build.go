@@ -13,6 +13,7 @@ import (
 	"github.com/stratabuild/strata/build"
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/closure/nix"
+	"github.com/stratabuild/strata/events"
 	"github.com/stratabuild/strata/layer"
 	"github.com/stratabuild/strata/lockfile"
 	"github.com/stratabuild/strata/registry"
@@ -139,13 +140,13 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 			specs = append(specs, s)
 		}
 	}
-	log := g.progress()
+	log := g.events()
 	results, err := build.BuildFleet(c.Context(), specs, build.Options{
-		Store:        st,
+		Cache:        st,
 		Compression:  comp,
 		Tag:          f.tag,
 		Platforms:    f.platforms,
-		Log:          log,
+		Env:          closure.Env{Events: log},
 		Frozen:       f.frozen,
 		Registry:     registry.Options{Insecure: f.insecure},
 		ExtraSources: extra,
@@ -156,7 +157,7 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	pushed := map[*build.Result][]string{}
+	written := map[*build.Result][]sink.Result{}
 	for _, r := range results {
 		if !r.Reproducible {
 			fmt.Fprintf(g.stderr, "strata: warning: %s uses created: now, so its digest changes on every build (not reproducible)\n", r.Spec.Name)
@@ -165,32 +166,27 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		if err != nil {
 			return err
 		}
-		pushes := pushSinks(st, f, log)
-		for _, p := range pushes {
-			sinks = append(sinks, p)
-		}
+		sinks = append(sinks, pushSinks(st, f, log)...)
 		if f.load {
 			sinks = append(sinks, daemon.New())
 		}
 		if len(sinks) == 0 {
 			fmt.Fprintf(g.stderr, "strata: built %s but wrote it nowhere: add -o FILE, --oci DIR, --push REF or --load\n", r.Tag)
 		}
-		if err := sinks.Write(c.Context(), r.Target()); err != nil {
+		outs, err := sinks.Write(c.Context(), r.Tag, r.Artifact())
+		if err != nil {
 			return err
 		}
+		written[r] = outs
 		if f.sbomDir != "" {
 			if err := writeSBOMs(f.sbomDir, r); err != nil {
 				return err
 			}
 		}
-		for _, s := range sinks {
-			fmt.Fprintf(log, "wrote %s to %s\n", r.Tag, s)
-		}
-		for _, p := range pushes {
-			ref := p.Pushed()
-			pushed[r] = append(pushed[r], ref)
-			if !f.asJSON {
-				fmt.Fprintf(g.stderr, "pushed %s\n", ref)
+		for _, o := range outs {
+			log.Infof("wrote %s to %s", r.Tag, o.Sink)
+			if strings.HasPrefix(o.Sink, "registry:") && !f.asJSON {
+				fmt.Fprintf(g.stderr, "pushed %s\n", o.Ref)
 			}
 		}
 	}
@@ -198,7 +194,12 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		all := make([]buildSummary, len(results))
 		for i, r := range results {
 			all[i] = summarize(r)
-			all[i].Pushed = pushed[r]
+			for _, o := range written[r] {
+				all[i].Outputs = append(all[i].Outputs, outputSummary{Sink: o.Sink, Ref: o.Ref, Digest: o.Digest.String(), ImageID: o.ImageID})
+				if strings.HasPrefix(o.Sink, "registry:") {
+					all[i].Pushed = append(all[i].Pushed, o.Ref)
+				}
+			}
 		}
 		if len(all) == 1 {
 			return printJSON(g.stdout, all[0])
@@ -311,18 +312,18 @@ func writeSBOMs(dir string, r *build.Result) error {
 	return nil
 }
 
-func pushSinks(st *store.Store, f buildFlags, log io.Writer) []*regsink.Sink {
-	var out []*regsink.Sink
+func pushSinks(st *store.Store, f buildFlags, log *events.Log) []sink.Sink {
+	var out []sink.Sink
 	for _, ref := range f.push {
 		var progress io.Writer
-		if log != io.Discard {
-			progress = log
+		if log != nil {
+			progress = &lineEvents{log: log.With("push")}
 		}
 		out = append(out, regsink.New(ref, registry.Options{
 			Insecure:  f.insecure,
 			MountFrom: f.mountFrom,
 			Progress:  progress,
-			History:   filepath.Join(st.Root(), "push-history.json"),
+			History:   st.StateFile("push-history.json"),
 		}))
 	}
 	return out
@@ -358,6 +359,15 @@ type buildSummary struct {
 	Platforms    []platformSummary `json:"platforms,omitempty"`
 	// Pushed are the registry references written, by digest.
 	Pushed []string `json:"pushed,omitempty"`
+	// Outputs are what each sink wrote, with the digest it holds.
+	Outputs []outputSummary `json:"outputs,omitempty"`
+}
+
+type outputSummary struct {
+	Sink    string `json:"sink"`
+	Ref     string `json:"ref"`
+	Digest  string `json:"digest"`
+	ImageID string `json:"imageID,omitempty"`
 }
 
 func summarize(r *build.Result) buildSummary {

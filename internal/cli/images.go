@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/v1"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/stratabuild/strata/build"
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/imageref"
@@ -64,7 +64,7 @@ func (g *globals) buildSpec(ctx context.Context, arg, platform string) (*build.R
 	if err != nil {
 		return nil, err
 	}
-	opt := build.Options{Store: st, Log: g.progress()}
+	opt := build.Options{Cache: st, Env: closure.Env{Events: g.events()}}
 	if platform != "" {
 		opt.Platforms = []string{platform}
 	}
@@ -82,7 +82,7 @@ func (g *globals) specGraph(ctx context.Context, arg, platform string) (*closure
 	if err != nil {
 		return nil, nil, err
 	}
-	opt := build.Options{Store: st, Log: g.progress()}
+	opt := build.Options{Cache: st, Env: closure.Env{Events: g.events()}}
 	if platform != "" {
 		opt.Platforms = []string{platform}
 	}

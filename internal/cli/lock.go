@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/stratabuild/strata/build"
+	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/spec"
 )
 
@@ -39,7 +40,7 @@ only the packages named.`,
 			if err != nil {
 				return err
 			}
-			lf, err := build.Lock(c.Context(), s, build.Options{Store: st, Log: g.progress()},
+			lf, err := build.Lock(c.Context(), s, build.Options{Cache: st, Env: closure.Env{Events: g.events()}},
 				build.ResolveOptions{Update: true, UpdateNames: names})
 			if err != nil {
 				return err

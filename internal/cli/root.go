@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/stratabuild/strata/events"
 	"github.com/stratabuild/strata/store"
 	"golang.org/x/term"
 )
@@ -106,73 +107,65 @@ func (g *globals) store() (*store.Store, error) {
 	return store.Open(root)
 }
 
-// progress is where progress lines go: stderr when it is a terminal and
-// --quiet is not set; elsewhere only the warning and notice lines reach
-// stderr (see closure.Request.Log); with --quiet nothing does.
-func (g *globals) progress() io.Writer {
+// events is where library code tells the user what happens. On a
+// terminal (and without --quiet) progress counters update one line in
+// place and info lines are printed; elsewhere only notices and warnings
+// reach stderr; with --quiet nothing does.
+func (g *globals) events() *events.Log {
 	if g.quiet {
-		return io.Discard
+		return nil
 	}
+	tty := false
 	if f, ok := g.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return &ttyProgress{w: g.stderr}
+		tty = true
 	}
-	return &noticeFilter{w: g.stderr}
+	r := &renderer{w: g.stderr, tty: tty}
+	return events.New(r.handle)
 }
 
-// ttyProgress shows counter lines ("[linux/amd64 3/12] libc6 …") on one
-// line that updates in place; every other line is printed as it comes.
-type ttyProgress struct {
+// renderer prints events as text lines (events.Event.Text).
+type renderer struct {
 	w       io.Writer
-	buf     []byte
-	pending bool // the cursor is at the end of an in-place line
+	tty     bool
+	pending bool // the cursor is at the end of an in-place progress line
 }
 
-func (t *ttyProgress) Write(p []byte) (int, error) {
-	t.buf = append(t.buf, p...)
-	for {
-		i := bytes.IndexByte(t.buf, '\n')
-		if i < 0 {
-			return len(p), nil
+func (r *renderer) handle(e events.Event) {
+	switch e.Kind {
+	case events.Progress:
+		if r.tty {
+			fmt.Fprintf(r.w, "\r\033[K%s", e.Text())
+			r.pending = true
 		}
-		line := t.buf[:i]
-		t.buf = t.buf[i+1:]
-		var err error
-		if bytes.HasPrefix(line, []byte("[")) {
-			_, err = fmt.Fprintf(t.w, "\r\033[K%s", line)
-			t.pending = true
-		} else {
-			if t.pending {
-				fmt.Fprint(t.w, "\n")
-				t.pending = false
-			}
-			_, err = fmt.Fprintf(t.w, "%s\n", line)
-		}
-		if err != nil {
-			return len(p), err
+		return
+	case events.Info:
+		if !r.tty {
+			return
 		}
 	}
+	if r.pending {
+		fmt.Fprint(r.w, "\n")
+		r.pending = false
+	}
+	fmt.Fprintln(r.w, e.Text())
 }
 
-// noticeFilter passes on the whole lines that hold "warning:" or "notice:".
-type noticeFilter struct {
-	w   io.Writer
+// lineEvents is an io.Writer for code that reports progress as text lines
+// (registry pushes): each line becomes an Info event.
+type lineEvents struct {
+	log *events.Log
 	buf []byte
 }
 
-func (n *noticeFilter) Write(p []byte) (int, error) {
-	n.buf = append(n.buf, p...)
+func (l *lineEvents) Write(p []byte) (int, error) {
+	l.buf = append(l.buf, p...)
 	for {
-		i := bytes.IndexByte(n.buf, '\n')
+		i := bytes.IndexByte(l.buf, '\n')
 		if i < 0 {
 			return len(p), nil
 		}
-		line := n.buf[:i+1]
-		if bytes.Contains(line, []byte("warning:")) || bytes.Contains(line, []byte("notice:")) {
-			if _, err := n.w.Write(line); err != nil {
-				return len(p), err
-			}
-		}
-		n.buf = n.buf[i+1:]
+		l.log.Infof("%s", l.buf[:i])
+		l.buf = l.buf[i+1:]
 	}
 }
 

@@ -1135,7 +1135,7 @@ func BenchmarkNixBuild(b *testing.B) {
 		}
 		b.StartTimer()
 		start, cpu0 := time.Now(), cpuSeconds()
-		res, err := build.Build(context.Background(), s, build.Options{Store: st, Compression: layer.Gzip})
+		res, err := build.Build(context.Background(), s, build.Options{Cache: st, Compression: layer.Gzip})
 		if err != nil {
 			b.Fatal(err)
 		}

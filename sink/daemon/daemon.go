@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	gcrdaemon "github.com/google/go-containerregistry/pkg/v1/daemon"
 	"github.com/moby/moby/client"
+	"github.com/stratabuild/strata/image"
 	"github.com/stratabuild/strata/sink"
 )
 
@@ -48,30 +49,35 @@ func (s *Sink) String() string {
 }
 
 // Write implements sink.Sink. An index is sink.ErrMultiPlatform.
-func (s *Sink) Write(ctx context.Context, t sink.Target) error {
-	if t.Index != nil || t.Image == nil {
-		if t.Index != nil {
-			return sink.ErrMultiPlatform
-		}
-		return errors.New("loading into Docker: no image to load")
+func (s *Sink) Write(ctx context.Context, tagName string, a image.Artifact) (sink.Result, error) {
+	if a == nil {
+		return sink.Result{}, errors.New("loading into Docker: no image to load")
 	}
-	tag, err := name.NewTag(t.Tag)
+	img, err := sink.SingleImage(a)
 	if err != nil {
-		return fmt.Errorf("loading into Docker: tag %q: %w (write it as NAME[:TAG])", t.Tag, err)
+		return sink.Result{}, err
+	}
+	tag, err := name.NewTag(tagName)
+	if err != nil {
+		return sink.Result{}, fmt.Errorf("loading into Docker: tag %q: %w (write it as NAME[:TAG])", tagName, err)
+	}
+	res, err := sink.Describe(a, sink.Result{Sink: s.String(), Ref: "docker:" + tag.String()})
+	if err != nil {
+		return res, err
 	}
 	cli, err := s.client(ctx)
 	if err != nil {
-		return err
+		return res, err
 	}
 	defer cli.Close()
-	resp, err := gcrdaemon.Write(tag, t.Image, gcrdaemon.WithClient(cli), gcrdaemon.WithContext(ctx))
+	resp, err := gcrdaemon.Write(tag, img, gcrdaemon.WithClient(cli), gcrdaemon.WithContext(ctx))
 	if err != nil {
-		return fmt.Errorf("loading %s into the Docker Engine at %s: %w", t.Tag, cli.DaemonHost(), err)
+		return res, fmt.Errorf("loading %s into the Docker Engine at %s: %w", tagName, cli.DaemonHost(), err)
 	}
 	if err := loadError(resp); err != nil {
-		return fmt.Errorf("loading %s into the Docker Engine at %s: %w", t.Tag, cli.DaemonHost(), err)
+		return res, fmt.Errorf("loading %s into the Docker Engine at %s: %w", tagName, cli.DaemonHost(), err)
 	}
-	return nil
+	return res, nil
 }
 
 // client connects and negotiates the API version, with a clear error when

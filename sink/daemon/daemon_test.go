@@ -35,7 +35,7 @@ func TestLoadThenRun(t *testing.T) {
 
 	img := registrytest.BusyboxImage(t, "echo", "loaded-ok")
 	var s sink.Sink = New()
-	if err := s.Write(context.Background(), sink.Target{Tag: tag, Image: img}); err != nil {
+	if _, err := s.Write(context.Background(), tag, img); err != nil {
 		t.Fatal(err)
 	}
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
@@ -61,7 +61,7 @@ func TestLoadThenRun(t *testing.T) {
 	// Loading again under a second tag only tags it.
 	tag2 := uniqueTag(t, "strata-test/daemon-sink")
 	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", tag2).Run() })
-	if err := s.Write(context.Background(), sink.Target{Tag: tag2, Image: img}); err != nil {
+	if _, err := s.Write(context.Background(), tag2, img); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command("docker", "run", "--rm", tag2).CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "loaded-ok" {
@@ -74,7 +74,7 @@ func TestIndexIsMultiPlatformError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = New().Write(context.Background(), sink.Target{Tag: "x:y", Index: idx})
+	_, err = New().Write(context.Background(), "x:y", idx)
 	if !errors.Is(err, sink.ErrMultiPlatform) {
 		t.Fatalf("err = %v, want sink.ErrMultiPlatform", err)
 	}
@@ -83,7 +83,7 @@ func TestIndexIsMultiPlatformError(t *testing.T) {
 func TestNoEngine(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "docker.sock")
 	img, _ := random.Image(100, 1)
-	err := New(WithHost("unix://"+sock)).Write(context.Background(), sink.Target{Tag: "x:y", Image: img})
+	_, err := New(WithHost("unix://"+sock)).Write(context.Background(), "x:y", img)
 	if err == nil {
 		t.Fatal("loading into no engine succeeded")
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/stratabuild/strata/image"
 	"github.com/stratabuild/strata/sink"
 )
 
@@ -31,13 +32,18 @@ func (s *Sink) String() string {
 }
 
 // Write implements sink.Sink.
-func (s *Sink) Write(ctx context.Context, t sink.Target) error {
-	if t.Image == nil {
-		return sink.ErrMultiPlatform
-	}
-	tag, err := name.NewTag(t.Tag, name.WeakValidation)
+func (s *Sink) Write(ctx context.Context, tagName string, a image.Artifact) (sink.Result, error) {
+	img, err := sink.SingleImage(a)
 	if err != nil {
-		return fmt.Errorf("tag %q: %w", t.Tag, err)
+		return sink.Result{}, err
+	}
+	tag, err := name.NewTag(tagName, name.WeakValidation)
+	if err != nil {
+		return sink.Result{}, fmt.Errorf("tag %q: %w", tagName, err)
+	}
+	res, err := sink.Describe(a, sink.Result{Sink: s.String(), Ref: s.Path})
+	if err != nil {
+		return res, err
 	}
 	if s.Path == "-" {
 		w := s.W
@@ -45,12 +51,12 @@ func (s *Sink) Write(ctx context.Context, t sink.Target) error {
 			w = os.Stdout
 		}
 		bw := bufio.NewWriterSize(w, 1<<20)
-		if err := tarball.Write(tag, t.Image, bw); err != nil {
-			return err
+		if err := tarball.Write(tag, img, bw); err != nil {
+			return res, err
 		}
-		return bw.Flush()
+		return res, bw.Flush()
 	}
-	return WriteFileAtomic(s.Path, func(w io.Writer) error { return tarball.Write(tag, t.Image, w) })
+	return res, WriteFileAtomic(s.Path, func(w io.Writer) error { return tarball.Write(tag, img, w) })
 }
 
 // WriteFileAtomic writes a file through a temp file in the same folder,

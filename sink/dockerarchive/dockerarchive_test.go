@@ -19,11 +19,11 @@ func TestFileAndStreamAreTheSameArchive(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := filepath.Join(t.TempDir(), "x.tar")
-	if err := New(p).Write(context.Background(), sink.Target{Tag: "x:1", Image: img}); err != nil {
+	if _, err := New(p).Write(context.Background(), "x:1", img); err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := (&Sink{Path: "-", W: &buf}).Write(context.Background(), sink.Target{Tag: "x:1", Image: img}); err != nil {
+	if _, err := (&Sink{Path: "-", W: &buf}).Write(context.Background(), "x:1", img); err != nil {
 		t.Fatal(err)
 	}
 	file, _ := os.ReadFile(p)
@@ -46,7 +46,7 @@ func TestIndexIsRefusedAndNothingWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := filepath.Join(t.TempDir(), "x.tar")
-	if err := New(p).Write(context.Background(), sink.Target{Tag: "x:1", Index: idx}); !errors.Is(err, sink.ErrMultiPlatform) {
+	if _, err := New(p).Write(context.Background(), "x:1", idx); !errors.Is(err, sink.ErrMultiPlatform) {
 		t.Errorf("index: %v", err)
 	}
 	if _, err := os.Stat(p); !os.IsNotExist(err) {

@@ -7,8 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/stratabuild/strata/image"
 	"github.com/stratabuild/strata/sink"
 )
 
@@ -24,7 +26,15 @@ func New(dir string) *Sink { return &Sink{Dir: dir} }
 func (s *Sink) String() string { return "oci:" + s.Dir }
 
 // Write implements sink.Sink. The layout holds exactly this target.
-func (s *Sink) Write(ctx context.Context, t sink.Target) error {
+func (s *Sink) Write(ctx context.Context, tagName string, a image.Artifact) (sink.Result, error) {
+	res, err := sink.Describe(a, sink.Result{Sink: s.String()})
+	if err != nil {
+		return res, err
+	}
+	return res, s.write(tagName, a, &res)
+}
+
+func (s *Sink) write(tagName string, a image.Artifact, res *sink.Result) error {
 	dir := filepath.Clean(s.Dir)
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", filepath.Dir(dir), err)
@@ -38,15 +48,19 @@ func (s *Sink) Write(ctx context.Context, t sink.Target) error {
 	if err != nil {
 		return fmt.Errorf("writing OCI layout: %w", err)
 	}
-	tag := t.Tag
+	tag := tagName
 	if i := strings.LastIndex(tag, ":"); i >= 0 && !strings.Contains(tag[i:], "/") {
 		tag = tag[i+1:]
 	}
 	ann := layout.WithAnnotations(map[string]string{RefNameAnnotation: tag})
-	if t.Index != nil {
-		err = p.AppendIndex(t.Index, ann)
-	} else {
-		err = p.AppendImage(t.Image, ann)
+	res.Ref = "oci:" + dir + ":" + tag
+	switch x := a.(type) {
+	case v1.ImageIndex:
+		err = p.AppendIndex(x, ann)
+	case v1.Image:
+		err = p.AppendImage(x, ann)
+	default:
+		err = fmt.Errorf("unknown artifact type %T", a)
 	}
 	if err != nil {
 		return fmt.Errorf("writing OCI layout: %w", err)

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/stratabuild/strata/sink"
 )
 
 // Writing again replaces the layout whole, and the index entry carries
@@ -20,7 +19,7 @@ func TestWriteReplacesAtomically(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := New(dir).Write(context.Background(), sink.Target{Tag: "name:v1", Image: img}); err != nil {
+		if _, err := New(dir).Write(context.Background(), "name:v1", img); err != nil {
 			t.Fatal(err)
 		}
 		var idx struct {

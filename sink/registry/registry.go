@@ -2,9 +2,10 @@ package registry
 
 import (
 	"context"
-	"sync"
+	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/stratabuild/strata/image"
 	"github.com/stratabuild/strata/registry"
 	"github.com/stratabuild/strata/sink"
 )
@@ -13,52 +14,37 @@ import (
 type Sink struct {
 	ref string
 	opt registry.Options
-
-	mu     sync.Mutex
-	digest v1.Hash
 }
 
 var _ sink.Sink = (*Sink)(nil)
 
-// New returns a sink pushing to ref ("host[:port]/repo[:tag]"); opt
-// carries credentials, --insecure, --mount-from, parallelism and progress.
+// New returns a sink pushing to ref.
 func New(ref string, opt registry.Options) *Sink {
 	return &Sink{ref: ref, opt: opt}
 }
 
-// Write implements sink.Sink.
-func (s *Sink) Write(ctx context.Context, t sink.Target) error {
-	h, err := registry.Push(ctx, s.ref, t.Image, t.Index, s.opt)
-	if err != nil {
-		return err
+// Write implements sink.Sink: it pushes the image or index, and its
+// Result's Ref names what was pushed by digest (REPO@sha256:...).
+func (s *Sink) Write(ctx context.Context, tag string, a image.Artifact) (sink.Result, error) {
+	var img v1.Image
+	var idx v1.ImageIndex
+	switch x := a.(type) {
+	case v1.ImageIndex:
+		idx = x
+	case v1.Image:
+		img = x
+	default:
+		return sink.Result{}, fmt.Errorf("pushing to %s: unknown artifact type %T", s.ref, a)
 	}
-	s.mu.Lock()
-	s.digest = h
-	s.mu.Unlock()
-	return nil
-}
-
-// Digest is the digest of the last pushed manifest (zero before a
-// successful Write).
-func (s *Sink) Digest() v1.Hash {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.digest
-}
-
-// Pushed names what was pushed by digest, "host/repo@sha256:...", or ""
-// before a successful Write.
-func (s *Sink) Pushed() string {
-	d := s.Digest()
-	if d == (v1.Hash{}) {
-		return ""
+	h, err := registry.Push(ctx, s.ref, img, idx, s.opt)
+	if err != nil {
+		return sink.Result{}, err
 	}
 	r, err := registry.ParseReference(s.ref, s.opt)
 	if err != nil {
-		return ""
+		return sink.Result{}, err
 	}
-	return r.Context().Digest(d.String()).String()
+	return sink.Describe(a, sink.Result{Sink: s.String(), Ref: r.Context().Digest(h.String()).String()})
 }
 
-// String implements sink.Sink.
 func (s *Sink) String() string { return "registry:" + s.ref }

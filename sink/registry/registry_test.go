@@ -29,17 +29,21 @@ func TestSinkPushesImage(t *testing.T) {
 	if s.String() != "registry:"+ref {
 		t.Errorf("String() = %q", s.String())
 	}
-	if err := s.Write(context.Background(), sink.Target{Tag: "sink:v1", Image: img}); err != nil {
+	res, err := s.Write(context.Background(), "sink:v1", img)
+	if err != nil {
 		t.Fatal(err)
 	}
-	rs := s.(*sinkregistry.Sink)
-	if rs.Digest() != want {
-		t.Fatalf("Digest() = %s, want %s", rs.Digest(), want)
+	if res.Digest != want {
+		t.Fatalf("Result.Digest = %s, want %s", res.Digest, want)
 	}
-	if got := rs.Pushed(); got != host+"/strata-test/sink@"+want.String() {
-		t.Fatalf("Pushed() = %s", got)
+	if res.Ref != host+"/strata-test/sink@"+want.String() {
+		t.Fatalf("Result.Ref = %s", res.Ref)
 	}
-	out, err := exec.Command(crane, "validate", "--remote", rs.Pushed()).CombinedOutput()
+	cfg, _ := img.ConfigName()
+	if res.ImageID != cfg.String() || res.Sink != "registry:"+ref {
+		t.Fatalf("Result = %+v", res)
+	}
+	out, err := exec.Command(crane, "validate", "--remote", res.Ref).CombinedOutput()
 	if err != nil {
 		t.Fatalf("crane validate: %v\n%s", err, out)
 	}
@@ -60,11 +64,12 @@ func TestSinkPushesIndex(t *testing.T) {
 	want, _ := idx.Digest()
 	ref := host + "/strata-test/sink-multi:v1"
 	s := sinkregistry.New(ref, registry.Options{})
-	if err := s.Write(context.Background(), sink.Target{Tag: "sink-multi:v1", Index: idx}); err != nil {
+	res, err := s.Write(context.Background(), "sink-multi:v1", idx)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Digest() != want {
-		t.Fatalf("Digest() = %s, want %s", s.Digest(), want)
+	if res.Digest != want || res.ImageID != "" {
+		t.Fatalf("Result = %+v, want digest %s and no image ID", res, want)
 	}
 	out, err := exec.Command(crane, "manifest", ref).CombinedOutput()
 	if err != nil {
@@ -78,11 +83,11 @@ func TestSinkPushesIndex(t *testing.T) {
 func TestSinkReportsPushErrors(t *testing.T) {
 	s := sinkregistry.New("http://registry.invalid/app:v1", registry.Options{})
 	img, _ := random.Image(100, 1)
-	err := s.Write(context.Background(), sink.Target{Tag: "app:v1", Image: img})
+	res, err := s.Write(context.Background(), "app:v1", img)
 	if err == nil || !strings.Contains(err.Error(), "--insecure") {
 		t.Fatalf("err = %v, want one naming --insecure", err)
 	}
-	if s.Digest() != (v1.Hash{}) || s.Pushed() != "" {
-		t.Fatal("a failed push recorded a digest")
+	if res.Digest != (v1.Hash{}) || res.Ref != "" {
+		t.Fatal("a failed push reported a digest")
 	}
 }

@@ -20,7 +20,7 @@ import (
 	"strings"
 
 	"github.com/stratabuild/strata/closure"
-	"github.com/stratabuild/strata/store"
+	"github.com/stratabuild/strata/cache"
 )
 
 // ErrUnsafe marks a .deb refused because extracting it would be unsafe
@@ -115,35 +115,50 @@ func (p *Package) Contents() closure.Contents {
 }
 
 // Unpack extracts the .deb at debPath (already verified to have this
-// sha256; it is checked again while reading) into the store entry
+// sha256; it is checked again while reading) into the cache tree
 // deb-unpacked/SHA256-v1: cached and atomic. A second call finds the entry
 // and only loads its manifest. A .deb that would write outside its root,
 // through a symlink, a device node, or more bytes than it declares is
 // refused with an error wrapping ErrUnsafe, and nothing is kept.
-func Unpack(ctx context.Context, st *store.Store, debPath, sha256 string) (*Package, error) {
+func Unpack(ctx context.Context, st cache.Trees, debPath, sha256 string) (*Package, error) {
+	open := func() (io.ReadCloser, error) { return os.Open(debPath) }
+	return unpack(ctx, st, open, filepath.Base(debPath), sha256)
+}
+
+// UnpackBlob is Unpack for a .deb held in the cache's blobs by its sha256.
+func UnpackBlob(ctx context.Context, st interface {
+	cache.Trees
+	cache.Blobs
+}, sha256 string) (*Package, error) {
+	open := func() (io.ReadCloser, error) { return st.OpenBlob(sha256) }
+	return unpack(ctx, st, open, sha256, sha256) // named from its control file once read
+}
+
+func unpack(ctx context.Context, st cache.Trees, open func() (io.ReadCloser, error), name, sha256 string) (*Package, error) {
 	if !hexSHA256.MatchString(sha256) {
-		return nil, fmt.Errorf("unpacking %s: sha256 %q is not 64 lowercase hex digits", debPath, sha256)
+		return nil, fmt.Errorf("unpacking %s: sha256 %q is not 64 lowercase hex digits", name, sha256)
 	}
-	fill := func(tmp string) error { return extract(ctx, debPath, sha256, tmp) }
-	dir, err := st.PutDir(cacheKind, sha256+cacheVersion, fill)
+	fill := func(tmp string) error { return extract(ctx, open, name, sha256, tmp) }
+	key := sha256 + cacheVersion
+	dir, err := st.PutDir(cacheKind, key, fill)
 	if err != nil {
-		return nil, fmt.Errorf("unpacking %s: %w", debPath, err)
+		return nil, fmt.Errorf("unpacking %s: %w", name, err)
 	}
 	p, err := load(dir, sha256)
 	if err == nil {
 		return p, nil
 	}
 	// A damaged cache entry: drop it and unpack once more.
-	if rmErr := os.RemoveAll(dir); rmErr != nil {
-		return nil, fmt.Errorf("loading unpacked %s: %w (removing the damaged cache entry also failed: %v; delete %s by hand)", debPath, err, rmErr, dir)
+	if rmErr := st.RemoveDir(cacheKind, key); rmErr != nil {
+		return nil, fmt.Errorf("loading unpacked %s: %w (removing the damaged cache entry also failed: %v; delete %s by hand)", name, err, rmErr, dir)
 	}
-	dir, err = st.PutDir(cacheKind, sha256+cacheVersion, fill)
+	dir, err = st.PutDir(cacheKind, key, fill)
 	if err != nil {
-		return nil, fmt.Errorf("unpacking %s: %w", debPath, err)
+		return nil, fmt.Errorf("unpacking %s: %w", name, err)
 	}
 	p, err = load(dir, sha256)
 	if err != nil {
-		return nil, fmt.Errorf("loading unpacked %s: %w (delete %s and retry)", debPath, err, dir)
+		return nil, fmt.Errorf("loading unpacked %s: %w (delete %s and retry)", name, err, dir)
 	}
 	return p, nil
 }
@@ -158,8 +173,8 @@ type controlFiles struct {
 var maintainerScripts = map[string]bool{"preinst": true, "postinst": true, "prerm": true, "postrm": true, "config": true}
 
 // extract unpacks the .deb into dir (a fresh temporary folder).
-func extract(ctx context.Context, debPath, wantSHA string, dir string) error {
-	f, err := os.Open(debPath)
+func extract(ctx context.Context, open func() (io.ReadCloser, error), deb, wantSHA string, dir string) error {
+	f, err := open()
 	if err != nil {
 		return err
 	}
@@ -170,7 +185,6 @@ func extract(ctx context.Context, debPath, wantSHA string, dir string) error {
 	if err != nil {
 		return err
 	}
-	deb := filepath.Base(debPath)
 	var (
 		sawBinary bool
 		ctl       *controlFiles

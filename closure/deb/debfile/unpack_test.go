@@ -287,7 +287,7 @@ func TestUnpackNamesBlobByPackage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = debfile.Unpack(context.Background(), st, st.BlobPath(sum), sum)
+	_, err = debfile.UnpackBlob(context.Background(), st, sum)
 	if err == nil || !strings.Contains(err.Error(), "test_1.0-1_amd64.deb: data.tar.xz: entry \"./dev/null\": device node") {
 		t.Fatalf("want an error naming the package, got %v", err)
 	}

@@ -154,3 +154,21 @@ func TestFilesOnlyRunsAsNonroot(t *testing.T) {
 		t.Errorf("writing /tmp printed %q", got)
 	}
 }
+
+// TestNixAccountsRunAsNonroot: a Nix-only image with `accounts: {}` (the
+// defaults only) runs as nonroot with its home; os-release is neutral.
+func TestNixAccountsRunAsNonroot(t *testing.T) {
+	testutil.RequireDocker(t)
+	d := demoClosure(t)
+	dir := specDir(t, nixSpecYAML("nixaccounts", "  paths: "+yamlList(d.busybox), d.bb(), "  user: nonroot\naccounts: {}\n"))
+	tag := UniqueTag(t, "nixaccounts")
+	_, tarPath := buildLoad(t, dir, tag)
+	fs := flatten(t, tarPath)
+	if got := fs["etc/passwd"].body; !strings.HasPrefix(got, "root:x:0:0:") || !strings.HasSuffix(got, "\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n") {
+		t.Errorf("/etc/passwd:\n%s", got)
+	}
+	got := strings.Fields(Cmd(t, "docker", "run", "--rm", tag, "sh", "-c", `id -un; . /etc/os-release; echo "$ID"; ls -ldn "$HOME"`))
+	if len(got) < 6 || got[0] != "nonroot" || got[1] != "linux" || got[2] != "drwx------" || got[4] != "65532" || got[5] != "65532" {
+		t.Errorf("as nonroot in the Nix image: %q", got)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/stratabuild/strata/closure/deb"
 	"github.com/stratabuild/strata/closure/files"
 	"github.com/stratabuild/strata/closure/nix"
+	"github.com/stratabuild/strata/rootfs"
 	"github.com/stratabuild/strata/spec"
 )
 
@@ -19,9 +20,20 @@ import (
 type Factory func(s *spec.Spec, c cache.Cache) []closure.Source
 
 // DefaultFactories are strata's sources, in the order their inputs are
-// hashed for --frozen: packages first, local files, then the base image.
+// hashed for --frozen: packages first, the accounts, local files, then the
+// base image.
 func DefaultFactories(opt Options) []Factory {
-	return []Factory{deb.Factory, nix.Factory, files.Factory, baseFactory(opt)}
+	return []Factory{deb.Factory, nix.Factory, rootfsFactory, files.Factory, baseFactory(opt)}
+}
+
+// rootfsFactory gives images without a distribution the accounts, homes,
+// /tmp, nsswitch and os-release the spec's accounts ask for; a Debian
+// image writes them in its own generated layer.
+func rootfsFactory(s *spec.Spec, _ cache.Cache) []closure.Source {
+	if s.Accounts == nil || s.Debian != nil {
+		return nil
+	}
+	return []closure.Source{rootfs.NewSource(s)}
 }
 
 // sourcesOf makes the spec's sources from the factories, plus extra.

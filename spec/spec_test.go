@@ -44,6 +44,27 @@ config:
 	}
 }
 
+// accounts need no debian section: files-only and Nix images get them too.
+func TestAccountsWithoutDebian(t *testing.T) {
+	p := writeSpec(t, `name: demo
+files:
+  - src: app
+    dst: /app
+accounts:
+  users: [{name: app, uid: 1000, gid: 1000}]
+  groups: [{name: app, gid: 1000}]
+config:
+  user: app
+`)
+	s, err := Load(filepath.Dir(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Debian != nil || s.Accounts == nil || len(s.Accounts.Users) != 1 || s.Accounts.Users[0].Name != "app" || s.Accounts.Groups[0].GID != 1000 {
+		t.Errorf("accounts = %+v", s.Accounts)
+	}
+}
+
 // Each bad spec gives an error naming the line, the key and the fix.
 func TestBadSpecs(t *testing.T) {
 	cases := []struct {

@@ -18,8 +18,8 @@ type Spec struct {
 	Files []File `yaml:"files,omitempty" json:"files,omitempty" jsonschema:"description=Local files and folders to copy into the image."`
 	// Debian package inputs.
 	Debian *Debian `yaml:"debian,omitempty" json:"debian,omitempty" jsonschema:"description=Debian packages whose runtime closure goes into the image."`
-	// Accounts written to /etc/passwd and /etc/group (with Debian inputs).
-	Accounts *Accounts `yaml:"accounts,omitempty" json:"accounts,omitempty" jsonschema:"description=Extra users and groups for /etc/passwd and /etc/group."`
+	// Accounts written to /etc/passwd and /etc/group, with any inputs.
+	Accounts *Accounts `yaml:"accounts,omitempty" json:"accounts,omitempty" jsonschema:"description=Extra users and groups for the generated /etc/passwd and /etc/group (root\\, nobody and nonroot are always there); a user without a home gets /home/NAME. Without debian inputs\\, setting it adds a layer with the accounts\\, their homes\\, /tmp\\, nsswitch.conf and a neutral os-release."`
 	// Nix store inputs.
 	Nix *Nix `yaml:"nix,omitempty" json:"nix,omitempty" jsonschema:"description=Nix store paths whose runtime closure goes into the image."`
 	// Config is the image's runtime configuration.

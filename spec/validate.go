@@ -129,9 +129,6 @@ func validate(s *Spec) Errors {
 	if n := s.Nix; n != nil && len(n.Paths) == 0 && len(n.Installables) == 0 && n.ClosureFile == "" {
 		add("nix", "no inputs", "set nix.paths, nix.installables or nix.closureFile")
 	}
-	if s.Accounts != nil && s.Debian == nil {
-		add("accounts", "accounts are written with Debian inputs only", "add a `debian` section or remove `accounts`")
-	}
 	return errs
 }
 

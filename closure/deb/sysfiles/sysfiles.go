@@ -16,6 +16,7 @@ import (
 
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/closure/deb/debfile"
+	"github.com/stratabuild/strata/rootfs"
 	"github.com/stratabuild/strata/spec"
 )
 
@@ -31,21 +32,13 @@ type Options struct {
 	Suite, Arch string
 }
 
-// Default accounts, as in distroless images.
-const (
-	NonrootID = 65532
-	NobodyID  = 65534
-	noLogin   = "/sbin/nologin"
-	keyPrefix = "generated:sysfiles-v1:sha256:"
-)
+// keyPrefix versions the Contents key.
+const keyPrefix = "generated:sysfiles-v1:sha256:"
 
 // statusLine is what dpkg writes for an installed package.
 const statusLine = "Status: install ok installed"
 
-var (
-	accountName = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
-	suiteName   = regexp.MustCompile(`^[a-z0-9][a-z0-9.+-]*$`)
-)
+var suiteName = regexp.MustCompile(`^[a-z0-9][a-z0-9.+-]*$`)
 
 // Generate returns the generated files (sorted by path, parents first) and
 // their total size in bytes. The same Options give the same entries and
@@ -57,12 +50,12 @@ var (
 //     /lib64/ld-linux-x86-64.so.2) and on any architecture whose packages
 //     ship usr/lib64; lib32 and libx32 when packages ship usr/lib32 or
 //     usr/libx32;
-//   - etc/passwd and etc/group (0644): root 0, nobody 65534, nonroot
-//     65532, then Options.Accounts; a user with no home gets
-//     /home/NAME (created 0700, owned by the user);
-//   - tmp (1777), root (0700), home, home/nonroot (0700, 65532:65532);
-//   - etc/nsswitch.conf (files; hosts: files dns);
-//   - etc/os-release, unless a package (base-files) ships it;
+//   - what package rootfs writes for every image: etc/passwd and
+//     etc/group (root 0, nobody 65534, nonroot 65532, then
+//     Options.Accounts), tmp, root, home and the homes strata assigns,
+//     etc/nsswitch.conf, and etc/os-release with the suite's release
+//     facts (ID=debian, VERSION_ID, VERSION_CODENAME), the last two
+//     unless a package (base-files) ships them;
 //   - when the ca-certificates package is present, what
 //     update-ca-certificates makes: etc/ssl/certs/ca-certificates.crt
 //     (its usr/share/ca-certificates/**/*.crt concatenated in path
@@ -124,29 +117,17 @@ func Generate(ctx context.Context, opt Options) (closure.Contents, int64, error)
 		}
 	}
 
-	// Accounts.
-	passwd, group, homes, err := accounts(opt.Accounts)
+	// Accounts, homes, /tmp, nsswitch and os-release: distro-neutral, from
+	// package rootfs; a package shipping nsswitch.conf or os-release
+	// (base-files) wins, one shipping passwd or group is an error.
+	common, err := rootfs.Entries(rootfs.Options{Accounts: opt.Accounts, OSRelease: osRelease(opt.Suite)})
 	if err != nil {
-		return nil, 0, fmt.Errorf("generating /etc/passwd: %w", err)
+		return nil, 0, fmt.Errorf("generating system files: %w", err)
 	}
-	g.dir("etc", 0o755, 0, 0)
-	if err := g.file("etc/passwd", passwd, false); err != nil {
-		return nil, 0, err
-	}
-	if err := g.file("etc/group", group, false); err != nil {
-		return nil, 0, err
-	}
-	g.dir("tmp", 0o777|fs.ModeSticky, 0, 0)
-	g.dir("root", 0o700, 0, 0)
-	g.dir("home", 0o755, 0, 0)
-	for _, h := range homes {
-		g.dir(h.path, 0o700, h.uid, h.gid)
-	}
-	if err := g.file("etc/nsswitch.conf", nsswitch, true); err != nil {
-		return nil, 0, err
-	}
-	if err := g.file("etc/os-release", osRelease(opt.Suite), true); err != nil {
-		return nil, 0, err
+	for _, e := range common {
+		if err := g.common(e); err != nil {
+			return nil, 0, err
+		}
 	}
 
 	// CA bundle.
@@ -264,99 +245,30 @@ func (g *gen) contents() (closure.Contents, int64, error) {
 	return closure.StaticContents{ID: keyPrefix + hex.EncodeToString(h.Sum(nil)), List: list}, size, nil
 }
 
-type home struct {
-	path     string
-	uid, gid int
-}
-
-// accounts renders /etc/passwd and /etc/group and lists the home folders
-// to create.
-func accounts(a *spec.Accounts) (passwd, group string, homes []home, err error) {
-	users := []spec.User{
-		{Name: "root", UID: 0, GID: 0, Home: "/root", Shell: noLogin},
-		{Name: "nobody", UID: NobodyID, GID: NobodyID, Home: "/nonexistent", Shell: noLogin},
-		{Name: "nonroot", UID: NonrootID, GID: NonrootID, Home: "/home/nonroot", Shell: noLogin},
-	}
-	groups := []spec.Group{{Name: "root", GID: 0}, {Name: "nobody", GID: NobodyID}, {Name: "nonroot", GID: NonrootID}}
-	homes = []home{{path: "home/nonroot", uid: NonrootID, gid: NonrootID}}
-	const defaults = "strata's defaults are root 0, nobody 65534, nonroot 65532"
-	userNames, userIDs := map[string]bool{}, map[int]string{}
-	for _, u := range users {
-		userNames[u.Name], userIDs[u.UID] = true, u.Name
-	}
-	groupNames, groupIDs := map[string]bool{}, map[int]string{}
-	for _, gr := range groups {
-		groupNames[gr.Name], groupIDs[gr.GID] = true, gr.Name
-	}
-	if a != nil {
-		for _, u := range a.Users {
-			if !accountName.MatchString(u.Name) {
-				return "", "", nil, fmt.Errorf("accounts.users: %q is not a valid user name (lowercase letters, digits, _ . -; at most 32)", u.Name)
-			}
-			if u.UID < 0 || u.GID < 0 || u.UID > 1<<31-1 || u.GID > 1<<31-1 {
-				return "", "", nil, fmt.Errorf("accounts.users: %s has uid/gid %d/%d out of range 0..2147483647", u.Name, u.UID, u.GID)
-			}
-			if userNames[u.Name] {
-				return "", "", nil, fmt.Errorf("accounts.users: user %s is defined twice (%s; pick another name)", u.Name, defaults)
-			}
-			if other, dup := userIDs[u.UID]; dup {
-				return "", "", nil, fmt.Errorf("accounts.users: %s has uid %d, which %s already has (%s; pick another uid)", u.Name, u.UID, other, defaults)
-			}
-			if u.Home == "" {
-				u.Home = "/home/" + u.Name
-				homes = append(homes, home{path: "home/" + u.Name, uid: u.UID, gid: u.GID})
-			}
-			if u.Shell == "" {
-				u.Shell = noLogin
-			}
-			for _, f := range []string{u.Home, u.Shell} {
-				if !strings.HasPrefix(f, "/") || strings.ContainsAny(f, ":\n") {
-					return "", "", nil, fmt.Errorf("accounts.users: %s: %q must be an absolute path without ':' or newlines", u.Name, f)
-				}
-			}
-			userNames[u.Name], userIDs[u.UID] = true, u.Name
-			users = append(users, u)
+// common adds an entry of package rootfs.
+func (g *gen) common(e closure.Entry) error {
+	switch e.Type {
+	case closure.Dir:
+		g.dir(e.Path, e.Mode, e.UID, e.GID)
+		return nil
+	case closure.Regular:
+		if e.Mode != 0o644 || e.UID != 0 || e.GID != 0 {
+			return fmt.Errorf("generating system files: /%s is %v %d:%d, want a root-owned 0644 file", e.Path, e.Mode, e.UID, e.GID)
 		}
-		for _, gr := range a.Groups {
-			if !accountName.MatchString(gr.Name) {
-				return "", "", nil, fmt.Errorf("accounts.groups: %q is not a valid group name (lowercase letters, digits, _ . -; at most 32)", gr.Name)
-			}
-			if gr.GID < 0 || gr.GID > 1<<31-1 {
-				return "", "", nil, fmt.Errorf("accounts.groups: %s has gid %d out of range 0..2147483647", gr.Name, gr.GID)
-			}
-			if groupNames[gr.Name] {
-				return "", "", nil, fmt.Errorf("accounts.groups: group %s is defined twice (%s; pick another name)", gr.Name, defaults)
-			}
-			if other, dup := groupIDs[gr.GID]; dup {
-				return "", "", nil, fmt.Errorf("accounts.groups: %s has gid %d, which %s already has (%s; pick another gid)", gr.Name, gr.GID, other, defaults)
-			}
-			groupNames[gr.Name], groupIDs[gr.GID] = true, gr.Name
-			groups = append(groups, gr)
+		rc, err := e.Open()
+		if err != nil {
+			return fmt.Errorf("generating system files: /%s: %w", e.Path, err)
 		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("generating system files: reading /%s: %w", e.Path, err)
+		}
+		yield := e.Path == rootfs.NsswitchPath || e.Path == rootfs.OSReleasePath
+		return g.file(e.Path, string(data), yield)
 	}
-	var pw, gr strings.Builder
-	for _, u := range users {
-		fmt.Fprintf(&pw, "%s:x:%d:%d:%s:%s:%s\n", u.Name, u.UID, u.GID, u.Name, u.Home, u.Shell)
-	}
-	for _, g := range groups {
-		fmt.Fprintf(&gr, "%s:x:%d:\n", g.Name, g.GID)
-	}
-	return pw.String(), gr.String(), homes, nil
+	return fmt.Errorf("generating system files: rootfs gave /%s as a %s", e.Path, e.Type)
 }
-
-const nsswitch = `# Generated by strata: name lookups read the files in /etc, hosts also DNS.
-passwd:         files
-group:          files
-shadow:         files
-gshadow:        files
-hosts:          files dns
-networks:       files
-protocols:      files
-services:       files
-ethers:         files
-rpc:            files
-netgroup:       files
-`
 
 // debianVersion maps a codename to its release number ("" when unknown,
 // as for sid).
@@ -376,21 +288,21 @@ func debianVersion(suite string) string {
 	return ""
 }
 
-func osRelease(suite string) string {
-	var b strings.Builder
-	b.WriteString("# Generated by strata (the base-files package was not installed).\n")
-	v := debianVersion(suite)
-	if v != "" {
-		fmt.Fprintf(&b, "PRETTY_NAME=\"Debian GNU/Linux %s (%s)\"\n", v, suite)
+// osRelease is what base-files' os-release would say for the suite.
+func osRelease(suite string) rootfs.OSRelease {
+	r := rootfs.OSRelease{
+		Note:            "the base-files package was not installed",
+		Name:            "Debian GNU/Linux",
+		VersionCodename: suite,
+		ID:              "debian",
+	}
+	if v := debianVersion(suite); v != "" {
+		r.PrettyName = fmt.Sprintf("Debian GNU/Linux %s (%s)", v, suite)
+		r.VersionID, r.Version = v, fmt.Sprintf("%s (%s)", v, suite)
 	} else {
-		fmt.Fprintf(&b, "PRETTY_NAME=\"Debian GNU/Linux %s\"\n", suite)
+		r.PrettyName = "Debian GNU/Linux " + suite
 	}
-	b.WriteString("NAME=\"Debian GNU/Linux\"\n")
-	if v != "" {
-		fmt.Fprintf(&b, "VERSION_ID=%q\nVERSION=\"%s (%s)\"\n", v, v, suite)
-	}
-	fmt.Fprintf(&b, "VERSION_CODENAME=%s\nID=debian\n", suite)
-	return b.String()
+	return r
 }
 
 // certificates does what update-ca-certificates does with every

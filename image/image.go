@@ -259,4 +259,5 @@ type Artifact interface {
 	Digest() (v1.Hash, error)
 	MediaType() (types.MediaType, error)
 	RawManifest() ([]byte, error)
+	Size() (int64, error)
 }

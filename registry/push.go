@@ -181,3 +181,16 @@ func (m *mounter) wrap(l v1.Layer) v1.Layer {
 	}
 	return &remote.MountableLayer{Layer: l, Reference: src.Digest(h.String())}
 }
+
+// WriteLayer uploads one layer's blob to ref's repository ahead of its
+// manifest (a streaming push); a blob the repository has is skipped.
+func WriteLayer(ctx context.Context, ref string, l v1.Layer, opt Options) error {
+	r, err := ParseReference(ref, opt)
+	if err != nil {
+		return err
+	}
+	if err := remote.WriteLayer(r.Context(), l, opt.remoteOptions(ctx)...); err != nil {
+		return opt.explain(ctx, "pushing a layer to", r, err)
+	}
+	return nil
+}

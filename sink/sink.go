@@ -31,6 +31,27 @@ type Sink interface {
 	String() string
 }
 
+// Streamer is a Sink that takes layers while the build still makes them,
+// so that writing overlaps building. The call order is Begin, then
+// PutLayer for some or all layers (in any order, from several goroutines),
+// then exactly one of Commit, with the finished artifact, or Abort.
+// Nothing is visible under the destination's name before Commit.
+type Streamer interface {
+	Sink
+	Begin(ctx context.Context, tag string) (Stream, error)
+}
+
+// Stream is one artifact being written by a Streamer.
+type Stream interface {
+	// PutLayer writes one layer's blob; safe for concurrent use.
+	PutLayer(ctx context.Context, l v1.Layer) error
+	// Commit writes what PutLayer did not (config, any layer not put,
+	// manifests) and makes the artifact visible.
+	Commit(ctx context.Context, a image.Artifact) (Result, error)
+	// Abort drops what was written; a no-op after Commit.
+	Abort()
+}
+
 // Multi writes to each sink in turn and stops at the first error.
 type Multi []Sink
 

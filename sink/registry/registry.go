@@ -47,4 +47,32 @@ func (s *Sink) Write(ctx context.Context, tag string, a image.Artifact) (sink.Re
 	return sink.Describe(a, sink.Result{Sink: s.String(), Ref: r.Context().Digest(h.String()).String()})
 }
 
+var _ sink.Streamer = (*Sink)(nil)
+
+// Begin implements sink.Streamer: each layer is uploaded as soon as it is
+// put; Commit pushes the config and manifests (and any blob not put yet).
+func (s *Sink) Begin(ctx context.Context, tag string) (sink.Stream, error) {
+	if _, err := registry.ParseReference(s.ref, s.opt); err != nil {
+		return nil, err
+	}
+	return &stream{s: s, tag: tag}, nil
+}
+
+type stream struct {
+	s   *Sink
+	tag string
+}
+
+func (st *stream) PutLayer(ctx context.Context, l v1.Layer) error {
+	return registry.WriteLayer(ctx, st.s.ref, l, st.s.opt)
+}
+
+func (st *stream) Commit(ctx context.Context, a image.Artifact) (sink.Result, error) {
+	return st.s.Write(ctx, st.tag, a)
+}
+
+// Abort leaves uploaded blobs to the registry's garbage collection: no
+// tag or manifest names them.
+func (st *stream) Abort() {}
+
 func (s *Sink) String() string { return "registry:" + s.ref }

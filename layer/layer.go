@@ -17,6 +17,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/internal/atomicfile"
 	"github.com/stratabuild/strata/store"
 )
 
@@ -116,7 +117,7 @@ func Build(ctx context.Context, st *store.Store, spec Spec) (*Layer, error) {
 		return nil, err
 	}
 	defer os.Remove(tmp)
-	if err := os.Rename(tmp, st.BlobPath(info.Digest.Hex)); err != nil {
+	if err := atomicfile.Rename(tmp, st.BlobPath(info.Digest.Hex)); err != nil {
 		return nil, fmt.Errorf("storing layer: %w", err)
 	}
 	b, _ := json.Marshal(info)
@@ -224,28 +225,14 @@ func writeBlob(ctx context.Context, st *store.Store, entries []closure.Entry, sp
 	if err != nil {
 		return Info{}, "", err
 	}
-	f, err := os.CreateTemp(dir, "layer-*")
+	var info Info
+	tmp, err := atomicfile.WriteTemp(dir, "layer-*", func(w io.Writer) error {
+		var err error
+		info, err = Stream(ctx, w, entries, spec.MTime, spec.Compression)
+		return err
+	})
 	if err != nil {
 		return Info{}, "", fmt.Errorf("writing layer: %w", err)
 	}
-	fail := func(err error) (Info, string, error) {
-		f.Close()
-		os.Remove(f.Name())
-		return Info{}, "", fmt.Errorf("writing layer: %w", err)
-	}
-	bw := bufio.NewWriterSize(f, 1<<20)
-	info, err := Stream(ctx, bw, entries, spec.MTime, spec.Compression)
-	if err != nil {
-		return fail(err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	return info, f.Name(), nil
+	return info, tmp, nil
 }

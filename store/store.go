@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/stratabuild/strata/internal/atomicfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -123,33 +124,24 @@ func (s *Store) PutBlob(r io.Reader, want string) (string, error) {
 	if want != "" && got != want {
 		return "", fmt.Errorf("sha256 mismatch: expected %s, got %s", want, got)
 	}
-	if err := os.Rename(tmp, s.BlobPath(got)); err != nil {
+	if err := atomicfile.Rename(tmp, s.BlobPath(got)); err != nil {
 		return "", fmt.Errorf("storing blob %s: %w", got, err)
 	}
 	return got, nil
 }
 
-// writeTemp copies r into a fsynced temp file in the store and returns its path.
+// writeTemp copies r into a fsynced temp file in the store's tmp folder
+// (the same file system as every entry, so the rename is atomic) and
+// returns its path.
 func (s *Store) writeTemp(r io.Reader) (string, error) {
-	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "put-*")
+	tmp, err := atomicfile.WriteTemp(filepath.Join(s.root, "tmp"), "put-*", func(w io.Writer) error {
+		_, err := io.Copy(w, r)
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("writing to cache: %w", err)
 	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return "", fmt.Errorf("writing to cache: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return "", fmt.Errorf("writing to cache: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return "", fmt.Errorf("writing to cache: %w", err)
-	}
-	return f.Name(), nil
+	return tmp, nil
 }
 
 // PutDir makes the folder kind/key by calling fill on an empty temporary
@@ -212,7 +204,7 @@ func (s *Store) PutFile(kind, key string, r io.Reader) (string, error) {
 		return "", err
 	}
 	final := filepath.Join(base, key)
-	if err := os.Rename(tmp, final); err != nil {
+	if err := atomicfile.Rename(tmp, final); err != nil {
 		os.Remove(tmp)
 		return "", fmt.Errorf("creating cache entry %s/%s: %w", kind, key, err)
 	}

@@ -7,10 +7,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/stratabuild/strata/closure"
@@ -18,17 +18,15 @@ import (
 	"github.com/stratabuild/strata/closure/deb/sysfiles"
 	"github.com/stratabuild/strata/spec"
 	"github.com/stratabuild/strata/store"
+	"golang.org/x/sync/errgroup"
 )
 
 // SystemNodeID is the ID of the node holding the generated system files.
 const SystemNodeID = "generated:debian-system"
 
-// downloadWorkers and unpackWorkers bound the parallel .deb downloads and
-// unpacks.
-const (
-	downloadWorkers = 4
-	unpackWorkers   = 2
-)
+// minDownloadJobs is the fewest parallel .deb downloads: they wait on the
+// network, not the CPU, so they do not shrink with a small Jobs.
+const minDownloadJobs = 4
 
 var _ closure.Source = (*Source)(nil)
 
@@ -39,6 +37,19 @@ type Source struct {
 	client *http.Client
 	env    func(string) string
 	apt    string
+	// Jobs bounds parallel unpacks (and downloads, at least
+	// minDownloadJobs); 0 means runtime.NumCPU().
+	Jobs int
+}
+
+// WithJobs sets Source.Jobs.
+func WithJobs(n int) Option { return func(s *Source) { s.Jobs = n } }
+
+func (s *Source) jobs() int {
+	if s.Jobs <= 0 {
+		return runtime.NumCPU()
+	}
+	return s.Jobs
 }
 
 // Option configures a Source.
@@ -353,7 +364,7 @@ func (s *Source) fetchDebs(ctx context.Context, req closure.Request, lock *Lock)
 	}
 	logf(req, "debian: downloading %d packages (%.1f MB)\n", len(missing), float64(total)/1e6)
 	errs := make([]error, len(missing))
-	run(ctx, len(missing), downloadWorkers, func(i int) {
+	run(ctx, len(missing), max(s.jobs(), minDownloadJobs), func(i int) {
 		errs[i] = s.fetchDeb(ctx, fetchers[lock.suiteOf(missing[i])], missing[i])
 	})
 	if err := ctx.Err(); err != nil {
@@ -399,7 +410,7 @@ func (c *countReader) Read(p []byte) (int, error) {
 func (s *Source) unpack(ctx context.Context, lock *Lock) ([]*debfile.Package, error) {
 	pkgs := make([]*debfile.Package, len(lock.Packages))
 	errs := make([]error, len(lock.Packages))
-	run(ctx, len(lock.Packages), unpackWorkers, func(i int) {
+	run(ctx, len(lock.Packages), s.jobs(), func(i int) {
 		lp := lock.Packages[i]
 		p, err := debfile.Unpack(ctx, s.store, s.store.BlobPath(lp.SHA256), lp.SHA256)
 		if err != nil {
@@ -423,26 +434,14 @@ func (s *Source) unpack(ctx context.Context, lock *Lock) ([]*debfile.Package, er
 	return pkgs, nil
 }
 
-// run calls fn(0..n-1) on at most workers goroutines; it stops handing out
-// work when ctx is done.
-func run(ctx context.Context, n, workers int, fn func(int)) {
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < workers && w < n; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				fn(i)
-			}
-		}()
+// run calls fn(0..n-1) on at most jobs goroutines; it stops handing out
+// work when ctx is done. fn records its own result by index, so results
+// keep their order whatever order the calls finish in.
+func run(ctx context.Context, n, jobs int, fn func(int)) {
+	var g errgroup.Group
+	g.SetLimit(jobs)
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		g.Go(func() error { fn(i); return nil })
 	}
-	for i := 0; i < n; i++ {
-		if ctx.Err() != nil {
-			break
-		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	g.Wait() //nolint:errcheck // fn reports through its own slice
 }

@@ -55,9 +55,6 @@ func (s *Source) jobs() int {
 // Option configures a Source.
 type Option func(*Source)
 
-// WithHTTPClient sets the HTTP client used for the archive.
-func WithHTTPClient(c *http.Client) Option { return func(s *Source) { s.client = c } }
-
 // WithGetenv replaces os.Getenv for STRATA_DEBIAN_MIRROR (tests).
 func WithGetenv(f func(string) string) Option { return func(s *Source) { s.env = f } }
 

@@ -57,6 +57,9 @@ func (c Compression) MediaType() types.MediaType {
 // input change, so old cache entries are not reused.
 const formatVersion = "strata-layer-v1"
 
+// cacheKind is the store folder of layer records.
+const cacheKind = "layers"
+
 // Spec says what to put in one layer.
 type Spec struct {
 	// Contents of the nodes in the layer; their keys form the cache key.
@@ -121,14 +124,14 @@ func Build(ctx context.Context, st *store.Store, spec Spec) (*Layer, error) {
 		return nil, fmt.Errorf("storing layer: %w", err)
 	}
 	b, _ := json.Marshal(info)
-	if _, err := st.PutFile("layers", key+".json", bytesReader(b)); err != nil {
+	if _, err := st.PutFile(cacheKind, key+".json", bytesReader(b)); err != nil {
 		return nil, err
 	}
 	return &Layer{st: st, info: info}, nil
 }
 
 func load(st *store.Store, key string) (*Layer, error) {
-	d, err := st.Dir("layers")
+	d, err := st.Dir(cacheKind)
 	if err != nil {
 		return nil, err
 	}

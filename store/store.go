@@ -54,7 +54,7 @@ func Open(root string) (*Store, error) {
 func (s *Store) Root() string { return s.root }
 
 // Dir returns (creating) the folder for derived entries of one kind, e.g.
-// "layers", "debs-unpacked", "deb-index".
+// "layers", "deb-unpacked", "deb-index".
 func (s *Store) Dir(kind string) (string, error) {
 	d := filepath.Join(s.root, kind)
 	if err := os.MkdirAll(d, 0o755); err != nil {

@@ -14,6 +14,7 @@ require (
 	github.com/spdx/tools-golang v0.5.7 // tests: round-trip SPDX SBOMs
 	github.com/spf13/cobra v1.10.2 // the command line (internal/cli only)
 	github.com/ulikunitz/xz v0.5.17 // pure-Go xz for Packages.xz and data.tar.xz
+	golang.org/x/sync v0.24.0 // errgroup: bounded parallel work with one Jobs knob
 	golang.org/x/sys v0.50.0 // flock for the store
 	golang.org/x/term v0.48.0 // progress only on a terminal
 	pault.ag/go/debian v0.21.4 // dpkg version comparison, control files
@@ -52,7 +53,6 @@ require (
 	go.opentelemetry.io/otel/trace v1.41.0 // indirect
 	go.yaml.in/yaml/v4 v4.0.0-rc.2 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
-	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	pault.ag/go/topsort v0.1.1 // indirect
 )

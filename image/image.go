@@ -2,6 +2,7 @@ package image
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sort"
@@ -17,6 +18,7 @@ import (
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/layer"
 	"github.com/stratabuild/strata/spec"
+	"golang.org/x/sync/errgroup"
 )
 
 // Annotation keys written on manifests.
@@ -44,7 +46,7 @@ type Options struct {
 	Base v1.Image
 	// Progress is called after each layer is ready; nil for none.
 	Progress func(done, total int, title string)
-	// Jobs bounds how many layers are built at once; 0 means GOMAXPROCS.
+	// Jobs bounds how many layers are built at once; 0 means runtime.NumCPU().
 	Jobs int
 }
 
@@ -113,50 +115,45 @@ func Assemble(ctx context.Context, groups []Group, opt Options) (v1.Image, []Lay
 func buildLayers(ctx context.Context, groups []Group, opt Options) ([]*layer.Layer, error) {
 	jobs := opt.Jobs
 	if jobs <= 0 {
-		jobs = runtime.GOMAXPROCS(0)
+		jobs = runtime.NumCPU()
 	}
 	out := make([]*layer.Layer, len(groups))
 	errs := make([]error, len(groups))
-	sem := make(chan struct{}, jobs)
-	var wg sync.WaitGroup
 	var mu sync.Mutex
 	done := 0
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for i, g := range groups {
-		contents := make([]closure.Contents, 0, len(g.Nodes))
-		for _, n := range g.Nodes {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(jobs)
+	for i, grp := range groups {
+		contents := make([]closure.Contents, 0, len(grp.Nodes))
+		for _, n := range grp.Nodes {
 			if n.Contents != nil {
 				contents = append(contents, n.Contents)
 			}
 		}
-		wg.Add(1)
-		go func(i int, g Group) {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			if ctx.Err() != nil {
-				errs[i] = ctx.Err()
-				return
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				errs[i] = err
+				return err
 			}
 			l, err := layer.Build(ctx, opt.Cache, layer.Spec{Contents: contents, MTime: opt.Created, Compression: opt.Compression})
 			if err != nil {
-				errs[i] = fmt.Errorf("building layer %d (%s): %w", i+1, g.Title, err)
-				cancel()
-				return
+				errs[i] = fmt.Errorf("building layer %d (%s): %w", i+1, grp.Title, err)
+				return errs[i] // cancels the others
 			}
 			out[i] = l
 			if opt.Progress != nil {
 				mu.Lock()
 				done++
-				opt.Progress(done, len(groups), g.Title)
+				opt.Progress(done, len(groups), grp.Title)
 				mu.Unlock()
 			}
-		}(i, g)
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait() //nolint:errcheck // errs holds each layer's error, reported in layer order
+	// The first layer's own failure wins over the cancellations it caused.
 	for _, err := range errs {
-		if err != nil && err != context.Canceled {
+		if err != nil && !errors.Is(err, context.Canceled) {
 			return nil, err
 		}
 	}

@@ -140,17 +140,6 @@ func load(st cache.Cache, key string) (*Layer, error) {
 	return &Layer{st: st, info: info}, nil
 }
 
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
 // hashWriter hashes and counts what passes through to w.
 type hashWriter struct {
 	w io.Writer

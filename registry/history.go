@@ -8,7 +8,7 @@ import (
 	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/stratabuild/strata/lockfile"
+	"github.com/stratabuild/strata/internal/atomicfile"
 )
 
 // maxHistoryRepos bounds the repositories remembered per registry.
@@ -69,5 +69,5 @@ func recordPush(path string, repo name.Repository) error {
 	if err != nil {
 		return err
 	}
-	return lockfile.WriteFileAtomic(path, append(b, '\n'), 0o644)
+	return atomicfile.WriteFile(path, append(b, '\n'))
 }

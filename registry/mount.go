@@ -3,14 +3,14 @@ package registry
 import (
 	"context"
 	"net/http"
-	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
 )
 
 // scopedClient returns an HTTP client authenticated for pulling from the
@@ -36,18 +36,12 @@ func scopedClient(ctx context.Context, target name.Repository, sources []name.Re
 // wrapAll wraps layers for mounting, probing them in parallel.
 func (m *mounter) wrapAll(ls []v1.Layer, jobs int) []v1.Layer {
 	out := make([]v1.Layer, len(ls))
-	sem := make(chan struct{}, jobs)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(jobs)
 	for i, l := range ls {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			out[i] = m.wrap(l)
-		}()
+		g.Go(func() error { out[i] = m.wrap(l); return nil })
 	}
-	wg.Wait()
+	g.Wait() //nolint:errcheck // wrap cannot fail
 	return out
 }
 

@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/stratabuild/strata/internal/httpretry"
 )
 
 // Options configure every registry operation. The zero value is usable:
@@ -122,10 +123,9 @@ func (o Options) baseTransport() http.RoundTripper {
 // transport is the HTTP stack under go-containerregistry's: per-request
 // retries over the plain-HTTP guard over base.
 func (o Options) transport(base http.RoundTripper) http.RoundTripper {
-	return &retryTransport{
-		inner:    &plainHTTPGuard{inner: base, insecure: o.Insecure},
-		attempts: o.retries() + 1,
-		delay:    o.retryDelay(),
+	return &httpretry.Transport{
+		Inner:  &plainHTTPGuard{inner: base, insecure: o.Insecure},
+		Policy: httpretry.Policy{Attempts: o.retries() + 1, Delay: o.retryDelay()},
 	}
 }
 
@@ -243,7 +243,7 @@ func Pull(ctx context.Context, ref string, opt Options) (v1.Image, v1.ImageIndex
 // failures, what to do about it.
 func (o Options) explain(ctx context.Context, doing string, r name.Reference, err error) error {
 	reg := r.Context().RegistryStr()
-	var ex *exhaustedError
+	var ex *httpretry.ExhaustedError
 	if errors.As(err, &ex) {
 		if ex.Status != 0 {
 			return fmt.Errorf("%s %s: registry %s kept failing (HTTP %d) after %d attempts: check that it is up and healthy, then try again: %w", doing, r, reg, ex.Status, ex.Attempts, err)

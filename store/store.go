@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/stratabuild/strata/cache"
+	"github.com/stratabuild/strata/internal/atomicfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -55,7 +56,7 @@ func Open(root string) (*Store, error) {
 func (s *Store) Root() string { return s.root }
 
 // dir returns (creating) the folder for derived entries of one kind, e.g.
-// "layers", "debs-unpacked", "deb-index".
+// "layers", "deb-unpacked", "deb-index".
 func (s *Store) dir(kind string) (string, error) {
 	d := filepath.Join(s.root, kind)
 	if err := os.MkdirAll(d, 0o755); err != nil {
@@ -126,7 +127,7 @@ func (s *Store) PutBlob(r io.Reader, want string) (string, error) {
 	if want != "" && got != want {
 		return "", fmt.Errorf("sha256 mismatch: expected %s, got %s", want, got)
 	}
-	if err := os.Rename(tmp, s.blobPath(got)); err != nil {
+	if err := atomicfile.Rename(tmp, s.blobPath(got)); err != nil {
 		return "", fmt.Errorf("storing blob %s: %w", got, err)
 	}
 	return got, nil
@@ -134,25 +135,14 @@ func (s *Store) PutBlob(r io.Reader, want string) (string, error) {
 
 // writeTemp copies r into a fsynced temp file in the store and returns its path.
 func (s *Store) writeTemp(r io.Reader) (string, error) {
-	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "put-*")
+	tmp, err := atomicfile.WriteTemp(filepath.Join(s.root, "tmp"), "put-*", func(w io.Writer) error {
+		_, err := io.Copy(w, r)
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("writing to cache: %w", err)
 	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return "", fmt.Errorf("writing to cache: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return "", fmt.Errorf("writing to cache: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return "", fmt.Errorf("writing to cache: %w", err)
-	}
-	return f.Name(), nil
+	return tmp, nil
 }
 
 // PutDir makes the folder kind/key by calling fill on an empty temporary
@@ -215,7 +205,7 @@ func (s *Store) putFile(kind, key string, r io.Reader) (string, error) {
 		return "", err
 	}
 	final := filepath.Join(base, key)
-	if err := os.Rename(tmp, final); err != nil {
+	if err := atomicfile.Rename(tmp, final); err != nil {
 		os.Remove(tmp)
 		return "", fmt.Errorf("creating cache entry %s/%s: %w", kind, key, err)
 	}
@@ -305,7 +295,7 @@ func (w *blobWriter) Commit(hex string) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(w.f.Name(), w.s.blobPath(hex))
+		err = atomicfile.Rename(w.f.Name(), w.s.blobPath(hex))
 	}
 	if err != nil {
 		os.Remove(w.f.Name())

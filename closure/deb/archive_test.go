@@ -24,6 +24,7 @@ import (
 	"github.com/ulikunitz/xz"
 
 	"github.com/stratabuild/strata/closure/deb/debfile/debtest"
+	"github.com/stratabuild/strata/internal/deb822"
 	"github.com/stratabuild/strata/spec"
 )
 
@@ -148,8 +149,11 @@ func (a *testArchive) publishAt(t testing.TB, prefix, suite string, pkgs []archi
 	defer a.mu.Unlock()
 	indexes := map[string]*bytes.Buffer{}
 	for _, p := range pkgs {
-		f := parseFields(p.stanza)
-		name, ver, arch := f["package"], f["version"], f["architecture"]
+		f, err := deb822.ReadFirst(strings.NewReader(p.stanza))
+		if err != nil {
+			t.Fatalf("test stanza %q: %v", p.stanza, err)
+		}
+		name, ver, arch := f.Get("Package"), f.Get("Version"), f.Get("Architecture")
 		comp := p.comp
 		if comp == "" {
 			comp = "main"

@@ -10,11 +10,15 @@ import (
 	"time"
 
 	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/internal/httpretry"
 )
 
 // fetchAttempts bounds the tries per URL; failures that look transient
 // (network errors, 5xx, 429) are retried after a short pause.
-const fetchAttempts = 3
+const (
+	fetchAttempts = 3
+	fetchDelay    = 700 * time.Millisecond
+)
 
 // Timeouts for one HTTP request: metadata files are small, .debs can be
 // tens of megabytes.
@@ -44,12 +48,14 @@ func (e *statusError) Error() string {
 	return fmt.Sprintf("GET %s: HTTP %d %s", e.url, e.code, http.StatusText(e.code))
 }
 
-func transient(err error) bool {
+// transient reports whether a failed attempt is worth another one: a
+// retryable status or network failure; never an integrity failure.
+func transient(ctx context.Context, err error) bool {
 	var se *statusError
 	if errors.As(err, &se) {
-		return se.code >= 500 || se.code == http.StatusTooManyRequests || se.code == http.StatusRequestTimeout
+		return httpretry.Status(se.code)
 	}
-	return !errors.Is(err, context.Canceled) && !errors.Is(err, errIntegrity)
+	return !errors.Is(err, errIntegrity) && httpretry.Retryable(ctx, err)
 }
 
 // errIntegrity marks content that arrived but failed its check; it is not
@@ -60,21 +66,19 @@ var errIntegrity = errors.New("integrity check failed")
 // failures. consume must be safe to call again after a failed attempt.
 func (f *fetcher) do(ctx context.Context, path string, timeout time.Duration, consume func(io.Reader) error) error {
 	url := f.base + "/" + path
-	var err error
-	for attempt := 1; attempt <= fetchAttempts; attempt++ {
-		if attempt > 1 {
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("GET %s: %w", url, ctx.Err())
-			case <-time.After(time.Duration(attempt-1) * 700 * time.Millisecond):
-			}
-		}
-		err = f.once(ctx, url, timeout, consume)
-		if err == nil || !transient(err) {
-			return err
-		}
+	policy := httpretry.Policy{Attempts: fetchAttempts, Delay: fetchDelay}
+	n, err := policy.Do(ctx, func(ctx context.Context) error {
+		return f.once(ctx, url, timeout, consume)
+	}, func(err error) bool { return transient(ctx, err) })
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("GET %s: %w", url, ctx.Err())
+	case n == fetchAttempts && transient(ctx, err):
+		return fmt.Errorf("%w (gave up after %d attempts)", err, fetchAttempts)
 	}
-	return fmt.Errorf("%w (gave up after %d attempts)", err, fetchAttempts)
+	return err
 }
 
 func (f *fetcher) once(ctx context.Context, url string, timeout time.Duration, consume func(io.Reader) error) error {

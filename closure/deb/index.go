@@ -1,7 +1,6 @@
 package deb
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -19,6 +18,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/events"
+	"github.com/stratabuild/strata/internal/deb822"
 	"github.com/ulikunitz/xz"
 )
 
@@ -355,131 +355,101 @@ const (
 	indexCacheVersion = "v2"
 )
 
-// ParsePackages parses an uncompressed Packages file.
+// ParsePackages parses an uncompressed Packages file. Only the fields
+// Package keeps are turned into strings; a stanza with none of them is
+// skipped.
 func ParsePackages(r io.Reader) ([]Package, error) {
-	br := bufio.NewReaderSize(r, 1<<20)
+	sc := deb822.NewScanner(r)
 	var out []Package
-	var cur Package
-	var have bool
-	var field string // last field name, for continuation lines
-	lineNo := 0
-	flush := func() error {
-		if !have {
-			return nil
-		}
-		if cur.Name == "" || cur.Version == "" {
-			return fmt.Errorf("stanza ending at line %d has no Package or Version field", lineNo)
-		}
-		out = append(out, cur)
-		cur = Package{}
-		have = false
-		return nil
-	}
-	for {
-		line, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			// a very long line: collect it whole.
-			full := append([]byte(nil), line...)
-			for err == bufio.ErrBufferFull {
-				line, err = br.ReadSlice('\n')
-				full = append(full, line...)
-			}
-			line = full
-		}
-		if len(line) == 0 && err == io.EOF {
-			break
-		}
-		if err != nil && err != io.EOF {
-			return nil, fmt.Errorf("reading Packages: %w", err)
-		}
-		lineNo++
-		line = bytes.TrimRight(line, "\r\n")
-		if len(line) == 0 {
-			if ferr := flush(); ferr != nil {
-				return nil, fmt.Errorf("parsing Packages: %w", ferr)
-			}
-			field = ""
-		} else if line[0] == ' ' || line[0] == '\t' {
-			// continuation: only relationship fields may be folded.
-			switch field {
-			case "Depends", "Pre-Depends", "Provides", "Conflicts", "Breaks":
-				setField(&cur, field, fieldValue(&cur, field)+" "+string(bytes.TrimSpace(line)))
-			}
-		} else if i := bytes.IndexByte(line, ':'); i > 0 {
-			field = string(line[:i])
-			if setField(&cur, field, string(bytes.TrimSpace(line[i+1:]))) {
+	for sc.Paragraph() {
+		var cur Package
+		have := false
+		for sc.Field() {
+			if setField(&cur, sc.Name(), sc.Value()) {
 				have = true
 			}
 		}
-		if err == io.EOF {
+		if sc.Err() != nil {
 			break
 		}
+		if !have {
+			continue
+		}
+		if cur.Name == "" || cur.Version == "" {
+			return nil, fmt.Errorf("parsing Packages: stanza ending at line %d has no Package or Version field", sc.Line())
+		}
+		out = append(out, cur)
 	}
-	if err := flush(); err != nil {
+	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("parsing Packages: %w", err)
 	}
 	return out, nil
 }
 
-func fieldValue(p *Package, f string) string {
-	switch f {
-	case "Depends":
-		return p.Depends
-	case "Pre-Depends":
-		return p.PreDepends
-	case "Provides":
-		return p.Provides
-	case "Conflicts":
-		return p.Conflicts
-	case "Breaks":
-		return p.Breaks
+// line1 is a field's first line: the only one strata keeps of fields
+// other than relationships.
+func line1(v []byte) string {
+	if i := bytes.IndexByte(v, '\n'); i >= 0 {
+		v = v[:i]
 	}
-	return ""
+	return string(v)
+}
+
+// folded joins a relationship field's continuation lines with spaces.
+func folded(v []byte) string {
+	if bytes.IndexByte(v, '\n') < 0 {
+		return string(v)
+	}
+	lines := strings.Split(string(v), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimSpace(l)
+	}
+	return strings.Join(lines, " ")
 }
 
 // setField stores a kept field and reports whether it was one.
-func setField(p *Package, f, v string) bool {
-	switch f {
+func setField(p *Package, f, raw []byte) bool {
+	switch string(f) {
 	case "Package":
-		p.Name = v
+		p.Name = line1(raw)
 	case "Version":
-		p.Version = v
+		p.Version = line1(raw)
 	case "Architecture":
-		p.Arch = v
+		p.Arch = line1(raw)
 	case "Multi-Arch":
-		p.MultiArch = v
+		p.MultiArch = line1(raw)
 	case "Depends":
-		p.Depends = v
+		p.Depends = folded(raw)
 	case "Pre-Depends":
-		p.PreDepends = v
+		p.PreDepends = folded(raw)
 	case "Provides":
-		p.Provides = v
+		p.Provides = folded(raw)
 	case "Conflicts":
-		p.Conflicts = v
+		p.Conflicts = folded(raw)
 	case "Breaks":
-		p.Breaks = v
+		p.Breaks = folded(raw)
 	case "Essential":
-		p.Essential = strings.EqualFold(v, "yes")
+		p.Essential = bytes.EqualFold(raw, []byte("yes"))
 	case "Priority":
-		p.Priority = v
+		p.Priority = line1(raw)
 	case "Filename":
-		p.Filename = v
+		p.Filename = line1(raw)
 	case "Size":
-		p.Size, _ = strconv.ParseInt(v, 10, 64)
+		p.Size, _ = strconv.ParseInt(line1(raw), 10, 64)
 	case "SHA256":
-		p.SHA256 = strings.ToLower(v)
+		p.SHA256 = strings.ToLower(line1(raw))
 	case "Installed-Size":
-		p.InstalledSize, _ = strconv.ParseInt(v, 10, 64)
+		p.InstalledSize, _ = strconv.ParseInt(line1(raw), 10, 64)
 	case "Maintainer":
-		p.Maintainer = v
+		p.Maintainer = line1(raw)
 	case "Source":
-		p.Source = v
+		p.Source = line1(raw)
 	case "Description":
-		p.Description = v
+		p.Description = line1(raw)
 	case "Homepage":
-		p.Homepage = v
+		p.Homepage = line1(raw)
 	case "Section":
-		p.Section = v
+		p.Section = line1(raw)
 	default:
 		return false
 	}

@@ -1,7 +1,6 @@
 package deb
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/internal/deb822"
 )
 
 // MirrorEnv names the environment variable that overrides the host's apt
@@ -155,7 +155,11 @@ func ReadAptSources(root string) ([]AptSource, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading apt sources %s: %w", p, err)
 		}
-		out = append(out, parseDeb822Sources(string(b))...)
+		srcs, err := parseDeb822Sources(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("reading apt sources %s: %w (fix the file; apt rejects it too)", p, err)
+		}
+		out = append(out, srcs...)
 	}
 	lists := []string{filepath.Join(root, "sources.list")}
 	more, _ := filepath.Glob(filepath.Join(root, "sources.list.d", "*.list"))
@@ -174,21 +178,24 @@ func ReadAptSources(root string) ([]AptSource, error) {
 	return out, nil
 }
 
-func parseDeb822Sources(text string) []AptSource {
+func parseDeb822Sources(text string) ([]AptSource, error) {
+	paras, err := deb822.Read(strings.NewReader(text))
+	if err != nil {
+		return nil, err
+	}
 	var out []AptSource
-	for _, para := range splitParagraphs(text) {
-		f := parseFields(para)
-		if !hasWord(f["types"], "deb") {
+	for _, f := range paras {
+		if !hasWord(f.Get("Types"), "deb") {
 			continue
 		}
-		if e := strings.ToLower(f["enabled"]); e == "no" || e == "false" {
+		if e := strings.ToLower(f.Get("Enabled")); e == "no" || e == "false" {
 			continue
 		}
-		for _, uri := range strings.Fields(f["uris"]) {
-			out = append(out, AptSource{URI: uri, Suites: strings.Fields(f["suites"]), Components: strings.Fields(f["components"])})
+		for _, uri := range strings.Fields(f.Get("URIs")) {
+			out = append(out, AptSource{URI: uri, Suites: strings.Fields(f.Get("Suites")), Components: strings.Fields(f.Get("Components"))})
 		}
 	}
-	return out
+	return out, nil
 }
 
 func hasWord(s, w string) bool {
@@ -198,62 +205,6 @@ func hasWord(s, w string) bool {
 		}
 	}
 	return false
-}
-
-// splitParagraphs splits deb822 text into paragraphs, dropping comment lines.
-func splitParagraphs(text string) []string {
-	var paras []string
-	var cur strings.Builder
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		if strings.TrimSpace(line) == "" {
-			if cur.Len() > 0 {
-				paras = append(paras, cur.String())
-				cur.Reset()
-			}
-			continue
-		}
-		cur.WriteString(line)
-		cur.WriteByte('\n')
-	}
-	if cur.Len() > 0 {
-		paras = append(paras, cur.String())
-	}
-	return paras
-}
-
-// parseFields parses one deb822 paragraph into lower-cased field names;
-// continuation lines are joined with newlines.
-func parseFields(para string) map[string]string {
-	lines := map[string][]string{}
-	var last string
-	for _, line := range strings.Split(para, "\n") {
-		if line == "" {
-			continue
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			if last != "" {
-				lines[last] = append(lines[last], strings.TrimSpace(line))
-			}
-			continue
-		}
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		last = strings.ToLower(strings.TrimSpace(k))
-		lines[last] = []string{strings.TrimSpace(v)}
-	}
-	f := make(map[string]string, len(lines))
-	for k, v := range lines {
-		f[k] = strings.Join(v, "\n")
-	}
-	return f
 }
 
 func parseOneLineSources(text string) []AptSource {

@@ -43,7 +43,7 @@ func aptRoot(t *testing.T, sources, list string) string {
 	return root
 }
 
-const deb822 = `# the security archive first, to check the choice is by suite
+const deb822Sources = `# the security archive first, to check the choice is by suite
 Types: deb
 URIs: http://127.0.0.1:9/security
 Suites: stable-security
@@ -73,14 +73,14 @@ func TestFindMirror(t *testing.T) {
 		opt                        MirrorOptions
 		want, err                  string
 	}{
-		{name: "deb822 entry serving the suite", suite: "stable", sources: deb822, want: "http://127.0.0.1:9/main"},
-		{name: "deb822 security suite", suite: "stable-security", sources: deb822, want: "http://127.0.0.1:9/security"},
-		{name: "deb822 other release: the main archive entry", suite: "oldstable", sources: deb822, want: "http://127.0.0.1:9/main"},
+		{name: "deb822Sources entry serving the suite", suite: "stable", sources: deb822Sources, want: "http://127.0.0.1:9/main"},
+		{name: "deb822Sources security suite", suite: "stable-security", sources: deb822Sources, want: "http://127.0.0.1:9/security"},
+		{name: "deb822Sources other release: the main archive entry", suite: "oldstable", sources: deb822Sources, want: "http://127.0.0.1:9/main"},
 		{name: "one-line form with options", suite: "stable",
 			list: "# comment\ndeb-src http://127.0.0.1:9/src stable main\ndeb [signed-by=/k.gpg arch=amd64] http://127.0.0.1:9/one stable main\n",
 			want: "http://127.0.0.1:9/one"},
-		{name: "env wins over the host", suite: "stable", sources: deb822, opt: MirrorOptions{Env: "http://127.0.0.1:9/env/"}, want: "http://127.0.0.1:9/env"},
-		{name: "spec wins over env", suite: "stable", sources: deb822, opt: MirrorOptions{Spec: "http://127.0.0.1:9/spec", Env: "http://127.0.0.1:9/env"}, want: "http://127.0.0.1:9/spec"},
+		{name: "env wins over the host", suite: "stable", sources: deb822Sources, opt: MirrorOptions{Env: "http://127.0.0.1:9/env/"}, want: "http://127.0.0.1:9/env"},
+		{name: "spec wins over env", suite: "stable", sources: deb822Sources, opt: MirrorOptions{Spec: "http://127.0.0.1:9/spec", Env: "http://127.0.0.1:9/env"}, want: "http://127.0.0.1:9/spec"},
 		{name: "nothing configured", suite: "stable", err: "set debian.mirror in the spec or the STRATA_DEBIAN_MIRROR environment variable"},
 	}
 	for _, tc := range cases {

@@ -15,6 +15,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
+	"github.com/stratabuild/strata/internal/deb822"
 )
 
 // Release is the verified content of a suite's InRelease file.
@@ -126,22 +127,24 @@ func VerifyInRelease(data []byte, keyring openpgp.EntityList, url, keyringPath s
 
 // ParseRelease parses the text of a Release file.
 func ParseRelease(text []byte) (*Release, error) {
-	paras := splitParagraphs(string(text))
-	if len(paras) == 0 {
+	f, err := deb822.ReadFirst(bytes.NewReader(text))
+	if errors.Is(err, deb822.ErrEmpty) {
 		return nil, fmt.Errorf("empty Release file")
 	}
-	f := parseFields(paras[0])
+	if err != nil {
+		return nil, fmt.Errorf("parsing the Release file: %w", err)
+	}
 	rel := &Release{
-		Suite:         f["suite"],
-		Codename:      f["codename"],
-		Date:          f["date"],
-		ValidUntil:    f["valid-until"],
-		AcquireByHash: strings.EqualFold(f["acquire-by-hash"], "yes"),
-		Components:    strings.Fields(f["components"]),
-		Architectures: strings.Fields(f["architectures"]),
+		Suite:         f.Get("Suite"),
+		Codename:      f.Get("Codename"),
+		Date:          f.Get("Date"),
+		ValidUntil:    f.Get("Valid-Until"),
+		AcquireByHash: strings.EqualFold(f.Get("Acquire-By-Hash"), "yes"),
+		Components:    strings.Fields(f.Get("Components")),
+		Architectures: strings.Fields(f.Get("Architectures")),
 		SHA256:        map[string]FileSum{},
 	}
-	sums, ok := f["sha256"]
+	sums, ok := f.Lookup("SHA256")
 	if !ok {
 		return nil, fmt.Errorf("the Release file has no SHA256 field (the archive is too old or not a Debian archive)")
 	}

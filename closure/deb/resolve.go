@@ -44,15 +44,6 @@ type Resolution struct {
 	Dropped []string
 }
 
-// Names lists the resolved package names in order.
-func (r *Resolution) Names() []string {
-	out := make([]string, len(r.Packages))
-	for i, p := range r.Packages {
-		out[i] = p.Pkg.Name
-	}
-	return out
-}
-
 // provide is one entry of a Provides field.
 type provide struct {
 	name    string // the virtual package

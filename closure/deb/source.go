@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/stratabuild/strata/cache"
@@ -17,17 +16,15 @@ import (
 	"github.com/stratabuild/strata/closure/deb/debfile"
 	"github.com/stratabuild/strata/closure/deb/sysfiles"
 	"github.com/stratabuild/strata/spec"
+	"golang.org/x/sync/errgroup"
 )
 
 // SystemNodeID is the ID of the node holding the generated system files.
 const SystemNodeID = "generated:debian-system"
 
-// downloadWorkers and unpackWorkers bound the parallel .deb downloads and
-// unpacks.
-const (
-	downloadWorkers = 4
-	unpackWorkers   = 2
-)
+// minDownloadJobs is the fewest parallel .deb downloads: they wait on the
+// network, not the CPU, so they do not shrink with a small Jobs.
+const minDownloadJobs = 4
 
 var _ closure.Source = (*Source)(nil)
 
@@ -370,7 +367,7 @@ func (s *Source) fetchDebs(ctx context.Context, req closure.Request, lock *Lock)
 	}
 	logf(req, "downloading %d packages (%.1f MB)", len(missing), float64(total)/1e6)
 	errs := make([]error, len(missing))
-	run(ctx, len(missing), downloadWorkers, func(i int) {
+	run(ctx, len(missing), max(req.Env.Jobs, minDownloadJobs), func(i int) {
 		errs[i] = s.fetchDeb(ctx, fetchers[lock.suiteOf(missing[i])], missing[i])
 	})
 	if err := ctx.Err(); err != nil {
@@ -416,7 +413,7 @@ func (c *countReader) Read(p []byte) (int, error) {
 func (s *Source) unpack(ctx context.Context, req closure.Request, lock *Lock) ([]*debfile.Package, error) {
 	pkgs := make([]*debfile.Package, len(lock.Packages))
 	errs := make([]error, len(lock.Packages))
-	run(ctx, len(lock.Packages), unpackWorkers, func(i int) {
+	run(ctx, len(lock.Packages), req.Env.Jobs, func(i int) {
 		lp := lock.Packages[i]
 		p, err := debfile.UnpackBlob(ctx, s.store, lp.SHA256)
 		if err != nil {
@@ -440,26 +437,14 @@ func (s *Source) unpack(ctx context.Context, req closure.Request, lock *Lock) ([
 	return pkgs, nil
 }
 
-// run calls fn(0..n-1) on at most workers goroutines; it stops handing out
-// work when ctx is done.
-func run(ctx context.Context, n, workers int, fn func(int)) {
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < workers && w < n; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				fn(i)
-			}
-		}()
+// run calls fn(0..n-1) on at most jobs goroutines; it stops handing out
+// work when ctx is done. fn records its own result by index, so results
+// keep their order whatever order the calls finish in.
+func run(ctx context.Context, n, jobs int, fn func(int)) {
+	var g errgroup.Group
+	g.SetLimit(jobs)
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		g.Go(func() error { fn(i); return nil })
 	}
-	for i := 0; i < n; i++ {
-		if ctx.Err() != nil {
-			break
-		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	g.Wait() //nolint:errcheck // fn reports through its own slice
 }

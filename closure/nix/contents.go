@@ -117,10 +117,6 @@ func openSized(p string, size int64) (io.ReadCloser, error) {
 	return f, nil
 }
 
-// Verify serializes a store path as a NAR and checks its hash and size
-// against info. A mismatch is an error naming the path and the repair.
-func Verify(info PathInfo) error { return verify(context.Background(), info) }
-
 func verify(ctx context.Context, info PathInfo) error {
 	if !info.HasHash {
 		return fmt.Errorf("verifying %s: its narHash is unknown", info.Path)

@@ -33,10 +33,6 @@ type Source struct {
 // Option changes a Source made by FromPaths.
 type Option func(*Source)
 
-// WithRegisterClosure adds the generated Nix database node (as the spec's
-// nix.registerClosure does).
-func WithRegisterClosure(on bool) Option { return func(s *Source) { s.register = on } }
-
 // WithClosureFile reads the closure from a closure file instead of the
 // store (as the spec's nix.closureFile does).
 func WithClosureFile(file string) Option { return func(s *Source) { s.closureFile = file } }

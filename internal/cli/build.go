@@ -14,8 +14,8 @@ import (
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/closure/nix"
 	"github.com/stratabuild/strata/events"
+	"github.com/stratabuild/strata/internal/atomicfile"
 	"github.com/stratabuild/strata/layer"
-	"github.com/stratabuild/strata/lockfile"
 	"github.com/stratabuild/strata/registry"
 	"github.com/stratabuild/strata/sbom"
 	"github.com/stratabuild/strata/sink"
@@ -304,7 +304,7 @@ func writeSBOMs(dir string, r *build.Result) error {
 			if err != nil {
 				return fmt.Errorf("writing the SBOM of %s: %w", r.Tag, err)
 			}
-			if err := lockfile.WriteFileAtomic(filepath.Join(dir, base+ext), b, 0o644); err != nil {
+			if err := atomicfile.WriteFile(filepath.Join(dir, base+ext), b); err != nil {
 				return err
 			}
 		}

@@ -222,12 +222,3 @@ func noArgs(c *cobra.Command, args []string) error {
 	}
 	return nil
 }
-
-func maxArgs(n int) cobra.PositionalArgs {
-	return func(c *cobra.Command, args []string) error {
-		if len(args) > n {
-			return usagef("%s takes at most %d argument(s), got %d", c.CommandPath(), n, len(args))
-		}
-		return nil
-	}
-}

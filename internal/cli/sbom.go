@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/stratabuild/strata/closure"
-	"github.com/stratabuild/strata/lockfile"
+	"github.com/stratabuild/strata/internal/atomicfile"
 	"github.com/stratabuild/strata/sbom"
 )
 
@@ -71,7 +71,7 @@ image's created time, identifiers from its digest.`,
 				_, err = g.stdout.Write(b)
 				return err
 			}
-			if err := lockfile.WriteFileAtomic(output, b, 0o644); err != nil {
+			if err := atomicfile.WriteFile(output, b); err != nil {
 				return err
 			}
 			if !g.quiet {

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/stratabuild/strata/image"
+	"github.com/stratabuild/strata/internal/atomicfile"
 	"github.com/stratabuild/strata/sink"
 )
 
@@ -56,43 +56,5 @@ func (s *Sink) Write(ctx context.Context, tagName string, a image.Artifact) (sin
 		}
 		return res, bw.Flush()
 	}
-	return res, WriteFileAtomic(s.Path, func(w io.Writer) error { return tarball.Write(tag, img, w) })
-}
-
-// WriteFileAtomic writes a file through a temp file in the same folder,
-// fsynced and renamed into place; on error nothing is left behind.
-func WriteFileAtomic(path string, write func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("creating %s: %w", path, err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err := write(bw); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	ok = true
-	return nil
+	return res, atomicfile.Write(s.Path, func(w io.Writer) error { return tarball.Write(tag, img, w) })
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/stratabuild/strata/image"
-	"github.com/stratabuild/strata/lockfile"
+	"github.com/stratabuild/strata/internal/atomicfile"
 	"github.com/stratabuild/strata/sink"
 )
 
@@ -304,7 +304,7 @@ func (st *stream) updateIndex(desc v1.Descriptor) error {
 	if err != nil {
 		return err
 	}
-	return lockfile.WriteFileAtomic(path, out, 0o644)
+	return atomicfile.WriteFile(path, out)
 }
 
 func (st *stream) Abort() {

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/internal/deb822"
 )
 
 // parseControl parses the control file's paragraph and checks the fields
@@ -31,46 +32,15 @@ func parseControl(text string) (map[string]string, error) {
 	return f, nil
 }
 
-// ParseParagraph parses one deb822 paragraph (the first of text): field
-// names map to values; a multi-line value keeps its continuation lines,
-// each without its leading space, joined by "\n" (" ." lines become "").
+// ParseParagraph parses the first deb822 paragraph of text: field names
+// map to values; a multi-line value keeps its continuation lines, each
+// without its leading space, joined by "\n" (" ." lines become "").
 func ParseParagraph(text string) (map[string]string, error) {
-	f := map[string]string{}
-	last := ""
-	started := false
-	for i, line := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n") {
-		switch {
-		case strings.TrimSpace(line) == "":
-			if started {
-				return f, nil
-			}
-		case strings.HasPrefix(line, "#"):
-		case line[0] == ' ' || line[0] == '\t':
-			if last == "" {
-				return nil, fmt.Errorf("line %d is a continuation line with no field before it", i+1)
-			}
-			cont := strings.TrimRight(line[1:], " \t")
-			if cont == "." {
-				cont = ""
-			}
-			f[last] += "\n" + cont
-		default:
-			name, value, ok := strings.Cut(line, ":")
-			name = strings.TrimSpace(name)
-			if !ok || name == "" || strings.ContainsAny(name, " \t") {
-				return nil, fmt.Errorf("line %d %q is not a \"Field: value\" line", i+1, line)
-			}
-			if _, dup := f[name]; dup {
-				return nil, fmt.Errorf("field %s appears twice", name)
-			}
-			f[name] = strings.TrimSpace(value)
-			last, started = name, true
-		}
+	p, err := deb822.ReadFirst(strings.NewReader(text))
+	if err != nil {
+		return nil, err
 	}
-	if !started {
-		return nil, errors.New("no fields")
-	}
-	return f, nil
+	return p.Map()
 }
 
 // load reads an unpacked entry's manifest and control files.

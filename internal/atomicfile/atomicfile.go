@@ -1,0 +1,149 @@
+// Package atomicfile writes files so that readers never see a partial one:
+// the bytes go to a temp file in the same folder, which is fsynced, given
+// its mode, closed and renamed over the target; the folder is then fsynced
+// so the rename survives a crash. On any error the temp file is removed and
+// the target is untouched.
+//
+// Write and WriteFile are the usual entry points. WriteTemp and Rename are
+// the two halves, for callers whose temp folder differs from the target's
+// (the store keeps its temp files in one folder on the same file system)
+// or whose target name is known only after writing (a blob named by its
+// digest).
+package atomicfile
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// DefaultMode is the mode a written file gets unless WithMode says otherwise.
+const DefaultMode os.FileMode = 0o644
+
+// bufSize is the write buffer handed to write callbacks: large enough that
+// tar and gzip writers' small writes do not each become a system call.
+const bufSize = 1 << 20
+
+type options struct {
+	mode os.FileMode
+}
+
+// Option changes how a file is written.
+type Option func(*options)
+
+// WithMode sets the written file's permission bits (default DefaultMode).
+// The mode is set with chmod, so the umask does not apply.
+func WithMode(mode os.FileMode) Option {
+	return func(o *options) { o.mode = mode }
+}
+
+func collect(opts []Option) options {
+	o := options{mode: DefaultMode}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// WriteFile writes b to path atomically.
+func WriteFile(path string, b []byte, opts ...Option) error {
+	return Write(path, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	}, opts...)
+}
+
+// Write writes path atomically with the bytes write produces. An error from
+// write is returned as it is (the caller knows what it was doing); errors
+// from the file system are wrapped with the target path.
+func Write(path string, write func(io.Writer) error, opts ...Option) error {
+	tmp, err := writeTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*", path, write, opts)
+	if err != nil {
+		return err
+	}
+	if err := Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// WriteTemp writes a complete, fsynced and closed temp file in dir (named
+// by pattern, as os.CreateTemp does) and returns its path; the caller
+// renames it with Rename or removes it. On error nothing is left behind.
+func WriteTemp(dir, pattern string, write func(io.Writer) error, opts ...Option) (string, error) {
+	return writeTemp(dir, pattern, "", write, opts)
+}
+
+// writeTemp names target in its errors, or the temp file when target is "".
+func writeTemp(dir, pattern, target string, write func(io.Writer) error, opts []Option) (string, error) {
+	o := collect(opts)
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		if target == "" {
+			return "", fmt.Errorf("creating a temp file in %s: %w", dir, err)
+		}
+		return "", fmt.Errorf("creating %s: %w", target, err)
+	}
+	name := f.Name()
+	if target == "" {
+		target = name
+	}
+	fail := func(err error, wrap bool) (string, error) {
+		f.Close()
+		os.Remove(name)
+		if wrap {
+			return "", fmt.Errorf("writing %s: %w", target, err)
+		}
+		return "", err
+	}
+	bw := bufio.NewWriterSize(f, bufSize)
+	if err := write(bw); err != nil {
+		return fail(err, false)
+	}
+	if err := bw.Flush(); err != nil {
+		return fail(err, true)
+	}
+	if err := f.Chmod(o.mode); err != nil {
+		return fail(err, true)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err, true)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(name)
+		return "", fmt.Errorf("writing %s: %w", target, err)
+	}
+	return name, nil
+}
+
+// Rename moves the finished temp file tmp to path and fsyncs path's folder.
+// tmp and path must be on the same file system. On error tmp is left for
+// the caller to remove.
+func Rename(tmp, path string) error {
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := SyncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// SyncDir fsyncs a folder so that renames into it are durable. File systems
+// that cannot fsync a folder (EINVAL) count as done.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+package deb822
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestRead(t *testing.T) {
+	text := "# a comment\n\n" +
+		"Package: a\r\nDepends: b,\n c,\n\td\nDescription: short\n long\n .\n more  \n\n" +
+		" \t\n" +
+		"Package:b\n# inside\nVersion : 2\n"
+	ps, err := Read(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 2 {
+		t.Fatalf("%d paragraphs: %+v", len(ps), ps)
+	}
+	a := ps[0]
+	if a.Line != 3 || a.Get("package") != "a" || a.Get("Depends") != "b,\nc,\nd" || a.Get("DESCRIPTION") != "short\nlong\n\nmore" {
+		t.Errorf("first paragraph %+v", a)
+	}
+	if _, ok := a.Lookup("Version"); ok {
+		t.Error("Version found in the first paragraph")
+	}
+	b := ps[1]
+	if b.Get("Package") != "b" || b.Get("Version") != "2" || b.Fields[1].Name != "Version" {
+		t.Errorf("second paragraph %+v", b)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	for _, c := range []struct{ text, want string }{
+		{" cont\n", "line 1 is a continuation line"},
+		{"A: 1\nno colon\n", `line 2 "no colon" is not a "Field: value" line`},
+		{": x\n", "is not a"},
+		{"two words: x\n", "is not a"},
+	} {
+		_, err := Read(strings.NewReader(c.text))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Read(%q) = %v, want %q", c.text, err, c.want)
+		}
+	}
+	if _, err := ReadFirst(strings.NewReader("\n# only\n\n")); !errors.Is(err, ErrEmpty) {
+		t.Errorf("empty text: %v", err)
+	}
+	p, err := ReadFirst(strings.NewReader("A: 1\na: 2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Map(); err == nil || !strings.Contains(err.Error(), "appears twice") {
+		t.Errorf("duplicate field: %v", err)
+	}
+}
+
+// ReadFirst stops at the first paragraph: what follows is not parsed.
+func TestReadFirstIgnoresTheRest(t *testing.T) {
+	p, err := ReadFirst(strings.NewReader("A: 1\n\n not valid\n"))
+	if err != nil || p.Get("A") != "1" || len(p.Fields) != 1 {
+		t.Fatalf("%+v %v", p, err)
+	}
+}
+
+func TestLongLine(t *testing.T) {
+	long := strings.Repeat("x", 3<<20)
+	ps, err := Read(strings.NewReader("A: " + long + "\n cont\nB: 1\n"))
+	if err != nil || len(ps) != 1 || ps[0].Get("A") != long+"\ncont" || ps[0].Get("B") != "1" {
+		t.Fatalf("long line: %v", err)
+	}
+}
+
+// encode writes paragraphs back as deb822 text.
+func encode(ps []Paragraph) string {
+	var b strings.Builder
+	for i, p := range ps {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		for _, f := range p.Fields {
+			lines := strings.Split(f.Value, "\n")
+			b.WriteString(f.Name + ": " + lines[0] + "\n")
+			for _, l := range lines[1:] {
+				if l == "" {
+					l = "."
+				}
+				b.WriteString(" " + l + "\n")
+			}
+		}
+	}
+	return b.String()
+}
+
+// FuzzRead checks that the parser never panics and that what it accepts
+// survives a round trip through encode.
+func FuzzRead(f *testing.F) {
+	for _, s := range []string{
+		"Package: a\nVersion: 1\nDepends: b,\n c\n\nPackage: b\n",
+		"Types: deb\nURIs: http://example.invalid/debian\nSuites: bookworm\n# c\nComponents: main\n",
+		"SHA256:\n 0123 12 main/binary-amd64/Packages\n",
+		"Description: x\n .\n y\n",
+		" bad\n", "A:\r\n\r\n", "#\n\t\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		ps, err := Read(strings.NewReader(text))
+		if err != nil {
+			return
+		}
+		again, err := Read(strings.NewReader(encode(ps)))
+		if err != nil {
+			t.Fatalf("re-reading %q: %v", encode(ps), err)
+		}
+		if len(again) != len(ps) {
+			t.Fatalf("%d paragraphs, then %d", len(ps), len(again))
+		}
+		for i := range ps {
+			if len(ps[i].Fields) != len(again[i].Fields) {
+				t.Fatalf("paragraph %d: %+v then %+v", i, ps[i].Fields, again[i].Fields)
+			}
+			for j, fl := range ps[i].Fields {
+				if again[i].Fields[j] != fl {
+					t.Fatalf("field %q then %q", fl, again[i].Fields[j])
+				}
+			}
+		}
+	})
+}

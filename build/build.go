@@ -268,7 +268,7 @@ func resolveBase(ctx context.Context, s *spec.Spec, p closure.Platform, locked j
 	fmt.Fprintf(opt.Log, "resolving base %s for %s\n", s.Base, p)
 	res, err := baseimage.Resolve(ctx, baseimage.Request{
 		Ref:      s.Base,
-		Platform: v1.Platform{OS: p.OS, Architecture: p.Arch, Variant: p.Variant},
+		Platform: p.OCI(),
 		Locked:   bl.Digest,
 		Dir:      s.Dir,
 		Registry: opt.Registry,

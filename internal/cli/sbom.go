@@ -53,8 +53,10 @@ image's created time, identifiers from its digest.`,
 			if err != nil {
 				return err
 			}
-			in := sbom.Input{ImageDigest: digest, Created: cf.Created.Time, Tag: ref.Tag,
-				Platform: closure.Platform{OS: cf.OS, Arch: cf.Architecture, Variant: cf.Variant}}
+			in := sbom.Input{ImageDigest: digest, Created: cf.Created.Time, Tag: ref.Tag}
+			if p := cf.Platform(); p != nil {
+				in.Platform = closure.PlatformOf(*p)
+			}
 			if res != nil {
 				in.Graph, in.ImageName = res.Images[0].Graph, res.Spec.Name
 			} else {

@@ -10,7 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/stratabuild/strata/closure"
-	"github.com/stratabuild/strata/inspect"
+	"github.com/stratabuild/strata/imagefs"
 )
 
 const (
@@ -35,17 +35,14 @@ const (
 // Roots are the nodes nothing else depends on. Whiteouts are applied: only
 // what the final filesystem holds counts.
 func FromImage(img v1.Image) (*closure.Graph, error) {
-	final, err := inspect.Merge(img, false)
+	ifs, err := imagefs.Flatten(img, false)
 	if err != nil {
 		return nil, fmt.Errorf("reading the image's files: %w", err)
 	}
-	layers, err := img.Layers()
-	if err != nil {
-		return nil, fmt.Errorf("listing layers: %w", err)
-	}
+	final := ifs.Entries
 	storeHashes := map[string]string{} // hash part -> top folder
 	for p, e := range final {
-		if top := storeTop(p); top != "" && e.Type != inspect.TypeWhiteout {
+		if top := storeTop(p); top != "" && e.Type != imagefs.TypeWhiteout {
 			storeHashes[top[:32]] = top
 		}
 	}
@@ -53,8 +50,8 @@ func FromImage(img v1.Image) (*closure.Graph, error) {
 	copyright := map[string]string{} // package name -> copyright text
 	refs := map[string]map[string]bool{}
 	fileRefs := map[string]map[string]bool{} // file path -> hashes seen (last layer wins)
-	for i, l := range layers {
-		err := inspect.WalkLayerFiles(l, func(p string) bool {
+	{
+		err := ifs.Files(func(p string) bool {
 			return strings.HasPrefix(p, statusDir) || isCopyright(p) || (len(storeHashes) > 0 && storeTop(p) != "")
 		}, func(p string, r io.Reader) error {
 			switch {
@@ -78,7 +75,7 @@ func FromImage(img v1.Image) (*closure.Graph, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("layer %d: %w", i, err)
+			return nil, err
 		}
 	}
 	g := closure.New()
@@ -195,7 +192,7 @@ func FromImage(img v1.Image) (*closure.Graph, error) {
 	// Symlink targets are references too (Nix scans them as well).
 	for p, e := range final {
 		top := storeTop(p)
-		if top == "" || e.Type != inspect.TypeSymlink {
+		if top == "" || e.Type != imagefs.TypeSymlink {
 			continue
 		}
 		hs, err := scanHashes(strings.NewReader(e.Link), storeHashes)

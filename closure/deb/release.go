@@ -21,6 +21,8 @@ import (
 type Release struct {
 	Suite    string
 	Codename string
+	// Version is the release number ("12.5"); sid and testing have none.
+	Version string
 	// Date is the Release "Date" field as written by the archive.
 	Date string
 	// ValidUntil is the Release "Valid-Until" field ("" when absent).
@@ -134,6 +136,7 @@ func ParseRelease(text []byte) (*Release, error) {
 	rel := &Release{
 		Suite:         f["suite"],
 		Codename:      f["codename"],
+		Version:       f["version"],
 		Date:          f["date"],
 		ValidUntil:    f["valid-until"],
 		AcquireByHash: strings.EqualFold(f["acquire-by-hash"], "yes"),

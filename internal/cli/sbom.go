@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/imagegraph"
 	"github.com/stratabuild/strata/lockfile"
 	"github.com/stratabuild/strata/sbom"
 )
@@ -60,7 +61,7 @@ image's created time, identifiers from its digest.`,
 			if res != nil {
 				in.Graph, in.ImageName = res.Images[0].Graph, res.Spec.Name
 			} else {
-				if in.Graph, err = sbom.FromImage(img); err != nil {
+				if in.Graph, err = imagegraph.FromImage(img); err != nil {
 					return err
 				}
 				in.ImageName = imageNameOf(ref.Tag, args[0])

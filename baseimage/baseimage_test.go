@@ -17,7 +17,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/stratabuild/strata/baseimage"
-	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/registry"
 	"github.com/stratabuild/strata/registry/registrytest"
 )
@@ -220,11 +219,4 @@ func TestRegistryBase(t *testing.T) {
 	wantErr(t, baseimage.Request{Ref: ref, Platform: v1.Platform{OS: "linux", Architecture: "riscv64"}}, "no image for linux/riscv64", "linux/amd64, linux/arm64")
 	wantErr(t, baseimage.Request{Ref: ref, Platform: arm64, Locked: "sha256:" + strings.Repeat("1", 64)}, "locked digest", "strata lock --update")
 	wantErr(t, baseimage.Request{Ref: ref, Platform: arm64, Locked: "latest"}, "not a digest")
-}
-
-func TestPlatformOf(t *testing.T) {
-	got := baseimage.PlatformOf(closure.Platform{OS: "linux", Arch: "arm", Variant: "v7"})
-	if got.OS != "linux" || got.Architecture != "arm" || got.Variant != "v7" {
-		t.Fatalf("PlatformOf = %+v, want %+v", got, armv7)
-	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/stratabuild/strata/baseimage"
 	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/closure"
@@ -60,7 +59,7 @@ func (b baseSource) Resolve(ctx context.Context, req closure.Request) (*closure.
 	p := req.Platform
 	res, err := baseimage.Resolve(ctx, baseimage.Request{
 		Ref:      b.ref,
-		Platform: v1.Platform{OS: p.OS, Architecture: p.Arch, Variant: p.Variant},
+		Platform: p.OCI(),
 		Locked:   bl.Digest,
 		Dir:      b.dir,
 		Registry: b.reg,

@@ -139,7 +139,7 @@ func TestSourceOrderErrors(t *testing.T) {
 			needer{&fakeSource{name: "a", needs: []string{"b"}, calls: &calls}},
 			needer{&fakeSource{name: "b", needs: []string{"a"}, calls: &calls}},
 		}, "cycle: a -> b -> a"},
-		"unknown": {[]closure.Source{needer{&fakeSource{name: "a", needs: []string{"zzz"}, calls: &calls}}}, `needs "zzz"`},
+		"unknown":   {[]closure.Source{needer{&fakeSource{name: "a", needs: []string{"zzz"}, calls: &calls}}}, `needs "zzz"`},
 		"duplicate": {[]closure.Source{&fakeSource{name: "a", calls: &calls}, &fakeSource{name: "a", calls: &calls}}, `two sources of app are named "a"`},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -15,3 +15,14 @@ func TestModeRoundTrip(t *testing.T) {
 		t.Errorf("setuid lost: %v", ModeFromUnix(0o4755))
 	}
 }
+
+func TestPlatformOCIRoundTrip(t *testing.T) {
+	p := Platform{OS: "linux", Arch: "arm", Variant: "v7"}
+	o := p.OCI()
+	if o.OS != "linux" || o.Architecture != "arm" || o.Variant != "v7" || o.String() != p.String() {
+		t.Fatalf("OCI() = %+v", o)
+	}
+	if back := PlatformOf(o); back != p {
+		t.Fatalf("PlatformOf(OCI()) = %+v, want %+v", back, p)
+	}
+}

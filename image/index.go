@@ -30,7 +30,7 @@ func Index(imgs []PlatformImage, created time.Time, name string) (v1.ImageIndex,
 			Add: pi.Image,
 			Descriptor: v1.Descriptor{
 				MediaType: mt,
-				Platform:  &v1.Platform{OS: pi.Platform.OS, Architecture: pi.Platform.Arch, Variant: pi.Platform.Variant},
+				Platform:  ptr(pi.Platform.OCI()),
 			},
 		}
 	}
@@ -41,3 +41,5 @@ func Index(imgs []PlatformImage, created time.Time, name string) (v1.ImageIndex,
 		AnnotationTitle:   name,
 	}).(v1.ImageIndex), nil
 }
+
+func ptr[T any](v T) *T { return &v }

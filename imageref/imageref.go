@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -19,20 +20,44 @@ import (
 	"github.com/stratabuild/strata/registry"
 )
 
+// Kind says which form a reference has.
+type Kind string
+
+// Reference kinds.
+const (
+	KindArchive  Kind = "docker-archive"
+	KindLayout   Kind = "oci"
+	KindDaemon   Kind = "docker"
+	KindRegistry Kind = "registry"
+)
+
 // Options tune Load.
 type Options struct {
-	// Platform ("os/arch[/variant]") picks one image out of an index. With
-	// it an index reference yields that platform's Image; without it an
-	// index stays an Index.
+	// Platform ("os/arch[/variant]") picks one image out of an index, and
+	// a single image must be for it (when its config names a platform).
+	// Without it an index stays an Index.
 	Platform string
-	// Insecure allows plain HTTP to non-loopback registries.
+	// Insecure allows plain HTTP to non-loopback registries (ORed into
+	// Registry.Insecure).
 	Insecure bool
+	// Registry configures registry access: credentials, --insecure.
+	Registry registry.Options
+	// Dir is the folder relative local paths (archives, layouts) are taken
+	// from; "" means the working directory.
+	Dir string
+	// Pin, a digest, reads that manifest of a registry reference's
+	// repository instead of whatever its tag points to now. Local
+	// references ignore it: their content is what it is, and the caller
+	// compares it with the pin.
+	Pin string
 }
 
 // Ref is a loaded reference: exactly one of Image and Index is set.
 type Ref struct {
 	// Name is how the reference is shown to the user.
 	Name string
+	// Kind is the reference's form.
+	Kind Kind
 	// Tag is the "repository:tag" the reference names, when it names one:
 	// the registry reference, the docker-archive's first RepoTags entry,
 	// the OCI layout entry's ref.name annotation, the Docker image name.
@@ -59,77 +84,142 @@ func (r *Ref) SingleImage() (v1.Image, error) {
 	return nil, fmt.Errorf("%s is an image index of %d platforms (%s): choose one with --platform OS/ARCH", r.Name, len(plats), strings.Join(plats, ", "))
 }
 
-// Load reads ref. Accepted forms:
+// Parsed is a reference string taken apart, before anything is read.
+type Parsed struct {
+	Kind Kind
+	// Path is the archive file or the layout folder (local kinds),
+	// resolved against Options.Dir.
+	Path string
+	// Tag is the ref.name an oci:DIR:TAG reference asks for.
+	Tag string
+	// Name is the Docker image name (docker:NAME) or the registry
+	// reference.
+	Name string
+}
+
+// Parse takes a reference string apart. It is the only reading of
+// reference strings in strata, so one string means one image everywhere:
 //
-//	x.tar, docker-archive:x.tar   a docker-archive tarball (one image; x.tar.gz too)
+//	x.tar, x.tar.gz, x.tgz        a docker-archive tarball (also any
+//	docker-archive:x.tar          existing file named by an absolute or
+//	                              ./ or ../ path)
 //	oci:DIR, oci:DIR:TAG          an OCI image layout; TAG matches the
 //	                              org.opencontainers.image.ref.name annotation
 //	docker:NAME                   an image in the local Docker Engine
 //	anything else                 a registry reference (host/repo:tag)
+//
+// In oci:DIR:TAG the last ":" starts the TAG unless the whole string is an
+// existing folder or the tail holds a "/" (a tag never does).
+func Parse(ref, dir string) Parsed {
+	local := func(p string) string {
+		if p == "" || filepath.IsAbs(p) || dir == "" {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	switch {
+	case strings.HasPrefix(ref, "docker-archive:"):
+		return Parsed{Kind: KindArchive, Path: local(strings.TrimPrefix(ref, "docker-archive:"))}
+	case strings.HasPrefix(ref, "oci:"):
+		s := strings.TrimPrefix(ref, "oci:")
+		d, tag := s, ""
+		if i := strings.LastIndex(s, ":"); i >= 0 && !strings.Contains(s[i+1:], "/") {
+			if fi, err := os.Stat(local(s)); err != nil || !fi.IsDir() {
+				d, tag = s[:i], s[i+1:]
+			}
+		}
+		return Parsed{Kind: KindLayout, Path: local(d), Tag: tag}
+	case strings.HasPrefix(ref, "docker:"):
+		return Parsed{Kind: KindDaemon, Name: strings.TrimPrefix(ref, "docker:")}
+	case looksLikeArchive(local(ref), ref):
+		return Parsed{Kind: KindArchive, Path: local(ref)}
+	}
+	return Parsed{Kind: KindRegistry, Name: ref}
+}
+
+func looksLikeArchive(path, ref string) bool {
+	if strings.HasSuffix(ref, ".tar") || strings.HasSuffix(ref, ".tar.gz") || strings.HasSuffix(ref, ".tgz") {
+		return true
+	}
+	if strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, "./") || strings.HasPrefix(ref, "../") {
+		fi, err := os.Stat(path)
+		return err == nil && fi.Mode().IsRegular()
+	}
+	return false
+}
+
+// ParsePlatform reads "os/arch[/variant]"; OS and architecture are needed.
+func ParsePlatform(s string) (v1.Platform, error) {
+	p, err := v1.ParsePlatform(s)
+	if err == nil && (p.OS == "" || p.Architecture == "") {
+		err = errors.New("OS and architecture are both needed")
+	}
+	if err != nil {
+		return v1.Platform{}, fmt.Errorf("parsing platform %q: %w (write it as OS/ARCH[/VARIANT], e.g. linux/arm64)", s, err)
+	}
+	return *p, nil
+}
+
+// Load reads ref (see Parse for the forms).
 func Load(ctx context.Context, ref string, opt Options) (*Ref, error) {
 	var plat *v1.Platform
 	if opt.Platform != "" {
-		p, err := v1.ParsePlatform(opt.Platform)
-		if err == nil && (p.OS == "" || p.Architecture == "") {
-			err = errors.New("OS and architecture are both needed")
-		}
+		p, err := ParsePlatform(opt.Platform)
 		if err != nil {
-			return nil, fmt.Errorf("parsing platform %q: %w (write it as OS/ARCH[/VARIANT], e.g. linux/arm64)", opt.Platform, err)
+			return nil, err
 		}
-		plat = p
+		plat = &p
 	}
+	ps := Parse(ref, opt.Dir)
 	var (
 		r   *Ref
 		err error
 	)
-	switch {
-	case strings.HasPrefix(ref, "docker-archive:"):
-		r, err = loadArchive(ref, strings.TrimPrefix(ref, "docker-archive:"))
-	case strings.HasPrefix(ref, "oci:"):
-		r, err = loadLayout(ref, strings.TrimPrefix(ref, "oci:"), plat)
-	case strings.HasPrefix(ref, "docker:"):
-		r, err = loadDaemon(ctx, ref, strings.TrimPrefix(ref, "docker:"))
-	case looksLikeArchive(ref):
-		r, err = loadArchive(ref, ref)
+	switch ps.Kind {
+	case KindArchive:
+		r, err = loadArchive(ref, ps.Path)
+	case KindLayout:
+		r, err = loadLayout(ref, ps, plat)
+	case KindDaemon:
+		r, err = loadDaemon(ctx, ref, ps.Name)
 	default:
 		r, err = loadRemote(ctx, ref, opt)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if r.Index != nil && plat != nil {
+	r.Kind = ps.Kind
+	if plat == nil {
+		return r, nil
+	}
+	if r.Index != nil {
 		img, err := SelectPlatform(r.Index, *plat)
 		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", ref, err)
+			return nil, fmt.Errorf("%s %w", ref, err)
 		}
 		raw, err := img.RawManifest()
 		if err != nil {
 			return nil, fmt.Errorf("reading %s manifest for %s: %w", ref, opt.Platform, err)
 		}
-		r = &Ref{Name: r.Name, Tag: r.Tag, Image: img, RawManifest: raw}
+		return &Ref{Name: r.Name, Kind: r.Kind, Tag: r.Tag, Image: img, RawManifest: raw}, nil
+	}
+	if err := checkPlatform(ref, r.Image, *plat); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
 
-func looksLikeArchive(ref string) bool {
-	if strings.HasSuffix(ref, ".tar") || strings.HasSuffix(ref, ".tar.gz") || strings.HasSuffix(ref, ".tgz") {
-		return true
-	}
-	if strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, "./") || strings.HasPrefix(ref, "../") {
-		fi, err := os.Stat(ref)
-		return err == nil && fi.Mode().IsRegular()
-	}
-	return false
-}
-
 func loadArchive(ref, path string) (*Ref, error) {
+	if path == "" {
+		return nil, fmt.Errorf("reading %s: no file given (write docker-archive:FILE)", ref)
+	}
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("reading docker archive %s: %w (give the path of a tarball written by `docker save` or `strata build -o FILE`)", path, err)
+		return nil, fmt.Errorf("reading the docker archive %s: %w (give the path of a tarball written by `docker save IMAGE -o FILE` or `strata build -o FILE`)", path, err)
 	}
 	opener := archiveOpener(path)
 	img, err := tarball.Image(opener, nil)
 	if err != nil {
-		return nil, fmt.Errorf("reading docker archive %s: %w (an archive holding several images is not supported: save one image per file)", path, err)
+		return nil, fmt.Errorf("reading the docker archive %s: %w (it must hold one image, as written by `docker save IMAGE -o FILE`: save one image per file)", path, err)
 	}
 	r, err := imageRef(ref, img)
 	if err != nil {
@@ -189,29 +279,21 @@ func indexRef(display string, idx v1.ImageIndex) (*Ref, error) {
 	return &Ref{Name: display, Index: idx, RawManifest: raw}, nil
 }
 
-// splitLayout splits "DIR[:TAG]": a TAG is there only when DIR:TAG is not
-// itself an existing folder.
-func splitLayout(s string) (dir, tag string) {
-	if fi, err := os.Stat(s); err == nil && fi.IsDir() {
-		return s, ""
-	}
-	if i := strings.LastIndex(s, ":"); i > 0 {
-		return s[:i], s[i+1:]
-	}
-	return s, ""
-}
+// RefNameAnnotation names an entry of an OCI layout's index.json.
+const RefNameAnnotation = "org.opencontainers.image.ref.name"
 
-const refNameAnnotation = "org.opencontainers.image.ref.name"
-
-func loadLayout(ref, spec string, plat *v1.Platform) (*Ref, error) {
-	dir, tag := splitLayout(spec)
+func loadLayout(ref string, ps Parsed, plat *v1.Platform) (*Ref, error) {
+	dir, tag := ps.Path, ps.Tag
+	if dir == "" {
+		return nil, fmt.Errorf("reading %s: no folder given (write oci:DIR or oci:DIR:TAG)", ref)
+	}
 	p, err := layout.FromPath(dir)
 	if err != nil {
-		return nil, fmt.Errorf("reading OCI layout %s: %w (give a folder holding oci-layout and index.json)", dir, err)
+		return nil, fmt.Errorf("reading the OCI layout %s: %w (give a folder holding oci-layout and index.json, as written by `skopeo copy ... oci:DIR:TAG`)", dir, err)
 	}
 	root, err := p.ImageIndex()
 	if err != nil {
-		return nil, fmt.Errorf("reading OCI layout %s: %w", dir, err)
+		return nil, fmt.Errorf("reading the OCI layout %s: %w", dir, err)
 	}
 	im, err := root.IndexManifest()
 	if err != nil {
@@ -220,7 +302,7 @@ func loadLayout(ref, spec string, plat *v1.Platform) (*Ref, error) {
 	var cands []v1.Descriptor
 	var tags []string
 	for _, d := range im.Manifests {
-		t := d.Annotations[refNameAnnotation]
+		t := d.Annotations[RefNameAnnotation]
 		if t != "" {
 			tags = append(tags, t)
 		}
@@ -228,25 +310,21 @@ func loadLayout(ref, spec string, plat *v1.Platform) (*Ref, error) {
 			cands = append(cands, d)
 		}
 	}
-	sort.Strings(tags)
-	if tag != "" && len(cands) == 0 {
-		return nil, fmt.Errorf("OCI layout %s has no entry tagged %q (its tags: %s): use one of them", dir, tag, strings.Join(tags, ", "))
-	}
-	if len(cands) > 1 && plat != nil {
-		// index.json may list per-platform manifests directly.
-		var match []v1.Descriptor
-		for _, d := range cands {
-			if d.Platform != nil && d.Platform.Satisfies(*plat) {
-				match = append(match, d)
-			}
-		}
-		cands = match
-	}
 	switch {
+	case tag != "" && len(cands) == 0:
+		return nil, fmt.Errorf("OCI layout %s has no image named %q (%s): name one of them", dir, tag, describeTags(tags))
 	case len(cands) == 0:
-		return nil, fmt.Errorf("OCI layout %s holds no image for the request (its tags: %s)", dir, strings.Join(tags, ", "))
+		return nil, fmt.Errorf("OCI layout %s holds no image", dir)
+	case len(cands) > 1 && allPlatformImages(cands):
+		// index.json itself lists one image per platform: it is the index.
+		r, err := indexRef(ref, root)
+		if err != nil {
+			return nil, err
+		}
+		r.Tag = tag
+		return r, nil
 	case len(cands) > 1:
-		return nil, fmt.Errorf("OCI layout %s holds %d entries: name one with oci:%s:TAG (its tags: %s)", dir, len(cands), dir, strings.Join(tags, ", "))
+		return nil, fmt.Errorf("OCI layout %s holds %d images: name one with oci:%s:TAG (%s)", dir, len(cands), dir, describeTags(tags))
 	}
 	d := cands[0]
 	var r *Ref
@@ -272,8 +350,24 @@ func loadLayout(ref, spec string, plat *v1.Platform) (*Ref, error) {
 	default:
 		return nil, fmt.Errorf("OCI layout %s: entry %s is a %s, not an image or an index", dir, d.Digest, d.MediaType)
 	}
-	r.Tag = d.Annotations[refNameAnnotation]
+	r.Tag = d.Annotations[RefNameAnnotation]
 	return r, nil
+}
+
+func describeTags(tags []string) string {
+	if len(tags) == 0 {
+		return "its images carry no " + RefNameAnnotation + " annotation"
+	}
+	return "it has " + strings.Join(tags, ", ")
+}
+
+func allPlatformImages(ds []v1.Descriptor) bool {
+	for _, d := range ds {
+		if !d.MediaType.IsImage() || d.Platform == nil {
+			return false
+		}
+	}
+	return true
 }
 
 func loadDaemon(ctx context.Context, ref, nm string) (*Ref, error) {
@@ -297,7 +391,20 @@ func loadDaemon(ctx context.Context, ref, nm string) (*Ref, error) {
 }
 
 func loadRemote(ctx context.Context, ref string, opt Options) (*Ref, error) {
-	img, idx, err := registry.Pull(ctx, ref, registry.Options{Insecure: opt.Insecure})
+	ro := opt.Registry
+	ro.Insecure = ro.Insecure || opt.Insecure
+	pr, err := registry.ParseReference(ref, ro)
+	if err != nil {
+		return nil, err
+	}
+	pull := pr
+	if opt.Pin != "" {
+		if _, err := v1.NewHash(opt.Pin); err != nil {
+			return nil, fmt.Errorf("pinning %s: %q is not a digest: %w", ref, opt.Pin, err)
+		}
+		pull = pr.Context().Digest(opt.Pin)
+	}
+	img, idx, err := registry.Pull(ctx, pull.String(), ro)
 	if err != nil {
 		return nil, err
 	}
@@ -310,12 +417,10 @@ func loadRemote(ctx context.Context, ref string, opt Options) (*Ref, error) {
 	if err != nil {
 		return nil, err
 	}
-	if pr, perr := registry.ParseReference(ref, registry.Options{Insecure: opt.Insecure}); perr == nil {
-		if t, ok := pr.(name.Tag); ok {
-			r.Tag = t.Context().Name() + ":" + t.TagStr()
-		} else {
-			r.Tag = pr.Context().Name()
-		}
+	if t, ok := pr.(name.Tag); ok {
+		r.Tag = t.Context().Name() + ":" + t.TagStr()
+	} else {
+		r.Tag = pr.Context().Name()
 	}
 	return r, nil
 }
@@ -338,31 +443,107 @@ func Platforms(idx v1.ImageIndex) ([]string, error) {
 	return out, nil
 }
 
-// ErrNoPlatform is returned by SelectPlatform when no entry matches.
-var ErrNoPlatform = errors.New("no image for the platform")
+// Matches reports whether an image for have runs where want is asked for:
+// OS and architecture equal, and the variant equal when want names one
+// (arm64's default variant is v8). It is strata's one platform rule.
+func Matches(have, want v1.Platform) bool {
+	if have.OS != want.OS || have.Architecture != want.Architecture {
+		return false
+	}
+	if want.Variant == "" {
+		return true
+	}
+	return variant(have) == variant(want)
+}
 
-// SelectPlatform returns the image of idx whose platform satisfies p
-// (nested indexes are searched too).
+func variant(p v1.Platform) string {
+	if p.Architecture == "arm64" && p.Variant == "" {
+		return "v8"
+	}
+	return p.Variant
+}
+
+// ErrNoPlatform is returned by SelectPlatform when no entry matches.
+var ErrNoPlatform = errors.New("has no image for")
+
+// SelectPlatform returns the image of idx for p: the entries (nested
+// indexes searched too) that Match it, an exact variant preferred over a
+// wildcard one. Entries for "unknown" (attestations) are never chosen.
 func SelectPlatform(idx v1.ImageIndex, p v1.Platform) (v1.Image, error) {
+	var have []string
+	img, err := selectIn(idx, p, &have)
+	if err != nil {
+		return nil, err
+	}
+	if img == nil {
+		slices.Sort(have)
+		return nil, fmt.Errorf("%w %s (it has %s): choose one of those with --platform", ErrNoPlatform, PlatformString(p), strings.Join(slices.Compact(have), ", "))
+	}
+	return img, nil
+}
+
+func selectIn(idx v1.ImageIndex, p v1.Platform, have *[]string) (v1.Image, error) {
 	im, err := idx.IndexManifest()
 	if err != nil {
-		return nil, fmt.Errorf("reading index: %w", err)
+		return nil, fmt.Errorf("reading the index: %w", err)
 	}
-	for _, d := range im.Manifests {
+	var match *v1.Descriptor
+	for i, d := range im.Manifests {
 		if d.MediaType.IsIndex() {
 			child, err := idx.ImageIndex(d.Digest)
 			if err != nil {
 				return nil, fmt.Errorf("reading nested index %s: %w", d.Digest, err)
 			}
-			if img, err := SelectPlatform(child, p); err == nil {
-				return img, nil
+			img, err := selectIn(child, p, have)
+			if err != nil || img != nil {
+				return img, err
 			}
 			continue
 		}
-		if d.Platform != nil && d.MediaType.IsImage() && d.Platform.Satisfies(p) {
-			return idx.Image(d.Digest)
+		if d.Platform == nil || !d.MediaType.IsImage() || d.Platform.OS == "unknown" {
+			continue
+		}
+		*have = append(*have, PlatformString(*d.Platform))
+		if !Matches(*d.Platform, p) {
+			continue
+		}
+		if match == nil || (d.Platform.Variant == p.Variant && match.Platform.Variant != p.Variant) {
+			match = &im.Manifests[i]
 		}
 	}
-	plats, _ := Platforms(idx)
-	return nil, fmt.Errorf("%w %s in the index (it has: %s): pick one of those with --platform", ErrNoPlatform, p.String(), strings.Join(plats, ", "))
+	if match == nil {
+		return nil, nil
+	}
+	img, err := idx.Image(match.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("opening the %s image %s: %w", PlatformString(p), match.Digest, err)
+	}
+	return img, nil
+}
+
+// checkPlatform verifies a single image's config against the platform;
+// an image whose config names no platform is accepted.
+func checkPlatform(ref string, img v1.Image, want v1.Platform) error {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return fmt.Errorf("reading the image config of %s: %w", ref, err)
+	}
+	hp := cf.Platform()
+	if hp == nil || (hp.OS == "" && hp.Architecture == "") {
+		return nil
+	}
+	have := *hp
+	if !Matches(have, want) {
+		return fmt.Errorf("%s is a %s image, not %s: use --platform %s, or an image for %s", ref, PlatformString(have), PlatformString(want), PlatformString(have), PlatformString(want))
+	}
+	return nil
+}
+
+// PlatformString is "os/arch[/variant]".
+func PlatformString(p v1.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
 }

@@ -86,11 +86,11 @@ func Diff(a, b v1.Image) (*DiffReport, error) {
 		}
 	}
 
-	fa, err := Merge(a, true)
+	fa, err := merge(a, true)
 	if err != nil {
 		return nil, fmt.Errorf("reading the first image's files: %w", err)
 	}
-	fb, err := Merge(b, true)
+	fb, err := merge(b, true)
 	if err != nil {
 		return nil, fmt.Errorf("reading the second image's files: %w", err)
 	}

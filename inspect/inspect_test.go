@@ -247,36 +247,6 @@ func TestSampleIsEfficient(t *testing.T) {
 	}
 }
 
-func TestMergeWhiteouts(t *testing.T) {
-	img, err := imagetest.Image(imagetest.ImageSpec{Layers: []imagetest.LayerSpec{
-		{Files: []imagetest.File{imagetest.Dir("a"), imagetest.Reg("a/1", "x"), imagetest.Reg("a/2", "y"), imagetest.Dir("b"), imagetest.Reg("b/1", "z"), imagetest.Reg("c", "c")}},
-		{Files: []imagetest.File{imagetest.Whiteout("a/1"), imagetest.Opaque("b"), imagetest.Reg("b/new", "n"), imagetest.Whiteout("c")}},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs, err := inspect.Merge(img, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var paths []string
-	for p := range fs {
-		paths = append(paths, p)
-	}
-	want := map[string]bool{"a": true, "a/2": true, "b": true, "b/new": true}
-	if len(fs) != len(want) {
-		t.Errorf("merged paths %v, want %v", paths, want)
-	}
-	for p := range want {
-		if _, ok := fs[p]; !ok {
-			t.Errorf("merged filesystem lacks %s (has %v)", p, paths)
-		}
-	}
-	if fs["a/2"].SHA256 != "a1fce4363854ff888cff4b8e7875d600c2682390412a8cf79b37d0b11148b0fa" {
-		t.Errorf("a/2 sha256 %s", fs["a/2"].SHA256)
-	}
-}
-
 func TestClosureExclusive(t *testing.T) {
 	g := imagetest.SampleGraph()
 	r, err := inspect.Closure(g)

@@ -1,13 +1,11 @@
 package sbom
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"sort"
 	"strings"
@@ -16,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/internal/purl"
 )
 
 // Input is what an SBOM describes: an image (name, tag, digest, platform,
@@ -35,10 +34,6 @@ type Input struct {
 	Created  time.Time
 	Platform closure.Platform
 }
-
-// DefaultDistro is the purl distro qualifier of Debian packages whose
-// node has no Meta["distro"].
-const DefaultDistro = "debian-12"
 
 // ToolName is the creator named in the documents.
 const ToolName = "strata"
@@ -63,7 +58,7 @@ type checksum struct {
 
 func (in Input) validate() error {
 	if in.Graph == nil {
-		return errors.New("sbom: no closure graph given: build the graph from a spec (strata sbom SPEC) or an image (sbom.FromImage)")
+		return errors.New("sbom: no closure graph given: build the graph from a spec (strata sbom SPEC) or an image (imagegraph.FromImage)")
 	}
 	if in.ImageName == "" {
 		return errors.New("sbom: the image name is empty: set Input.ImageName (the spec's name)")
@@ -103,15 +98,10 @@ func (in Input) components() ([]component, error) {
 			c.name = id
 		}
 		c.supplier = n.Meta["maintainer"]
-		c.purl = purlOf(n)
+		// The sources record these facts (closure/deb, closure/nix).
+		c.purl = n.Meta["purl"]
 		if l := n.Meta["license"]; l != "" {
 			c.licenses = splitLicenses(l)
-		} else if n.Kind == closure.KindDeb && n.Contents != nil {
-			ls, err := contentLicenses(n)
-			if err != nil {
-				return nil, err
-			}
-			c.licenses = ls
 		}
 		if s := n.Meta["sha256"]; isHex(s, 64) {
 			c.checksums = append(c.checksums, checksum{"SHA256", strings.ToLower(s)})
@@ -124,33 +114,6 @@ func (in Input) components() ([]component, error) {
 		out = append(out, c)
 	}
 	return out, nil
-}
-
-// contentLicenses reads the licenses of a Debian package from its own
-// usr/share/doc/NAME/copyright when the source did not record them (nil
-// when the file is absent, a symlink, or not machine-readable).
-func contentLicenses(n *closure.Node) ([]string, error) {
-	entries, err := n.Contents.Entries(context.Background())
-	if err != nil {
-		return nil, fmt.Errorf("listing the files of %s for its licenses: %w", n.ID, err)
-	}
-	want := "usr/share/doc/" + n.Name + "/copyright"
-	for _, e := range entries {
-		if e.Path != want || e.Type != closure.Regular || e.Open == nil {
-			continue
-		}
-		rc, err := e.Open()
-		if err != nil {
-			return nil, fmt.Errorf("reading %s of %s: %w", want, n.ID, err)
-		}
-		b, err := io.ReadAll(io.LimitReader(rc, 4<<20))
-		rc.Close()
-		if err != nil {
-			return nil, fmt.Errorf("reading %s of %s: %w", want, n.ID, err)
-		}
-		return DebianLicenses(string(b)), nil
-	}
-	return nil, nil
 }
 
 func uniqSorted(xs []string) []string {
@@ -192,85 +155,6 @@ func isHex(s string, n int) bool {
 	return err == nil
 }
 
-// purlOf returns the node's package URL: Meta["purl"] when the source set
-// one, else (qualifiers in key order, as the purl spec wants)
-//
-//	pkg:deb/debian/NAME@VERSION?arch=ARCH&distro=DISTRO[&upstream=SOURCE]
-//	pkg:nix/NAME@VERSION?outputhash=HASH
-//
-// for Debian packages (upstream when the source package is named
-// differently) and Nix store paths (HASH is the store path's hash part;
-// "nix" is not a registered purl type yet, this follows syft's form), and
-// "" for other kinds.
-func purlOf(n *closure.Node) string {
-	if p := n.Meta["purl"]; p != "" {
-		return p
-	}
-	switch n.Kind {
-	case closure.KindDeb:
-		distro := n.Meta["distro"]
-		if distro == "" {
-			distro = DefaultDistro
-		}
-		q := []string{}
-		if n.Arch != "" {
-			q = append(q, "arch="+purlEscape(n.Arch))
-		}
-		q = append(q, "distro="+purlEscape(distro))
-		if src := n.Meta["source"]; src != "" && src != n.Name {
-			q = append(q, "upstream="+purlEscape(src))
-		}
-		return "pkg:deb/debian/" + purlEscape(n.Name) + versionPart(n.Version) + "?" + strings.Join(q, "&")
-	case closure.KindNix:
-		p := "pkg:nix/" + purlEscape(n.Name) + versionPart(n.Version)
-		if h := storeHash(n); h != "" {
-			p += "?outputhash=" + h
-		}
-		return p
-	}
-	return ""
-}
-
-// storeHash is the hash part of a Nix node's store path (from
-// Meta["storePath"], else the "nix:/nix/store/..." ID), or "".
-func storeHash(n *closure.Node) string {
-	p := n.Meta["storePath"]
-	if p == "" {
-		p = strings.TrimPrefix(n.ID, "nix:")
-	}
-	base := p[strings.LastIndex(p, "/")+1:]
-	if len(base) < 33 || base[32] != '-' {
-		return ""
-	}
-	for i := 0; i < 32; i++ {
-		if strings.IndexByte(nixAlphabet, base[i]) < 0 {
-			return ""
-		}
-	}
-	return base[:32]
-}
-
-func versionPart(v string) string {
-	if v == "" {
-		return ""
-	}
-	return "@" + purlEscape(v)
-}
-
-// purlEscape percent-encodes everything but unreserved characters.
-func purlEscape(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
-			b.WriteByte(c)
-			continue
-		}
-		fmt.Fprintf(&b, "%%%02X", c)
-	}
-	return b.String()
-}
-
 // imagePurl is pkg:oci/NAME@sha256%3A...?arch=..&repository_url=..&tag=..
 func (in Input) imagePurl() string {
 	repo := in.ImageName
@@ -278,18 +162,18 @@ func (in Input) imagePurl() string {
 	if i := strings.LastIndex(repo, "/"); i >= 0 {
 		last = repo[i+1:]
 	}
-	p := "pkg:oci/" + purlEscape(strings.ToLower(last))
+	p := "pkg:oci/" + purl.Escape(strings.ToLower(last))
 	if in.ImageDigest.Hex != "" {
-		p += "@" + purlEscape(in.ImageDigest.String())
+		p += "@" + purl.Escape(in.ImageDigest.String())
 	}
 	var q []string
 	if in.Platform.Arch != "" {
-		q = append(q, "arch="+purlEscape(in.Platform.Arch))
+		q = append(q, "arch="+purl.Escape(in.Platform.Arch))
 	}
 	if last != repo {
 		q = append(q, "repository_url="+url.QueryEscape(repo))
 	}
-	q = append(q, "tag="+purlEscape(in.tag()))
+	q = append(q, "tag="+purl.Escape(in.tag()))
 	return p + "?" + strings.Join(q, "&")
 }
 

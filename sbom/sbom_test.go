@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -18,6 +17,7 @@ import (
 	spdxjson "github.com/spdx/tools-golang/json"
 
 	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/imagegraph"
 	"github.com/stratabuild/strata/imageref/imagetest"
 	"github.com/stratabuild/strata/internal/testutil"
 	"github.com/stratabuild/strata/sbom"
@@ -292,25 +292,12 @@ func TestNarHashHex(t *testing.T) {
 	}
 }
 
-func TestDebianLicenses(t *testing.T) {
-	if got, want := sbom.DebianLicenses(imagetest.Copyright), []string{"GPL-2+", "LGPL-2.1+"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("DebianLicenses = %v, want %v", got, want)
-	}
-	perl := "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nLicense: GPL-1+ or Artistic\n\nFiles: cpan/*\nLicense: Artistic or GPL-1+\n"
-	if got := sbom.DebianLicenses(perl); !reflect.DeepEqual(got, []string{"Artistic or GPL-1+", "GPL-1+ or Artistic"}) {
-		t.Errorf("expressions: %v", got)
-	}
-	if got := sbom.DebianLicenses("This is the Debian prepackaged version of foo.\n\nCopyright: GPL\n"); got != nil {
-		t.Errorf("a free-form copyright file gave %v", got)
-	}
-}
-
 func TestFromImage(t *testing.T) {
 	img, err := imagetest.Sample()
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := sbom.FromImage(img)
+	g, err := imagegraph.FromImage(img)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,72 +349,6 @@ func TestFromImage(t *testing.T) {
 	var v map[string]any
 	if err := json.Unmarshal(cd, &v); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// A Debian node without Meta["license"] gets its licenses from its own
-// usr/share/doc/NAME/copyright.
-func TestLicensesFromContents(t *testing.T) {
-	g := closure.New()
-	open := func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(imagetest.Copyright)), nil }
-	n := &closure.Node{ID: "deb:libc6:amd64", Kind: closure.KindDeb, Name: "libc6", Version: "2.36-9", Arch: "amd64",
-		Contents: closure.StaticContents{ID: "x", List: []closure.Entry{
-			{Path: "usr/share/doc/libc6/copyright", Type: closure.Regular, Mode: 0o644, Size: int64(len(imagetest.Copyright)), Open: open},
-		}}}
-	if err := g.Add(n); err != nil {
-		t.Fatal(err)
-	}
-	g.Roots = []string{n.ID}
-	b, err := sbom.SPDX(input(t, g))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Contains(b, []byte(`"licenseDeclared": "GPL-2.0-or-later AND LGPL-2.1-or-later"`)) {
-		t.Errorf("licenses not read from the package's copyright file:\n%s", b)
-	}
-}
-
-// Two packages depending on each other and nothing else: one becomes a
-// root so both stay reachable.
-func TestFromImageCycleGetsARoot(t *testing.T) {
-	layers := imagetest.SampleLayers()[:1]
-	layers = append(layers, imagetest.LayerSpec{Files: []imagetest.File{
-		imagetest.Reg("var/lib/dpkg/status.d/libgcc-s1", "Package: libgcc-s1\nVersion: 12.2.0-14\nArchitecture: amd64\nDepends: libc6\n"),
-	}})
-	img, err := imagetest.Image(imagetest.ImageSpec{Layers: layers})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := sbom.FromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(g.Roots, []string{"deb:libc6:amd64"}) {
-		t.Errorf("roots %v, want the first node of the cycle", g.Roots)
-	}
-}
-
-// A store path whose only file is a symlink into another store path
-// refers to it (Nix scans symlink targets too).
-func TestFromImageSymlinkReference(t *testing.T) {
-	a := "nix/store/" + imagetest.HelloHash + "-demo-app-2.3"
-	b := "nix/store/" + imagetest.GlibcHash + "-hello-script-1.0"
-	img, err := imagetest.Image(imagetest.ImageSpec{Layers: []imagetest.LayerSpec{
-		{Files: []imagetest.File{imagetest.Dir(b), imagetest.Dir(b + "/bin"), imagetest.Exec(b+"/bin/hello", "#!/bin/sh\n")}},
-		{Files: []imagetest.File{imagetest.Dir(a), imagetest.Dir(a + "/bin"), imagetest.Symlink(a+"/bin/app", "/"+b+"/bin/hello")}},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := sbom.FromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if deps := g.Nodes["nix:/"+a].Deps; !reflect.DeepEqual(deps, []string{"nix:/" + b}) {
-		t.Errorf("demo-app deps %v, want hello-script", deps)
-	}
-	if !reflect.DeepEqual(g.Roots, []string{"nix:/" + a}) {
-		t.Errorf("roots %v", g.Roots)
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/stratabuild/strata/closure/deb"
+	"github.com/stratabuild/strata/imagegraph"
 	"github.com/stratabuild/strata/imageref/imagetest"
 	"github.com/stratabuild/strata/internal/testutil"
 	"github.com/stratabuild/strata/sbom"
@@ -70,7 +72,7 @@ func TestPurlsAgreeWithSyft(t *testing.T) {
 	}
 	sort.Strings(want)
 
-	g, err := sbom.FromImage(img)
+	g, err := imagegraph.FromImage(img)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +100,7 @@ func TestPurlsAgreeWithSyft(t *testing.T) {
 		t.Errorf("package URLs differ:\nstrata: %v\nsyft:   %v", got, want)
 	}
 	// syft keeps the DEP-5 names; strata maps them to SPDX identifiers.
-	if l := wantLic["pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12&upstream=glibc"]; !reflect.DeepEqual(l, sbom.DebianLicenses(imagetest.Copyright)) {
-		t.Errorf("syft's libc6 licenses %v, strata reads %v", l, sbom.DebianLicenses(imagetest.Copyright))
+	if l := wantLic["pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12&upstream=glibc"]; !reflect.DeepEqual(l, deb.Licenses(imagetest.Copyright)) {
+		t.Errorf("syft's libc6 licenses %v, strata reads %v", l, deb.Licenses(imagetest.Copyright))
 	}
 }

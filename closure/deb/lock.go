@@ -23,6 +23,10 @@ type Lock struct {
 	NoUpdates bool `json:"noUpdates,omitempty"`
 	// ReleaseDate is the signed Release file's Date field (main suite).
 	ReleaseDate string `json:"releaseDate"`
+	// ReleaseVersion is the signed Release file's Version field (main
+	// suite), "" for suites without one (sid) and in older locks; it gives
+	// the purl distro qualifier (see Distro).
+	ReleaseVersion string `json:"releaseVersion,omitempty"`
 	// KeyFingerprint is the primary key fingerprint of the keyring entry
 	// whose signature on InRelease was verified (main suite).
 	KeyFingerprint string `json:"keyFingerprint"`

@@ -22,6 +22,8 @@ import (
 type Release struct {
 	Suite    string
 	Codename string
+	// Version is the release number ("12.5"); sid and testing have none.
+	Version string
 	// Date is the Release "Date" field as written by the archive.
 	Date string
 	// ValidUntil is the Release "Valid-Until" field ("" when absent).
@@ -137,6 +139,7 @@ func ParseRelease(text []byte) (*Release, error) {
 	rel := &Release{
 		Suite:         f.Get("Suite"),
 		Codename:      f.Get("Codename"),
+		Version:       f.Get("Version"),
 		Date:          f.Get("Date"),
 		ValidUntil:    f.Get("Valid-Until"),
 		AcquireByHash: strings.EqualFold(f.Get("Acquire-By-Hash"), "yes"),

@@ -221,7 +221,7 @@ func (s *Source) resolveFresh(ctx context.Context, req closure.Request, in *inpu
 	lock := &Lock{
 		Suite: in.suite, Components: in.comps, Arch: in.arch,
 		Request: in.deb.Packages, Exclude: in.deb.Exclude, NoUpdates: !in.updates,
-		ReleaseDate: rel.Date, KeyFingerprint: rel.Fingerprint,
+		ReleaseDate: rel.Date, ReleaseVersion: rel.Version, KeyFingerprint: rel.Fingerprint,
 	}
 	for _, su := range idx.Suites {
 		lock.Releases = append(lock.Releases, LockedRelease{Suite: su.Name, Date: su.Release.Date, KeyFingerprint: su.Release.Fingerprint})
@@ -264,8 +264,14 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 		return nil, err
 	}
 	g := closure.New()
+	distro := Distro(lock.Suite, lock.ReleaseVersion)
 	for i, lp := range lock.Packages {
 		p := pkgs[i]
+		src := sourceName(p.Fields["Source"], lp.Name)
+		lic, err := contentLicenses(ctx, lp.Name, p.Contents())
+		if err != nil {
+			return nil, err
+		}
 		n := &closure.Node{
 			ID: nodeID(lp.Name, lp.Arch), Kind: closure.KindDeb,
 			Name: lp.Name, Version: lp.Version, Arch: lp.Arch,
@@ -274,13 +280,18 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 				"sha256":      lp.SHA256,
 				"filename":    lp.Filename,
 				"maintainer":  p.Fields["Maintainer"],
-				"source":      sourceName(p.Fields["Source"], lp.Name),
+				"source":      src,
+				MetaPURL:      PURL(lp.Name, lp.Version, lp.Arch, src, distro),
+				MetaDistro:    distro,
 				"homepage":    p.Fields["Homepage"],
 				"section":     p.Fields["Section"],
 				"description": firstLine(p.Fields["Description"]),
 				"debSize":     fmt.Sprint(lp.Size),
 			},
 			Contents: p.Contents(),
+		}
+		if lic != "" {
+			n.Meta[MetaLicense] = lic
 		}
 		for _, d := range lp.Depends {
 			n.Deps = append(n.Deps, nodeID(d, lock.arch(d)))

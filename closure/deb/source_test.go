@@ -46,6 +46,7 @@ func TestSourceResolveGraph(t *testing.T) {
 		"sha256": a.debs["app"], "filename": "pool/main/app/app_1.0-1_amd64.deb",
 		"maintainer": "Test Maintainer <m@example.invalid>", "source": "app", "homepage": "https://example.invalid/app",
 		"section": "misc", "description": "the app package", "debSize": app.Meta["debSize"],
+		"purl": "pkg:deb/debian/app@1.0-1?arch=amd64&distro=debian", "distro": "debian", // suite "testing" has no number
 	}
 	if !reflect.DeepEqual(app.Meta, wantMeta) || app.Meta["debSize"] == "0" {
 		t.Errorf("app meta %v, want %v", app.Meta, wantMeta)

@@ -304,7 +304,7 @@ func node(in PathInfo) *closure.Node {
 			deps = append(deps, "nix:"+r)
 		}
 	}
-	meta := map[string]string{"narHash": in.NarHash.String(), "storePath": in.Path}
+	meta := map[string]string{"narHash": in.NarHash.String(), "storePath": in.Path, MetaPURL: PURL(in.Path)}
 	if in.Deriver != "" {
 		meta["deriver"] = in.Deriver
 	}

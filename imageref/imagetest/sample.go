@@ -4,6 +4,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/closure/deb"
+	"github.com/stratabuild/strata/closure/nix"
 )
 
 // Store hash parts used by the sample (32 characters of Nix's base32).
@@ -90,7 +92,19 @@ func Sample() (v1.Image, error) {
 // hello (which depends on the Nix glibc) and a files entry are roots too.
 func SampleGraph() *closure.Graph {
 	g := closure.New()
+	// The purls are what the sources record (bookworm packages; perl-base
+	// as if read from a 12.5 Release file).
 	add := func(n *closure.Node) {
+		switch n.Kind {
+		case closure.KindDeb:
+			distro := deb.Distro("bookworm", "")
+			if d := n.Meta["distro"]; d != "" {
+				distro = d
+			}
+			n.Meta["purl"] = deb.PURL(n.Name, n.Version, n.Arch, n.Meta["source"], distro)
+		case closure.KindNix:
+			n.Meta["purl"] = nix.PURL(n.ID[len("nix:"):])
+		}
 		if err := g.Add(n); err != nil {
 			panic(err)
 		}

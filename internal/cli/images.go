@@ -10,8 +10,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/stratabuild/strata/build"
 	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/imagegraph"
 	"github.com/stratabuild/strata/imageref"
-	"github.com/stratabuild/strata/sbom"
 	"github.com/stratabuild/strata/spec"
 )
 
@@ -94,7 +94,7 @@ func (g *globals) specGraph(ctx context.Context, arg, platform string) (*closure
 }
 
 // graphOf is a spec's resolved closure, or an image's packages read back
-// from its dpkg status.d entries and Nix store paths (sbom.FromImage).
+// from its dpkg status.d entries and Nix store paths (imagegraph.FromImage).
 func (g *globals) graphOf(ctx context.Context, arg, platform string, insecure bool) (*closure.Graph, error) {
 	if isSpec(arg) {
 		gr, _, err := g.specGraph(ctx, arg, platform)
@@ -108,7 +108,7 @@ func (g *globals) graphOf(ctx context.Context, arg, platform string, insecure bo
 	if err != nil {
 		return nil, err
 	}
-	gr, err := sbom.FromImage(img)
+	gr, err := imagegraph.FromImage(img)
 	if err != nil {
 		return nil, fmt.Errorf("reading the packages of %s: %w", arg, err)
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/imagegraph"
 	"github.com/stratabuild/strata/internal/atomicfile"
 	"github.com/stratabuild/strata/sbom"
 )
@@ -53,12 +54,14 @@ image's created time, identifiers from its digest.`,
 			if err != nil {
 				return err
 			}
-			in := sbom.Input{ImageDigest: digest, Created: cf.Created.Time, Tag: ref.Tag,
-				Platform: closure.Platform{OS: cf.OS, Arch: cf.Architecture, Variant: cf.Variant}}
+			in := sbom.Input{ImageDigest: digest, Created: cf.Created.Time, Tag: ref.Tag}
+			if p := cf.Platform(); p != nil {
+				in.Platform = closure.PlatformOf(*p)
+			}
 			if res != nil {
 				in.Graph, in.ImageName = res.Images[0].Graph, res.Spec.Name
 			} else {
-				if in.Graph, err = sbom.FromImage(img); err != nil {
+				if in.Graph, err = imagegraph.FromImage(img); err != nil {
 					return err
 				}
 				in.ImageName = imageNameOf(ref.Tag, args[0])

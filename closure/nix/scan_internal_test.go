@@ -1,4 +1,4 @@
-package sbom
+package nix
 
 import (
 	"bytes"
@@ -42,5 +42,15 @@ func BenchmarkScanHashes(b *testing.B) {
 		if _, err := scanHashes(bytes.NewReader(data), known); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestPURL(t *testing.T) {
+	sp := "/nix/store/0c7kk3fqysqz8pbdzrfxhdak0hr7kfwr-glibc-2.38"
+	if got, want := PURL(sp), "pkg:nix/glibc@2.38?outputhash=0c7kk3fqysqz8pbdzrfxhdak0hr7kfwr"; got != want {
+		t.Errorf("PURL = %s, want %s", got, want)
+	}
+	if got := PURL("/nix/store/not-a-hash-tool"); got != "pkg:nix/not-a-hash-tool" {
+		t.Errorf("PURL of a bad store path = %s", got)
 	}
 }

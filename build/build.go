@@ -50,6 +50,10 @@ type Options struct {
 	// Strategy and Budget override every spec's layering settings.
 	Strategy string
 	Budget   int
+	// OnLayer, when set, gets every layer of spec s as soon as it is ready
+	// (any order, concurrently): streaming sinks write it while the build
+	// goes on. An error fails the build.
+	OnLayer func(ctx context.Context, s *spec.Spec, l v1.Layer) error
 }
 
 func (o *Options) defaults() {
@@ -411,6 +415,7 @@ func assemble(ctx context.Context, r *Resolved, plans []*layering.Plan, opt Opti
 			Config:      s.Config,
 			Name:        s.Name,
 			Base:        r.Bases[j],
+			OnLayer:     onLayer(opt, s),
 			Progress: func(done, total int, title string) {
 				opt.Env.Events.Emit(events.Event{Kind: events.Progress, Stage: events.StageLayer, Scope: p.String(), Done: done, Total: total, Subject: title})
 			},
@@ -440,6 +445,17 @@ func assemble(ctx context.Context, r *Resolved, plans []*layering.Plan, opt Opti
 	}
 	return res, nil
 }
+
+func onLayer(opt Options, s *spec.Spec) func(context.Context, v1.Layer) error {
+	if opt.OnLayer == nil {
+		return nil
+	}
+	return func(ctx context.Context, l v1.Layer) error { return opt.OnLayer(ctx, s, l) }
+}
+
+// TagOf is the name:tag a build of s writes, with the --tag override
+// (TAG or NAME:TAG) applied.
+func TagOf(s *spec.Spec, override string) string { return tagOf(s, override) }
 
 func tagOf(s *spec.Spec, override string) string {
 	switch {

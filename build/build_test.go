@@ -10,6 +10,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -277,5 +278,36 @@ func TestBuildWithFakeSourcesEmitsTypedEvents(t *testing.T) {
 	}
 	if r2.Digest != r.Digest {
 		t.Fatalf("digests differ: %s vs %s", r.Digest, r2.Digest)
+	}
+}
+
+func TestOnLayerGetsEveryLayerBeforeBuildReturns(t *testing.T) {
+	var calls []string
+	a := &fakeSource{name: "a", calls: &calls, nodes: []*closure.Node{fileNode("files:a", "a.txt", "a"), fileNode("files:b", "b.txt", "b"), fileNode("files:c", "c.txt", "c")}}
+	opt := testOptions(t, a)
+	var mu sync.Mutex
+	got := map[string]bool{}
+	opt.OnLayer = func(_ context.Context, s *spec.Spec, l v1.Layer) error {
+		d, _ := l.Digest()
+		mu.Lock()
+		defer mu.Unlock()
+		got[s.Name+" "+d.String()] = true
+		return nil
+	}
+	r, err := Build(context.Background(), testSpec(t, "name: app\n"), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, li := range r.Images[0].Layers {
+		if !got["app "+li.Digest.String()] {
+			t.Errorf("layer %s (%s) never reached OnLayer", li.Digest, li.Title)
+		}
+	}
+	if len(got) != 3 {
+		t.Fatalf("OnLayer saw %d layers, want 3", len(got))
+	}
+	opt.OnLayer = func(context.Context, *spec.Spec, v1.Layer) error { return errors.New("disk full") }
+	if _, err := Build(context.Background(), testSpec(t, "name: app\n"), opt); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("an OnLayer error must fail the build, got %v", err)
 	}
 }

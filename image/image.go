@@ -48,6 +48,10 @@ type Options struct {
 	Progress func(done, total int, title string)
 	// Jobs bounds how many layers are built at once; 0 means runtime.NumCPU().
 	Jobs int
+	// OnLayer, when set, gets each layer as soon as it is ready (in any
+	// order, from several goroutines), so a streaming sink can write it
+	// while the next is built; an error fails the assembly.
+	OnLayer func(ctx context.Context, l v1.Layer) error
 }
 
 // LayerInfo describes one layer strata wrote.
@@ -141,6 +145,12 @@ func buildLayers(ctx context.Context, groups []Group, opt Options) ([]*layer.Lay
 				return errs[i] // cancels the others
 			}
 			out[i] = l
+			if opt.OnLayer != nil {
+				if err := opt.OnLayer(ctx, l); err != nil {
+					errs[i] = fmt.Errorf("writing layer %d (%s): %w", i+1, grp.Title, err)
+					return errs[i]
+				}
+			}
 			if opt.Progress != nil {
 				mu.Lock()
 				done++

@@ -141,6 +141,19 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		}
 	}
 	log := g.events()
+	// One image to -o/--oci/--push: streaming sinks write layers while
+	// the build makes them.
+	streams := newStreams()
+	defer streams.abort()
+	if len(specs) == 1 && f.outDir == "" {
+		pre, err := sinksFor(f, nil, false)
+		if err != nil {
+			return err
+		}
+		if err := streams.begin(c.Context(), specs[0], build.TagOf(specs[0], f.tag), append(pre, pushSinks(st, f, log)...)); err != nil {
+			return err
+		}
+	}
 	results, err := build.BuildFleet(c.Context(), specs, build.Options{
 		Cache:        st,
 		Compression:  comp,
@@ -153,6 +166,7 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		NoLock:       len(f.nixPaths) > 0,
 		Strategy:     f.strategy,
 		Budget:       f.budget,
+		OnLayer:      streams.onLayer,
 	})
 	if err != nil {
 		return err
@@ -173,7 +187,7 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		if len(sinks) == 0 {
 			fmt.Fprintf(g.stderr, "strata: built %s but wrote it nowhere: add -o FILE, --oci DIR, --push REF or --load\n", r.Tag)
 		}
-		outs, err := sinks.Write(c.Context(), r.Tag, r.Artifact())
+		outs, err := streams.write(c.Context(), sinks, r)
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"github.com/stratabuild/strata/sink"
 )
 
@@ -37,6 +38,9 @@ func TestFileAndStreamAreTheSameArchive(t *testing.T) {
 	want, _ := img.ConfigName()
 	if got, _ := back.ConfigName(); got != want {
 		t.Errorf("config %s, want %s", got, want)
+	}
+	if err := validate.Image(back); err != nil {
+		t.Errorf("validate: %v", err)
 	}
 }
 

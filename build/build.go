@@ -172,7 +172,7 @@ func Resolve(ctx context.Context, s *spec.Spec, opt Options, ro ResolveOptions) 
 		case errors.As(err, &bad) && ro.Update && !opt.Frozen:
 			// lock --update must always be able to rewrite a damaged or
 			// foreign-version lock; no pin in it can be kept.
-			msg := "replacing " + bad.What()
+			msg := "replacing " + bad.Path + ": " + bad.What()
 			if len(ro.UpdateNames) > 0 {
 				msg += ": resolving every input again, not only " + strings.Join(ro.UpdateNames, ", ")
 			}

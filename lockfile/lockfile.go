@@ -77,22 +77,23 @@ type UnreadableError struct {
 	Err error
 }
 
-// What says what the lock is, for "replacing %s" notices.
+// What says what is wrong with the lock, without its path: "it is not a
+// readable lock (…)", "it has lock format version 2, …".
 func (e *UnreadableError) What() string {
 	switch {
 	case e.Err != nil:
-		return fmt.Sprintf("%s is not a readable lock (%v)", e.Path, e.Err)
+		return fmt.Sprintf("it is not a readable lock (%v)", e.Err)
 	case e.Version > Version:
-		return fmt.Sprintf("%s has lock format version %d, written by a newer strata (this one reads version %d)", e.Path, e.Version, Version)
+		return fmt.Sprintf("it has lock format version %d, written by a newer strata (this one reads version %d)", e.Version, Version)
 	}
-	return fmt.Sprintf("%s has lock format version %d, this strata reads version %d", e.Path, e.Version, Version)
+	return fmt.Sprintf("it has lock format version %d, this strata reads version %d", e.Version, Version)
 }
 
 func (e *UnreadableError) Error() string {
 	if e.Version > Version {
-		return e.What() + ": use the newer strata, or run `strata lock --update` to replace it with a version " + fmt.Sprint(Version) + " lock (every input is resolved again)"
+		return fmt.Sprintf("%s: %s: use the newer strata, or run `strata lock --update` to replace it with a version %d lock (every input is resolved again)", e.Path, e.What(), Version)
 	}
-	return e.What() + ": run `strata lock --update` to replace it (every input is resolved again)"
+	return fmt.Sprintf("%s: %s: run `strata lock --update` to replace it (every input is resolved again)", e.Path, e.What())
 }
 
 func (e *UnreadableError) Unwrap() error { return e.Err }

@@ -347,7 +347,7 @@ func sameOutputs(specs []*spec.Spec) error {
 	for _, s := range specs {
 		n := safeName(s.Name)
 		if o, ok := seen[n]; ok {
-			return fmt.Errorf("--out-dir: %s and %s are both named %q, so both would be written to %s.tar: give one of them another name:", o.Path, s.Path, s.Name, n)
+			return fmt.Errorf("--out-dir: %s and %s are both named %q, so both would be written to %s.tar: give one of them another `name:`", o.Path, s.Path, s.Name, n)
 		}
 		seen[n] = s
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -169,7 +170,19 @@ func Resolve(ctx context.Context, s *spec.Spec, opt Options, ro ResolveOptions) 
 	var lock *lockfile.File
 	if !opt.NoLock {
 		var err error
-		if lock, err = lockfile.Read(LockPath(s)); err != nil {
+		var bad *lockfile.UnreadableError
+		lock, err = lockfile.Read(LockPath(s))
+		switch {
+		case errors.As(err, &bad) && ro.Update && !opt.Frozen:
+			// lock --update must always be able to rewrite a damaged or
+			// foreign-version lock; no pin in it can be kept.
+			msg := "replacing " + bad.Path + ": " + bad.What()
+			if len(ro.UpdateNames) > 0 {
+				msg += ": resolving every input again, not only " + strings.Join(ro.UpdateNames, ", ")
+			}
+			opt.Env.Events.With("lock").Warnf("%s", msg)
+			lock, ro.UpdateNames = nil, nil
+		case err != nil:
 			return nil, err
 		}
 	}

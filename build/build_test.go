@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -309,5 +310,50 @@ func TestOnLayerGetsEveryLayerBeforeBuildReturns(t *testing.T) {
 	opt.OnLayer = func(context.Context, *spec.Spec, v1.Layer) error { return errors.New("disk full") }
 	if _, err := Build(context.Background(), testSpec(t, "name: app\n"), opt); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("an OnLayer error must fail the build, got %v", err)
+	}
+}
+
+// TestLockUpdateReplacesUnreadableLocks: a damaged lock or one of another
+// format version blocks builds with an error naming `strata lock --update`,
+// and that command then works, with a warning saying what it replaces.
+func TestLockUpdateReplacesUnreadableLocks(t *testing.T) {
+	for _, c := range []struct{ name, lock, what string }{
+		{"damaged", "{\"version\": 1, \"sources\": ", "is not a readable lock"},
+		{"newer", `{"version": 99}`, "version 99, written by a newer strata"},
+		{"older", `{"version": 0}`, "lock format version 0"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var calls []string
+			l := locker{&fakeSource{name: "debian", lock: `{"packages":[]}`, calls: &calls}}
+			s := testSpec(t, "name: app\n")
+			if err := os.WriteFile(LockPath(s), []byte(c.lock), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			opt := testOptions(t, l)
+			_, err := Resolve(context.Background(), s, opt, ResolveOptions{})
+			if err == nil || !strings.Contains(err.Error(), c.what) || !strings.Contains(err.Error(), "strata lock --update") {
+				t.Fatalf("build with a %s lock: err = %v", c.name, err)
+			}
+			for _, names := range [][]string{nil, {"libc6"}} {
+				var rec events.Recorder
+				opt.Env.Events = events.New(rec.Handle)
+				if _, err := Lock(context.Background(), s, opt, ResolveOptions{Update: true, UpdateNames: names}); err != nil {
+					t.Fatalf("lock --update %v over a %s lock: %v", names, c.name, err)
+				}
+				if _, err := lockfile.Read(LockPath(s)); err != nil {
+					t.Fatalf("the rewritten lock: %v", err)
+				}
+				if err := os.WriteFile(LockPath(s), []byte(c.lock), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				ws := rec.Of(events.Warning)
+				if len(ws) != 1 || !strings.Contains(ws[0].Message, "replacing "+LockPath(s)) || !strings.Contains(ws[0].Message, c.what) {
+					t.Fatalf("warnings %+v, want one saying what is replaced", ws)
+				}
+				if names != nil && !strings.Contains(ws[0].Message, "not only libc6") {
+					t.Errorf("warning %q should say that every input is resolved again", ws[0].Message)
+				}
+			}
+		})
 	}
 }

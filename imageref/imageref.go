@@ -1,6 +1,8 @@
 package imageref
 
 import (
+	"archive/tar"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -134,6 +136,15 @@ func Parse(ref, dir string) Parsed {
 	case looksLikeArchive(local(ref), ref):
 		return Parsed{Kind: KindArchive, Path: local(ref)}
 	}
+	// An existing path is the user's file, never a registry lookup: a
+	// folder is read as an OCI layout, anything else as a docker archive,
+	// and each says what it is not.
+	if fi, err := os.Stat(local(ref)); err == nil && ref != "" {
+		if fi.IsDir() {
+			return Parsed{Kind: KindLayout, Path: local(ref)}
+		}
+		return Parsed{Kind: KindArchive, Path: local(ref)}
+	}
 	return Parsed{Kind: KindRegistry, Name: ref}
 }
 
@@ -216,10 +227,13 @@ func loadArchive(ref, path string) (*Ref, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("reading the docker archive %s: %w (give the path of a tarball written by `docker save IMAGE -o FILE` or `strata build -o FILE`)", path, err)
 	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("reading the docker archive %s: it is a folder, not a tarball (write oci:%s for an OCI layout)", path, path)
+	}
 	opener := archiveOpener(path)
 	img, err := tarball.Image(opener, nil)
 	if err != nil {
-		return nil, fmt.Errorf("reading the docker archive %s: %w (it must hold one image, as written by `docker save IMAGE -o FILE`: save one image per file)", path, err)
+		return nil, archiveError(path, opener, err)
 	}
 	r, err := imageRef(ref, img)
 	if err != nil {
@@ -229,6 +243,74 @@ func loadArchive(ref, path string) (*Ref, error) {
 		r.Tag = m[0].RepoTags[0]
 	}
 	return r, nil
+}
+
+// archiveError says why path could not be read as a docker archive: not a
+// tar at all, a tar cut short, a tar without manifest.json, or one that
+// holds several images. Only the failure path reads the file again.
+func archiveError(path string, open tarball.Opener, err error) error {
+	const how = "give a tarball written by `docker save IMAGE -o FILE` or `strata build -o FILE`"
+	if m, merr := tarball.LoadManifest(open); merr == nil && len(m) > 1 {
+		return fmt.Errorf("reading the docker archive %s: it holds %d images, and an archive holding several images is not supported: save one image per file", path, len(m))
+	}
+	rc, oerr := open()
+	if oerr != nil {
+		return fmt.Errorf("reading the docker archive %s: %w", path, oerr)
+	}
+	defer rc.Close()
+	zr := &zeroTail{r: rc}
+	tr := tar.NewReader(zr)
+	entries, manifest := 0, false
+	for {
+		h, terr := tr.Next()
+		if terr == io.EOF {
+			break
+		}
+		if terr != nil && entries == 0 {
+			return fmt.Errorf("reading the docker archive %s: it is not a tar archive (%v): %s", path, terr, how)
+		}
+		if terr == nil {
+			_, terr = io.Copy(io.Discard, tr)
+		}
+		if terr != nil {
+			return fmt.Errorf("reading the docker archive %s: it is truncated or damaged after %d entries (%v): write or download it again", path, entries, terr)
+		}
+		entries++
+		if h.Name == "manifest.json" {
+			manifest = true
+		}
+	}
+	if entries == 0 {
+		return fmt.Errorf("reading the docker archive %s: it is empty or not a tar archive: %s", path, how)
+	}
+	if !manifest && zr.run < 2*512 {
+		// No end-of-archive blocks: cut off at an entry boundary
+		// (docker save and strata write manifest.json last).
+		return fmt.Errorf("reading the docker archive %s: it is truncated or damaged after %d entries (it ends without the end-of-archive blocks, and manifest.json is missing): write or download it again", path, entries)
+	}
+	if !manifest {
+		return fmt.Errorf("reading the docker archive %s: it is a tar archive but not a docker archive (it has no manifest.json): %s", path, how)
+	}
+	return fmt.Errorf("reading the docker archive %s: %w (%s)", path, err, how)
+}
+
+// zeroTail counts the zero bytes at the end of what was read so far: a
+// complete tar ends with two zero blocks.
+type zeroTail struct {
+	r   io.Reader
+	run int
+}
+
+func (z *zeroTail) Read(p []byte) (int, error) {
+	n, err := z.r.Read(p)
+	for _, c := range p[:n] {
+		if c == 0 {
+			z.run++
+		} else {
+			z.run = 0
+		}
+	}
+	return n, err
 }
 
 // archiveOpener opens a docker archive, decompressing it on the fly when
@@ -286,6 +368,14 @@ func loadLayout(ref string, ps Parsed, plat *v1.Platform) (*Ref, error) {
 	dir, tag := ps.Path, ps.Tag
 	if dir == "" {
 		return nil, fmt.Errorf("reading %s: no folder given (write oci:DIR or oci:DIR:TAG)", ref)
+	}
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return nil, fmt.Errorf("reading the OCI layout %s: it is a file, not a folder (write docker-archive:%s for a tarball)", dir, dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "oci-layout")); errors.Is(err, os.ErrNotExist) {
+		if _, derr := os.Stat(dir); derr == nil {
+			return nil, fmt.Errorf("reading the OCI layout %s: it is a folder that is not an OCI image layout (it has no oci-layout file): give a folder written by `strata build --oci DIR` or `skopeo copy ... oci:DIR:TAG`", dir)
+		}
 	}
 	p, err := layout.FromPath(dir)
 	if err != nil {
@@ -380,7 +470,7 @@ func loadDaemon(ctx context.Context, ref, nm string) (*Ref, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s from the Docker Engine: %w (check `docker image ls %s` and that DOCKER_HOST points at a running engine)", nm, err, nm)
 	}
-	out, err := imageRef(ref, img)
+	out, err := imageRef(ref, daemonImage{img})
 	if err != nil {
 		return nil, err
 	}
@@ -388,6 +478,26 @@ func loadDaemon(ctx context.Context, ref, nm string) (*Ref, error) {
 		out.Tag = t.Context().RepositoryStr() + ":" + t.TagStr()
 	}
 	return out, nil
+}
+
+// daemonImage reads the config from the image's own config blob.
+// go-containerregistry's daemon image rebuilds ConfigFile from the
+// Engine's inspect and history answers, and the history API lists the
+// newest layer first: every layer's history entry (strata's titles) would
+// be shown against the wrong layer, and sizes of 0 would count as empty
+// layers. The blob `docker save` exports is the config as built.
+type daemonImage struct{ v1.Image }
+
+func (d daemonImage) ConfigFile() (*v1.ConfigFile, error) {
+	raw, err := d.RawConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading the image config from the Docker Engine: %w", err)
+	}
+	cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("parsing the image config from the Docker Engine: %w", err)
+	}
+	return cf, nil
 }
 
 func loadRemote(ctx context.Context, ref string, opt Options) (*Ref, error) {

@@ -252,10 +252,69 @@ func TestLoadDockerEngine(t *testing.T) {
 	if fmt.Sprint(got.RootFS.DiffIDs) != fmt.Sprint(want.RootFS.DiffIDs) {
 		t.Errorf("diffIDs from Docker %v, want %v", got.RootFS.DiffIDs, want.RootFS.DiffIDs)
 	}
+	// The Engine's history API lists the newest layer first; the history
+	// must still line up with the layers, as in the image's own config.
+	var gotH, wantH []string
+	for _, h := range got.History {
+		gotH = append(gotH, h.CreatedBy)
+	}
+	for _, h := range want.History {
+		wantH = append(wantH, h.CreatedBy)
+	}
+	if fmt.Sprint(gotH) != fmt.Sprint(wantH) {
+		t.Errorf("history from Docker %q, want the image's %q", gotH, wantH)
+	}
 	if len(r.RawManifest) == 0 {
 		t.Error("no manifest bytes")
 	}
 	if _, err := imageref.Load(context.Background(), "docker:strata-imageref-test:missing", imageref.Options{}); err == nil {
 		t.Error("a missing Docker image loads")
+	}
+}
+
+// TestLocalPathErrors: an existing local path is read as a file or folder
+// (never looked up in a registry) and the error says what it is not.
+func TestLocalPathErrors(t *testing.T) {
+	dir := t.TempDir()
+	img, err := imagetest.Sample()
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(dir, "good.tar")
+	tag, _ := name.NewTag("sample:1")
+	if err := tarball.WriteToFile(good, tag, img); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, b []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("notes", []byte("not an image\n"))
+	write("cut.tar", b[:len(b)/2])
+	if err := os.Mkdir(filepath.Join(dir, "folder"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ ref, want string }{
+		{"notes", "it is not a tar archive"},
+		{"cut.tar", "truncated or damaged"},
+		{"folder", "a folder that is not an OCI image layout"},
+		{"oci:notes", "it is a file, not a folder"},
+		{"docker-archive:folder", "it is a folder, not a tarball"},
+	} {
+		if p := imageref.Parse(c.ref, dir); p.Kind == imageref.KindRegistry {
+			t.Errorf("Parse(%s) is a registry reference although %s exists", c.ref, p.Path)
+		}
+		_, err := imageref.Load(context.Background(), c.ref, imageref.Options{Dir: dir})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Load(%s): error %v, want one saying %q", c.ref, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "several images") {
+			t.Errorf("Load(%s): %v blames several images", c.ref, err)
+		}
 	}
 }

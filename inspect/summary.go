@@ -17,8 +17,15 @@ import (
 // For an index it lists the platform manifests instead.
 type Summary struct {
 	Name      string `json:"name"`
-	Digest    string `json:"digest"`
-	MediaType string `json:"mediaType"`
+	Digest string `json:"digest"`
+	// ImageID is the config digest: the one digest every output of an
+	// image shares (Docker shows it as the image ID).
+	ImageID string `json:"imageID,omitempty"`
+	// DigestComputed says the reference stores no manifest (a docker
+	// archive, the Docker Engine): Digest is computed by the reader and
+	// matches no output; compare ImageID instead.
+	DigestComputed bool   `json:"digestComputed,omitempty"`
+	MediaType      string `json:"mediaType"`
 	// Manifests are an index's entries; empty for an image.
 	Manifests []ManifestEntry `json:"manifests,omitempty"`
 
@@ -82,6 +89,10 @@ func Summarize(r *imageref.Ref) (*Summary, error) {
 		return nil, fmt.Errorf("reading config of %s: %w", r.Name, err)
 	}
 	s.Platform = platformOf(cf)
+	if cn, err := img.ConfigName(); err == nil {
+		s.ImageID = cn.String()
+	}
+	s.DigestComputed = r.Kind == imageref.KindArchive || r.Kind == imageref.KindDaemon
 	if !cf.Created.IsZero() {
 		t := cf.Created.UTC()
 		s.Created = &t
@@ -222,7 +233,14 @@ func Config(r *imageref.Ref) ([]byte, error) {
 func (s *Summary) Text(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Name:\t%s\n", s.Name)
-	fmt.Fprintf(tw, "Digest:\t%s\n", s.Digest)
+	if s.DigestComputed {
+		fmt.Fprintf(tw, "Digest:\t%s (computed: this form stores no manifest; compare the image ID)\n", s.Digest)
+	} else {
+		fmt.Fprintf(tw, "Digest:\t%s\n", s.Digest)
+	}
+	if s.ImageID != "" {
+		fmt.Fprintf(tw, "Image ID:\t%s\n", s.ImageID)
+	}
 	fmt.Fprintf(tw, "Media type:\t%s\n", s.MediaType)
 	if len(s.Manifests) > 0 || s.Config == nil {
 		fmt.Fprintf(tw, "Manifests:\t%d\n", len(s.Manifests))

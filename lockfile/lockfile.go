@@ -58,13 +58,45 @@ func Read(path string) (*File, error) {
 	}
 	var f File
 	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("reading %s: %w (delete it and run `strata lock` to write a fresh one)", path, err)
+		return nil, &UnreadableError{Path: path, Err: err}
 	}
 	if f.Version != Version {
-		return nil, fmt.Errorf("%s has lock version %d, this strata writes %d: run `strata lock --update`", path, f.Version, Version)
+		return nil, &UnreadableError{Path: path, Version: f.Version}
 	}
 	return &f, nil
 }
+
+// UnreadableError is a lock this strata cannot use: damaged (Err set) or
+// written in another format version. `strata lock --update` replaces it
+// (build.Resolve branches on it with errors.As).
+type UnreadableError struct {
+	Path string
+	// Version is the lock's format version when it parsed.
+	Version int
+	// Err is why it did not parse.
+	Err error
+}
+
+// What says what is wrong with the lock, without its path: "it is not a
+// readable lock (…)", "it has lock format version 2, …".
+func (e *UnreadableError) What() string {
+	switch {
+	case e.Err != nil:
+		return fmt.Sprintf("it is not a readable lock (%v)", e.Err)
+	case e.Version > Version:
+		return fmt.Sprintf("it has lock format version %d, written by a newer strata (this one reads version %d)", e.Version, Version)
+	}
+	return fmt.Sprintf("it has lock format version %d, this strata reads version %d", e.Version, Version)
+}
+
+func (e *UnreadableError) Error() string {
+	if e.Version > Version {
+		return fmt.Sprintf("%s: %s: use the newer strata, or run `strata lock --update` to replace it with a version %d lock (every input is resolved again)", e.Path, e.What(), Version)
+	}
+	return fmt.Sprintf("%s: %s: run `strata lock --update` to replace it (every input is resolved again)", e.Path, e.What())
+}
+
+func (e *UnreadableError) Unwrap() error { return e.Err }
 
 // Marshal renders the lock as indented JSON with a final newline; each
 // section is re-indented so the file is diff-friendly.

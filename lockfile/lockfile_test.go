@@ -1,6 +1,7 @@
 package lockfile
 
 import (
+	"errors"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -54,5 +55,15 @@ func TestReadErrors(t *testing.T) {
 	os.WriteFile(old, []byte(`{"version": 0}`), 0o644)
 	if _, err := Read(old); err == nil || !strings.Contains(err.Error(), "--update") {
 		t.Errorf("old version: %v", err)
+	}
+	newer := filepath.Join(dir, "newer")
+	os.WriteFile(newer, []byte(`{"version": 7}`), 0o644)
+	_, err := Read(newer)
+	var ue *UnreadableError
+	if !errors.As(err, &ue) || ue.Version != 7 || !strings.Contains(err.Error(), "newer strata") || !strings.Contains(err.Error(), "strata lock --update") {
+		t.Errorf("newer version: %v", err)
+	}
+	if _, err := Read(bad); !errors.As(err, &ue) || ue.Err == nil {
+		t.Errorf("corrupt lock: %v is not an UnreadableError", err)
 	}
 }

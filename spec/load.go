@@ -182,6 +182,10 @@ func checkKeys(file string, n ast.Node, t reflect.Type, prefix string) Errors {
 				errs = append(errs, e)
 				continue
 			}
+			if e := typeMismatch(file, path, kv.Value, ft); e != nil {
+				errs = append(errs, e)
+				continue
+			}
 			errs = append(errs, checkKeys(file, kv.Value, ft, path)...)
 		}
 	case *ast.MappingValueNode:
@@ -191,10 +195,105 @@ func checkKeys(file string, n ast.Node, t reflect.Type, prefix string) Errors {
 			return nil
 		}
 		for i, v := range node.Values {
-			errs = append(errs, checkKeys(file, v, t.Elem(), fmt.Sprintf("%s[%d]", prefix, i))...)
+			path := fmt.Sprintf("%s[%d]", prefix, i)
+			if e := typeMismatch(file, path, v, t.Elem()); e != nil {
+				errs = append(errs, e)
+				continue
+			}
+			errs = append(errs, checkKeys(file, v, t.Elem(), path)...)
 		}
 	}
 	return errs
+}
+
+// typeMismatch reports a value whose YAML shape the key's type cannot
+// take, in the spec's words ("a whole number", "a list"), so the decoder's
+// Go type names never reach the user. Any scalar may stand for a string
+// (YAML reads 0755 or true unquoted as other types).
+func typeMismatch(file, key string, n ast.Node, t reflect.Type) *Error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n == nil || n.Type() == ast.NullType {
+		return nil
+	}
+	if a, ok := n.(*ast.AnchorNode); ok {
+		n = a.Value
+	}
+	if _, ok := n.(*ast.AliasNode); ok {
+		return nil
+	}
+	if tn, ok := n.(*ast.TagNode); ok {
+		n = tn.Value
+	}
+	var want, example string
+	ok := true
+	switch n.(type) {
+	case *ast.MappingNode, *ast.MappingValueNode:
+		ok = t.Kind() == reflect.Struct || t.Kind() == reflect.Map || t.Kind() == reflect.Interface
+	case *ast.SequenceNode:
+		ok = t.Kind() == reflect.Slice || t.Kind() == reflect.Interface
+	case *ast.IntegerNode:
+		ok = t.Kind() != reflect.Bool && t.Kind() != reflect.Slice && t.Kind() != reflect.Struct && t.Kind() != reflect.Map
+	case *ast.BoolNode:
+		ok = t.Kind() == reflect.Bool || t.Kind() == reflect.String || t.Kind() == reflect.Interface
+	default: // strings, floats and other scalars
+		ok = t.Kind() == reflect.String || t.Kind() == reflect.Interface
+	}
+	if ok {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.String:
+		want, example = "a string", `key: "text"`
+	case reflect.Bool:
+		want, example = "true or false", "key: true"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		want, example = "a whole number", "key: 1000"
+	case reflect.Slice:
+		want, example = "a list", "key: [a, b], or one `- item` per line"
+	case reflect.Map:
+		want, example = "a mapping", "key: {NAME: value}"
+	case reflect.Struct:
+		want, example = "a mapping of keys", "key: followed by indented `subkey: value` lines"
+	default:
+		return nil
+	}
+	line := 0
+	if tok := n.GetToken(); tok != nil && tok.Position != nil {
+		line = tok.Position.Line
+	}
+	e := &Error{File: file, Line: line, Key: key, Msg: fmt.Sprintf("is %s, but it must be %s", shapeOf(n), want)}
+	if strings.HasSuffix(key, "]") {
+		e.Fix = "each item of this list must be " + want
+	} else {
+		last := key
+		if i := strings.LastIndex(key, "."); i >= 0 {
+			last = key[i+1:]
+		}
+		e.Fix = "write it as " + strings.Replace(example, "key", last, 1)
+	}
+	return e
+}
+
+// shapeOf names a YAML value's shape in the spec's words.
+func shapeOf(n ast.Node) string {
+	switch n.(type) {
+	case *ast.MappingNode, *ast.MappingValueNode:
+		return "a mapping"
+	case *ast.SequenceNode:
+		return "a list"
+	case *ast.IntegerNode:
+		return "a number"
+	case *ast.FloatNode:
+		return "a decimal number"
+	case *ast.BoolNode:
+		return "true or false"
+	}
+	if sn, ok := n.(*ast.StringNode); ok {
+		return fmt.Sprintf("the text %q", sn.Value)
+	}
+	return fmt.Sprintf("the text %q", n.String())
 }
 
 func joinKey(prefix, key string) string {

@@ -183,7 +183,7 @@ func notFound(g *closure.Graph, target string) error {
 		cands = cands[:5]
 	}
 	if len(cands) == 0 {
-		return fmt.Errorf("%s is not in the closure (%d nodes): check the name with `strata inspect closure`", target, len(g.Nodes))
+		return fmt.Errorf("%s is not in the closure (%d nodes): list the names it has with `strata inspect SPEC --view closure`, or IMAGE for an image", target, len(g.Nodes))
 	}
 	var close []string
 	for _, c := range cands {

@@ -107,6 +107,10 @@ func TestChainsUnknownNamesCloseOnes(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "not in the closure") {
 		t.Errorf("error %v", err)
 	}
+	// The hint is a command that runs: inspect takes the view as --view.
+	if err == nil || !strings.Contains(err.Error(), "`strata inspect SPEC --view closure`") {
+		t.Errorf("error %v should name a valid inspect command", err)
+	}
 }
 
 func TestChainsCycle(t *testing.T) {

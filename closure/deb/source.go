@@ -3,6 +3,7 @@ package deb
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -396,6 +397,11 @@ func (s *Source) fetchDeb(ctx context.Context, f *fetcher, p LockedPackage) erro
 	err := f.do(ctx, p.Filename, blobTimeout, func(r io.Reader) error {
 		lr := &countReader{r: io.LimitReader(r, p.Size+1)}
 		if _, err := s.store.PutBlob(lr, p.SHA256); err != nil {
+			if lr.err != nil {
+				// The connection broke mid-download: a network failure
+				// (retried), not a file that fails its check.
+				return fmt.Errorf("%w after %d of %d bytes: %w", errCutShort, lr.n, p.Size, lr.err)
+			}
 			return fmt.Errorf("%w: %s %s: %v", errIntegrity, p.Name, p.Version, err)
 		}
 		if lr.n != p.Size {
@@ -403,20 +409,37 @@ func (s *Source) fetchDeb(ctx context.Context, f *fetcher, p LockedPackage) erro
 		}
 		return nil
 	})
-	if err != nil {
+	var se *statusError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errIntegrity):
 		return fmt.Errorf("downloading %s %s: %w (the mirror serves a file that does not match the signed index; retry later or set debian.mirror to another mirror)", p.Name, p.Version, err)
+	case errors.As(err, &se):
+		return fmt.Errorf("downloading %s %s: %w (the mirror %s does not serve it: retry later, run `strata lock --update` if the archive dropped this version, or set debian.mirror to another mirror)", p.Name, p.Version, err, f.base)
+	case ctx.Err() != nil:
+		return fmt.Errorf("downloading %s %s: %w", p.Name, p.Version, err)
+	case errors.Is(err, errCutShort):
+		return fmt.Errorf("downloading %s %s: lost the connection to the mirror %s: %w (retry later, check the network and proxy settings, or set debian.mirror to another mirror)", p.Name, p.Version, f.base, err)
 	}
-	return nil
+	return fmt.Errorf("downloading %s %s: could not reach the mirror %s: %w (check the network, the proxy settings (HTTPS_PROXY) and the mirror's name, or set debian.mirror to another mirror)", p.Name, p.Version, f.base, err)
 }
 
+// errCutShort marks a download whose connection broke before the end.
+var errCutShort = errors.New("the download stopped")
+
 type countReader struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	err error // the first read error other than io.EOF
 }
 
 func (c *countReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = err
+	}
 	return n, err
 }
 

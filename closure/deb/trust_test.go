@@ -3,8 +3,11 @@ package deb
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -303,5 +306,61 @@ func TestSeveralComponents(t *testing.T) {
 	_, err = New(s, testStore(t)).ResolveLock(context.Background(), amd64Request(nil))
 	if err == nil || !strings.Contains(err.Error(), "no package named extra in testing/main amd64") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// TestDebMirrorUnreachable: a refused connection is a network error naming
+// the mirror, never "does not match the signed index".
+func TestDebMirrorUnreachable(t *testing.T) {
+	a := newTestArchive(t, standardPackages())
+	st := testStore(t)
+	src := New(a.spec("hello"), st)
+	l, err := src.ResolveLock(context.Background(), amd64Request(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mirror := a.srv.URL
+	a.srv.Close()
+	err = src.fetchDebs(context.Background(), amd64Request(nil), l)
+	if err == nil {
+		t.Fatal("downloads from a closed mirror succeeded")
+	}
+	for _, w := range []string{"could not reach the mirror " + mirror, "connection refused", "debian.mirror"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not contain %q", err, w)
+		}
+	}
+	if strings.Contains(err.Error(), "does not match") || errors.Is(err, errIntegrity) {
+		t.Errorf("a refused connection is reported as an integrity failure: %v", err)
+	}
+}
+
+// TestDebDownloadCutShort: a connection that drops mid-download is retried
+// and, if it keeps dropping, reported as a network failure.
+func TestDebDownloadCutShort(t *testing.T) {
+	a := newTestArchive(t, standardPackages())
+	st := testStore(t)
+	src := New(a.spec("hello"), st)
+	l, err := src.ResolveLock(context.Background(), amd64Request(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := a.get(strings.TrimPrefix(r.URL.Path, "/"))
+		w.Header().Set("Content-Length", fmt.Sprint(len(b)))
+		w.Write(b[:len(b)/2])
+		// Returning with fewer bytes than announced drops the connection.
+	}))
+	defer srv.Close()
+	fc := &fetcher{client: http.DefaultClient, base: srv.URL}
+	err = src.fetchDeb(context.Background(), fc, l.Packages[0])
+	if err == nil {
+		t.Fatal("a cut-short download was accepted")
+	}
+	if !strings.Contains(err.Error(), "lost the connection to the mirror "+srv.URL) || errors.Is(err, errIntegrity) {
+		t.Errorf("a dropped connection is reported as %v", err)
+	}
+	if st.HasBlob(l.Packages[0].SHA256) {
+		t.Error("the partial .deb is in the store")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 	"github.com/stratabuild/strata/build"
 	"github.com/stratabuild/strata/closure"
@@ -140,6 +141,11 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 			specs = append(specs, s)
 		}
 	}
+	if f.outDir != "" {
+		if err := sameOutputs(specs); err != nil {
+			return err
+		}
+	}
 	log := g.events()
 	// One image to -o/--oci/--push: streaming sinks write layers while
 	// the build makes them.
@@ -174,7 +180,7 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 	written := map[*build.Result][]sink.Result{}
 	for _, r := range results {
 		if !r.Reproducible {
-			fmt.Fprintf(g.stderr, "strata: warning: %s uses created: now, so its digest changes on every build (not reproducible)\n", r.Spec.Name)
+			log.With("strata").Warnf("%s uses created: now, so its digest changes on every build (not reproducible)", r.Spec.Name)
 		}
 		sinks, err := sinksFor(f, r, len(results) > 1)
 		if err != nil {
@@ -185,7 +191,7 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 			sinks = append(sinks, daemon.New())
 		}
 		if len(sinks) == 0 {
-			fmt.Fprintf(g.stderr, "strata: built %s but wrote it nowhere: add -o FILE, --oci DIR, --push REF or --load\n", r.Tag)
+			log.With("strata").Warnf("built %s but wrote it nowhere: add -o FILE, --oci DIR, --push REF or --load", r.Tag)
 		}
 		outs, err := streams.write(c.Context(), sinks, r)
 		if err != nil {
@@ -209,7 +215,7 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		for i, r := range results {
 			all[i] = summarize(r)
 			for _, o := range written[r] {
-				all[i].Outputs = append(all[i].Outputs, outputSummary{Sink: o.Sink, Ref: o.Ref, Digest: o.Digest.String(), ImageID: o.ImageID})
+				all[i].Outputs = append(all[i].Outputs, outputOf(o))
 				if strings.HasPrefix(o.Sink, "registry:") {
 					all[i].Pushed = append(all[i].Pushed, o.Ref)
 				}
@@ -222,7 +228,12 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 	}
 	if f.output != "-" && !g.quiet {
 		for _, r := range results {
-			fmt.Fprintf(g.stderr, "%s %s\n", r.Tag, r.Digest)
+			if len(written[r]) == 0 {
+				fmt.Fprintf(g.stderr, "%s %s\n", r.Tag, r.Digest)
+			}
+			for _, o := range written[r] {
+				fmt.Fprintln(g.stderr, outputLine(r.Tag, outputOf(o)))
+			}
 		}
 	}
 	return nil
@@ -343,6 +354,20 @@ func pushSinks(st *store.Store, f buildFlags, log *events.Log) []sink.Sink {
 	return out
 }
 
+// sameOutputs refuses, before anything is built, two specs that --out-dir
+// would write to the same DIR/NAME.tar: the second would replace the first.
+func sameOutputs(specs []*spec.Spec) error {
+	seen := map[string]*spec.Spec{}
+	for _, s := range specs {
+		n := safeName(s.Name)
+		if o, ok := seen[n]; ok {
+			return fmt.Errorf("--out-dir: %s and %s are both named %q, so both would be written to %s.tar: give one of them another `name:`", o.Path, s.Path, s.Name, n)
+		}
+		seen[n] = s
+	}
+	return nil
+}
+
 func safeName(name string) string {
 	return filepath.Base(name)
 }
@@ -354,17 +379,24 @@ type layerSummary struct {
 	Title  string `json:"title"`
 	// Nodes are the closure nodes the layer holds ("deb:libc6:amd64").
 	Nodes []string `json:"nodes,omitempty"`
+	// Base marks a layer of the spec's base: image.
+	Base bool `json:"base,omitempty"`
 }
 
 type platformSummary struct {
 	Platform string         `json:"platform"`
 	Digest   string         `json:"digest"`
+	ImageID  string         `json:"imageID"`
 	Layers   []layerSummary `json:"layers"`
 	Size     int64          `json:"size"`
 }
 
+// buildSummary is `build --json`. Digest is the manifest (or index)
+// digest that OCI layouts and registries hold; ImageID is the config
+// digest, the ID docker-archives and the Docker Engine show.
 type buildSummary struct {
 	Digest       string            `json:"digest"`
+	ImageID      string            `json:"imageID,omitempty"`
 	Tag          string            `json:"tag"`
 	Layers       []layerSummary    `json:"layers"`
 	Size         int64             `json:"size"`
@@ -377,11 +409,39 @@ type buildSummary struct {
 	Outputs []outputSummary `json:"outputs,omitempty"`
 }
 
+// outputSummary is one output and the digest it holds: a manifest digest
+// for OCI layouts and registries; docker-archives and the Docker Engine
+// store no manifest, only the config, so they have an image ID alone.
 type outputSummary struct {
 	Sink    string `json:"sink"`
 	Ref     string `json:"ref"`
-	Digest  string `json:"digest"`
+	Digest  string `json:"digest,omitempty"`
 	ImageID string `json:"imageID,omitempty"`
+}
+
+// holdsManifest reports whether a sink's output stores the manifest.
+func holdsManifest(sinkName string) bool {
+	return !strings.HasPrefix(sinkName, "docker-archive:") && !strings.HasPrefix(sinkName, "docker-daemon")
+}
+
+func outputOf(o sink.Result) outputSummary {
+	out := outputSummary{Sink: o.Sink, Ref: o.Ref, ImageID: o.ImageID}
+	if holdsManifest(o.Sink) {
+		out.Digest = o.Digest.String()
+	}
+	return out
+}
+
+// outputLine is the text line of one output: its digest in the form the
+// output holds it.
+func outputLine(tag string, o outputSummary) string {
+	switch {
+	case o.Digest != "" && o.ImageID != "":
+		return fmt.Sprintf("%s %s digest %s image ID %s", tag, o.Sink, o.Digest, o.ImageID)
+	case o.Digest != "":
+		return fmt.Sprintf("%s %s digest %s", tag, o.Sink, o.Digest)
+	}
+	return fmt.Sprintf("%s %s image ID %s", tag, o.Sink, o.ImageID)
 }
 
 func summarize(r *build.Result) buildSummary {
@@ -394,14 +454,15 @@ func summarize(r *build.Result) buildSummary {
 				ps.Size += l.Size
 			}
 		}
-		for _, l := range im.Layers {
-			ps.Layers = append(ps.Layers, layerSummary{Digest: l.Digest.String(), DiffID: l.DiffID.String(), Size: l.Size, Title: l.Title, Nodes: l.Nodes})
+		if cn, err := im.Image.ConfigName(); err == nil {
+			ps.ImageID = cn.String()
 		}
+		ps.Layers = allLayers(im)
 		s.Platforms = append(s.Platforms, ps)
 	}
 	sort.Slice(s.Platforms, func(i, j int) bool { return s.Platforms[i].Platform < s.Platforms[j].Platform })
 	if len(s.Platforms) == 1 {
-		s.Layers, s.Size = s.Platforms[0].Layers, s.Platforms[0].Size
+		s.Layers, s.Size, s.ImageID = s.Platforms[0].Layers, s.Platforms[0].Size, s.Platforms[0].ImageID
 		s.Platforms = nil
 	} else {
 		for _, p := range s.Platforms {
@@ -409,4 +470,50 @@ func summarize(r *build.Result) buildSummary {
 		}
 	}
 	return s
+}
+
+// allLayers lists every layer of the image in order, a base image's
+// included (marked base, titled by their history line), not only the
+// layers strata built.
+func allLayers(im *build.Image) []layerSummary {
+	own := map[string]layerSummary{}
+	for _, l := range im.Layers {
+		own[l.Digest.String()] = layerSummary{Digest: l.Digest.String(), DiffID: l.DiffID.String(), Size: l.Size, Title: l.Title, Nodes: l.Nodes}
+	}
+	ls, err := im.Image.Layers()
+	if err != nil {
+		return nil
+	}
+	var hist []v1.History
+	if cf, err := im.Image.ConfigFile(); err == nil {
+		for _, h := range cf.History {
+			if !h.EmptyLayer {
+				hist = append(hist, h)
+			}
+		}
+	}
+	out := make([]layerSummary, 0, len(ls))
+	for i, l := range ls {
+		d, err := l.Digest()
+		if err != nil {
+			continue
+		}
+		if o, ok := own[d.String()]; ok {
+			out = append(out, o)
+			delete(own, d.String())
+			continue
+		}
+		b := layerSummary{Digest: d.String(), Base: true, Title: "base layer"}
+		if id, err := l.DiffID(); err == nil {
+			b.DiffID = id.String()
+		}
+		if sz, err := l.Size(); err == nil {
+			b.Size = sz
+		}
+		if i < len(hist) && hist[i].CreatedBy != "" {
+			b.Title = "base: " + strings.TrimSpace(hist[i].CreatedBy)
+		}
+		out = append(out, b)
+	}
+	return out
 }

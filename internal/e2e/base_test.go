@@ -33,8 +33,15 @@ config:
 	tag := UniqueTag(t, "onbase")
 	out := filepath.Join(t.TempDir(), "x.tar")
 	r := buildJSON(t, nil, "build", app, "--cache", cache, "--tag", tag, "-o", out)
-	if n := len(r["layers"].([]any)); n != 1 {
-		t.Errorf("strata added %d layers, want 1", n)
+	// --json lists every layer, the base's marked (issue 13 item 4).
+	own := 0
+	for _, l := range r["layers"].([]any) {
+		if b, _ := l.(map[string]any)["base"].(bool); !b {
+			own++
+		}
+	}
+	if n := len(r["layers"].([]any)); own != 1 || n < 2 {
+		t.Errorf("strata added %d layers of %d, want 1 on top of the base's", own, n)
 	}
 	Cmd(t, "docker", "load", "-i", out)
 	// The entrypoint comes from the base; the spec's env wins per variable.

@@ -38,6 +38,7 @@ var allowedImports = map[string][]string{
 	"closure/nix":                 {"cache", "closure", "imagefs", "internal/purl", "spec"},
 	"closure/nix/nixtest":         {"internal/testutil"},
 	"baseimage":                   {"imageref", "registry"},
+	"elfdeps":                     {"closure"},
 	// cache, layers, images
 	"store":    {"cache", "internal/atomicfile"},
 	"lockfile": {"internal/atomicfile"},

@@ -44,6 +44,8 @@ var allowedImports = map[string][]string{
 	"lockfile": {"internal/atomicfile"},
 	"layer":    {"cache", "closure"},
 	"image":    {"cache", "closure", "layer", "spec"},
+	// build steps: the sandbox a step runs in
+	"sandbox": {"closure"},
 	// the pipeline as a library: no sink, no CLI
 	"build": {"baseimage", "cache", "closure", "closure/deb", "closure/files", "closure/nix", "events", "image", "layer", "layering", "lockfile", "registry", "rootfs", "spec"},
 	// registry client and image reading

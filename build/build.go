@@ -48,6 +48,9 @@ type Options struct {
 	ExtraSources []closure.Source
 	// Registry configures registry access for base images.
 	Registry registry.Options
+	// Check runs every build step again, ignoring the cache, and fails at
+	// the first output that differs (strata build --check).
+	Check bool
 	// Strategy and Budget override every spec's layering settings.
 	Strategy string
 	Budget   int
@@ -104,6 +107,9 @@ type Resolved struct {
 	// Bases are the base images per platform (nil entries without base).
 	Bases []v1.Image
 	Lock  *lockfile.File
+	// Recorded names the sources whose lock sections a build records
+	// (closure.Recorder: build steps' output hashes).
+	Recorded []string
 }
 
 // ParsePlatform reads os/arch[/variant].
@@ -249,6 +255,9 @@ func Resolve(ctx context.Context, s *spec.Spec, opt Options, ro ResolveOptions) 
 				}
 			}
 			results[src.Name()] = res
+			if _, ok := src.(closure.Recorder); ok && !contains(out.Recorded, src.Name()) {
+				out.Recorded = append(out.Recorded, src.Name())
+			}
 			if res.Graph != nil {
 				if err := g.Merge(res.Graph); err != nil {
 					return nil, err
@@ -320,7 +329,51 @@ func BuildFleet(ctx context.Context, specs []*spec.Spec, opt Options) ([]*Result
 		}
 		results[i] = res
 	}
+	for _, r := range resolved {
+		if err := recordLock(r, opt); err != nil {
+			return nil, err
+		}
+	}
 	return results, nil
+}
+
+// recordLock writes the sections of closure.Recorder sources (build
+// steps' output hashes) into the spec's existing strata.lock when they
+// changed. Without a lock nothing is written (`strata lock` makes one);
+// with --frozen the lock is never rewritten.
+func recordLock(r *Resolved, opt Options) error {
+	if opt.NoLock || opt.Frozen || len(r.Recorded) == 0 {
+		return nil
+	}
+	path := LockPath(r.Spec)
+	lf, err := lockfile.Read(path)
+	if err != nil || lf == nil {
+		return nil // no lock (or one the build already refused to read)
+	}
+	changed := false
+	for _, name := range r.Recorded {
+		for _, p := range r.Platforms {
+			got := r.Lock.Section(name, p.String())
+			if got == nil || sameJSON(lf.Section(name, p.String()), got) {
+				continue
+			}
+			lf.Set(name, p.String(), got)
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	opt.Env.Events.Infof("recording build step outputs in %s", path)
+	return lockfile.Write(path, lf)
+}
+
+func sameJSON(a, b json.RawMessage) bool {
+	var x, y bytes.Buffer
+	if json.Compact(&x, a) != nil || json.Compact(&y, b) != nil {
+		return false
+	}
+	return bytes.Equal(x.Bytes(), y.Bytes())
 }
 
 // planAll plans every platform of every spec; specs whose strategy is

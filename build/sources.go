@@ -12,6 +12,7 @@ import (
 	"github.com/stratabuild/strata/closure/nix"
 	"github.com/stratabuild/strata/rootfs"
 	"github.com/stratabuild/strata/spec"
+	"github.com/stratabuild/strata/step"
 )
 
 // A Factory returns the sources one kind of input needs for a spec: none
@@ -23,7 +24,7 @@ type Factory func(s *spec.Spec, c cache.Cache) []closure.Source
 // hashed for --frozen: packages first, the accounts, local files, then the
 // base image.
 func DefaultFactories(opt Options) []Factory {
-	return []Factory{deb.Factory, nix.Factory, rootfsFactory, files.Factory, baseFactory(opt)}
+	return []Factory{deb.Factory, nix.Factory, step.Factory(step.Options{Check: opt.Check}), rootfsFactory, files.Factory, baseFactory(opt)}
 }
 
 // rootfsFactory gives images without a distribution the accounts, homes,
@@ -111,4 +112,13 @@ func order(sources []closure.Source) ([]closure.Source, error) {
 		}
 	}
 	return out, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

@@ -15,6 +15,7 @@ const (
 	KindFiles     Kind = "files"
 	KindGenerated Kind = "generated"
 	KindBase      Kind = "base"
+	KindStep      Kind = "step"
 )
 
 // Node is one unit of the closure: a Debian package, a Nix store path, a
@@ -59,15 +60,39 @@ func (g *Graph) Add(n *Node) error {
 	return nil
 }
 
-// Merge adds every node and root of o to g.
+// Merge adds every node and root of o to g. A node g already has is kept
+// when both have the same contents key (two sources reached the same
+// package, e.g. libc6 from the image's packages and from a build step's
+// runtime closure); with different contents it is an error naming both
+// versions.
 func (g *Graph) Merge(o *Graph) error {
 	for _, id := range o.IDs() {
-		if err := g.Add(o.Nodes[id]); err != nil {
+		n := o.Nodes[id]
+		if have, dup := g.Nodes[id]; dup {
+			if have == n || (have.Contents != nil && n.Contents != nil && have.Contents.Key() == n.Contents.Key()) {
+				continue
+			}
+			return fmt.Errorf("closure: %s comes twice with different contents (versions %q and %q): pin one version for both (for example in debian.packages)", id, have.Version, n.Version)
+		}
+		if err := g.Add(n); err != nil {
 			return err
 		}
 	}
-	g.Roots = append(g.Roots, o.Roots...)
+	for _, r := range o.Roots {
+		if !contains(g.Roots, r) {
+			g.Roots = append(g.Roots, r)
+		}
+	}
 	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // IDs returns the node IDs in bytewise order.

@@ -117,6 +117,10 @@ type Result struct {
 	// Base is the image the nodes go on top of, from a base-image source;
 	// nil for every other source.
 	Base v1.Image
+	// Private holds what the source resolved for the sources that need it
+	// and that does not go in the image: a build step's build closure, a
+	// step's output before a files entry places it.
+	Private *Graph
 }
 
 // Source turns one part of a spec into graph nodes.
@@ -139,6 +143,14 @@ type Locker interface {
 // that --frozen tells when the spec changed since the lock was written.
 type InputKeyer interface {
 	InputsKey() (json.RawMessage, error)
+}
+
+// Recorder is a Source whose lock section records what a build found
+// (a build step's output tree hash) rather than what `strata lock` pins:
+// after a build, build writes such sections back into an existing
+// strata.lock.
+type Recorder interface {
+	RecordsOnBuild()
 }
 
 // Needer is a Source that consumes other sources' results (a build step

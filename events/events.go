@@ -136,6 +136,9 @@ func (e Event) Text() string {
 		if scope != "" {
 			scope += " "
 		}
+		if e.Total == 0 { // a stream of lines (a build step's log), no count
+			return fmt.Sprintf("[%s] %s", strings.TrimSpace(scope), e.Subject)
+		}
 		return fmt.Sprintf("[%s%d/%d] %s", scope, e.Done, e.Total, e.Subject)
 	case Notice, Warning:
 		p := e.Kind.String() + ": " + e.Message

@@ -162,7 +162,17 @@ func checkKeys(file string, n ast.Node, t reflect.Type, prefix string) Errors {
 	switch node := n.(type) {
 	case *ast.MappingNode:
 		if t.Kind() == reflect.Map {
-			return nil
+			et := t.Elem()
+			for et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			if et.Kind() != reflect.Struct {
+				return nil
+			}
+			for _, kv := range node.Values { // map values of a struct type: check their keys
+				errs = append(errs, checkKeys(file, kv.Value, et, joinKey(prefix, kv.Key.String()))...)
+			}
+			return errs
 		}
 		if t.Kind() != reflect.Struct {
 			return nil // a type error; the decoder reports it

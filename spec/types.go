@@ -22,6 +22,9 @@ type Spec struct {
 	Accounts *Accounts `yaml:"accounts,omitempty" json:"accounts,omitempty" jsonschema:"description=Extra users and groups for the generated /etc/passwd and /etc/group (root\\, nobody and nonroot are always there); a user without a home gets /home/NAME. Without debian inputs\\, setting it adds a layer with the accounts\\, their homes\\, /tmp\\, nsswitch.conf and a neutral os-release."`
 	// Nix store inputs.
 	Nix *Nix `yaml:"nix,omitempty" json:"nix,omitempty" jsonschema:"description=Nix store paths whose runtime closure goes into the image."`
+	// Builds are build steps: sandboxed, cached commands whose outputs
+	// become image inputs through files entries with `build:`.
+	Builds map[string]*Build `yaml:"builds,omitempty" json:"builds,omitempty" jsonschema:"description=Build steps by name: sandboxed commands run in a build closure; their outputs go into the image through files entries with build: NAME."`
 	// Config is the image's runtime configuration.
 	Config Config `yaml:"config,omitempty" json:"config,omitempty" jsonschema:"description=Runtime configuration of the image."`
 	// Layering decides how the closure is cut into layers.
@@ -35,7 +38,10 @@ type Spec struct {
 // File copies Src (relative to the spec's folder; a folder copies its tree)
 // to the absolute path Dst in the image.
 type File struct {
-	Src string `yaml:"src" json:"src" jsonschema:"required,description=Source path relative to the spec file's folder."`
+	// Build names a build step whose output is the source; Src is then a
+	// path inside that output (default: all of it).
+	Build string `yaml:"build,omitempty" json:"build,omitempty" jsonschema:"description=A build step whose output is copied; src is then a path inside the output (default all of it)."`
+	Src   string `yaml:"src,omitempty" json:"src,omitempty" jsonschema:"description=Source path relative to the spec file's folder (or inside the build step's output with build:)."`
 	Dst string `yaml:"dst" json:"dst" jsonschema:"required,description=Absolute destination path in the image."`
 	// Mode is an octal string like "0755"; default: the source's executable
 	// bit decides 0755 or 0644, folders 0755.

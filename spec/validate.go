@@ -53,9 +53,21 @@ func validate(s *Spec) Errors {
 			add("created", fmt.Sprintf("%q is not an RFC 3339 time", s.Created), "write it like 2024-01-31T12:00:00Z, or `now` (not reproducible)")
 		}
 	}
+	errs = append(errs, validateBuilds(s)...)
 	for i, f := range s.Files {
 		key := fmt.Sprintf("files[%d]", i)
 		switch {
+		case f.Build != "":
+			if _, ok := s.Builds[f.Build]; !ok {
+				fix := "name a step of `builds`"
+				if c := closestOf(f.Build, buildNames(s)); c != "" {
+					fix = fmt.Sprintf("did you mean `%s`?", c)
+				}
+				add(key+".build", fmt.Sprintf("no build step %q", f.Build), fix)
+			}
+			if f.Src != "" && (path.IsAbs(f.Src) || escapes(f.Src)) {
+				add(key+".src", fmt.Sprintf("%q is not a path inside the step's output", f.Src), "write it relative to the output, like bin/server")
+			}
 		case f.Src == "":
 			add(key+".src", "missing", "name a file or folder relative to the spec")
 		case filepath.IsAbs(f.Src):

@@ -36,6 +36,7 @@ type Source struct {
 	spec  *spec.Spec
 	store cache.Cache
 	apt   string
+	name  string
 }
 
 var (
@@ -46,13 +47,17 @@ var (
 // Option configures a Source.
 type Option func(*Source)
 
+// WithName sets the source's name (its lock section), "debian" by
+// default; a build step's closure is "build/STEP/debian".
+func WithName(name string) Option { return func(s *Source) { s.name = name } }
+
 // WithAptRoot replaces /etc/apt as the folder the host's sources are read
 // from (tests).
 func WithAptRoot(dir string) Option { return func(s *Source) { s.apt = dir } }
 
 // New returns the Debian source for s, caching in st.
 func New(s *spec.Spec, st cache.Cache, opts ...Option) *Source {
-	src := &Source{spec: s, store: st}
+	src := &Source{spec: s, store: st, name: "debian"}
 	for _, o := range opts {
 		o(src)
 	}
@@ -68,7 +73,7 @@ func Factory(s *spec.Spec, st cache.Cache) []closure.Source {
 }
 
 // Name implements closure.Source.
-func (s *Source) Name() string { return "debian" }
+func (s *Source) Name() string { return s.name }
 
 // InputsKey implements closure.InputKeyer: the debian block as written.
 func (s *Source) InputsKey() (json.RawMessage, error) { return json.Marshal(s.spec.Debian) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -22,13 +23,52 @@ import (
 )
 
 // Source turns a spec's files entries into nodes "files:000", "files:001", …
+// An entry with `build: STEP` copies from that build step's output, and
+// (unless the step says runtime: none) brings the Debian packages its ELF
+// files need from the step's build closure.
 type Source struct {
-	files []spec.File
-	dir   string
+	files     []spec.File
+	dir       string
+	hasDebian bool
 }
 
 // New returns the source for s's files entries.
-func New(s *spec.Spec) *Source { return &Source{files: s.Files, dir: s.Dir} }
+func New(s *spec.Spec) *Source {
+	return &Source{files: s.Files, dir: s.Dir, hasDebian: s.Debian != nil}
+}
+
+// StepSourceName is the source name of build step name (package step's
+// SourceName; repeated here so that files does not import step).
+func StepSourceName(name string) string { return "build/" + name }
+
+var (
+	_ closure.Needer = (*Source)(nil)
+	_ closure.Locker = (*Source)(nil)
+)
+
+// Needs implements closure.Needer: the build steps whose outputs entries copy.
+func (s *Source) Needs() []string {
+	var out []string
+	for _, f := range s.files {
+		if f.Build != "" && !contains(out, StepSourceName(f.Build)) {
+			out = append(out, StepSourceName(f.Build))
+		}
+	}
+	return out
+}
+
+// Lock implements closure.Locker: files are pinned by content; nothing to
+// lock (and no build step output to read).
+func (s *Source) Lock(context.Context, closure.Request) (json.RawMessage, error) { return nil, nil }
+
+func contains(list []string, x string) bool {
+	for _, y := range list {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
 
 // Factory returns the files source of a spec (every spec has one; it
 // resolves to an empty graph without files entries).
@@ -41,7 +81,16 @@ func (s *Source) Name() string { return "files" }
 // source records no lock section.
 func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Result, error) {
 	g := closure.New()
+	runtime := false
 	for i, f := range s.files {
+		if f.Build != "" {
+			added, err := s.stepEntry(ctx, req, g, i, f)
+			if err != nil {
+				return nil, err
+			}
+			runtime = runtime || added
+			continue
+		}
 		n, err := Node(ctx, s.dir, i, f)
 		if err != nil {
 			return nil, err
@@ -50,6 +99,11 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 			return nil, err
 		}
 		g.Roots = append(g.Roots, n.ID)
+	}
+	if runtime && !s.hasDebian {
+		if err := g.Add(usrMergeNode(req.Platform.Arch)); err != nil {
+			return nil, err
+		}
 	}
 	return &closure.Result{Graph: g}, nil
 }

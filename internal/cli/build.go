@@ -36,6 +36,7 @@ type buildFlags struct {
 	compression string
 	platforms   []string
 	frozen      bool
+	check       bool
 	asJSON      bool
 	push        []string
 	load        bool
@@ -72,6 +73,7 @@ fleet they are planned jointly so that shared packages get identical layers.`,
 	fl.StringVar(&f.tag, "tag", "", "override the spec's tag (TAG or NAME:TAG)")
 	fl.StringVar(&f.compression, "compression", "gzip", "layer compression: none, gzip or zstd")
 	fl.StringSliceVar(&f.platforms, "platform", nil, "override the spec's platforms (os/arch, repeatable)")
+	fl.BoolVar(&f.check, "check", false, "run every build step again, ignoring the cache, and fail at the first file that differs")
 	fl.BoolVar(&f.frozen, "frozen", false, "fail when strata.lock is missing or the spec changed since it was written")
 	fl.BoolVar(&f.asJSON, "json", false, "print a JSON summary of the build")
 	fl.StringArrayVar(&f.push, "push", nil, "push to a registry REF (repeatable; skips blobs already there)")
@@ -167,6 +169,7 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		Platforms:    f.platforms,
 		Env:          closure.Env{Events: log},
 		Frozen:       f.frozen,
+		Check:        f.check,
 		Registry:     registry.Options{Insecure: f.insecure},
 		ExtraSources: extra,
 		NoLock:       len(f.nixPaths) > 0,

@@ -30,7 +30,7 @@ var allowedImports = map[string][]string{
 	"layering":            {"closure"},
 	// sources
 	"rootfs":                      {"closure", "spec"},
-	"closure/files":               {"cache", "closure", "spec"},
+	"closure/files":               {"cache", "closure", "elfdeps", "spec"},
 	"closure/deb":                 {"cache", "closure", "closure/deb/debfile", "closure/deb/sysfiles", "events", "imagefs", "internal/deb822", "internal/httpretry", "internal/purl", "spec"},
 	"closure/deb/debfile":         {"cache", "closure", "internal/deb822"},
 	"closure/deb/debfile/debtest": {},
@@ -47,7 +47,9 @@ var allowedImports = map[string][]string{
 	// build steps: the sandbox a step runs in
 	"sandbox": {"closure"},
 	// the pipeline as a library: no sink, no CLI
-	"build": {"baseimage", "cache", "closure", "closure/deb", "closure/files", "closure/nix", "events", "image", "layer", "layering", "lockfile", "registry", "rootfs", "spec"},
+	"build": {"baseimage", "cache", "closure", "closure/deb", "closure/files", "closure/nix", "events", "image", "layer", "layering", "lockfile", "registry", "rootfs", "spec", "step"},
+	// build steps
+	"step": {"cache", "closure", "closure/deb", "closure/files", "events", "sandbox", "spec"},
 	// registry client and image reading
 	"registry":              {"internal/atomicfile", "internal/httpretry"},
 	"registry/registrytest": {"internal/testutil"},
@@ -66,7 +68,7 @@ var allowedImports = map[string][]string{
 	"inspect":         {"closure", "imagefs", "imageref"},
 	"inspect/sharing": {},
 	// the command line and tools
-	"internal/cli":      {"build", "closure", "closure/nix", "events", "imagegraph", "imageref", "inspect", "inspect/sharing", "internal/atomicfile", "layer", "registry", "sbom", "sink", "sink/daemon", "sink/dockerarchive", "sink/ocilayout", "sink/registry", "spec", "store", "why"},
+	"internal/cli":      {"build", "cache", "closure", "closure/nix", "events", "imagegraph", "imageref", "inspect", "inspect/sharing", "internal/atomicfile", "layer", "lockfile", "registry", "sbom", "sink", "sink/daemon", "sink/dockerarchive", "sink/ocilayout", "sink/registry", "spec", "step", "store", "why"},
 	"cmd/strata":        {"internal/cli"},
 	"internal/e2e":      {},
 	"bench/fleet":       {"closure", "closure/deb", "events", "layering", "store"},
@@ -155,6 +157,7 @@ func TestDependencyRules(t *testing.T) {
 		"closure/deb": {"sink", "internal/cli", "registry", "build"},
 		"closure/nix": {"sink", "internal/cli", "registry", "build"},
 		"layer":       {"sink", "internal/cli", "registry", "build"},
+		"step":        {"sink", "internal/cli", "registry", "build"},
 		"image":       {"sink", "internal/cli", "registry", "build"},
 		"build":       {"sink", "internal/cli", "inspect", "sbom"},
 		"sbom":        {"sink", "internal/cli", "build", "closure/deb", "closure/nix", "imagegraph", "imagefs", "inspect"},

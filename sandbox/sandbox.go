@@ -339,7 +339,7 @@ func setupError(started bool, waitErr error, tail string) error {
 		userns = userns || strings.Contains(low, hint)
 	}
 	if userns {
-		return fmt.Errorf("%w: bubblewrap cannot create the sandbox's namespaces (%s): unprivileged user namespaces are disabled; enable them with `sysctl -w kernel.unprivileged_userns_clone=1` (Debian kernels), `sysctl -w user.max_user_namespaces=15000` (when it is 0) or `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` (Ubuntu 23.10 and later); in a container, allow user namespaces (e.g. docker run --security-opt seccomp=unconfined --security-opt apparmor=unconfined)", ErrUnavailable, msg)
+		return fmt.Errorf("%w: bubblewrap cannot create the sandbox's namespaces (%s): user namespaces are not available to this user; enable unprivileged user namespaces with `sysctl -w kernel.unprivileged_userns_clone=1` (Debian kernels), `sysctl -w user.max_user_namespaces=15000` (when it is 0) or `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` (Ubuntu 23.10 and later); in a container, allow user namespaces (e.g. docker run --security-opt seccomp=unconfined --security-opt apparmor=unconfined)", ErrUnavailable, msg)
 	}
 	return fmt.Errorf("%w: bubblewrap could not create the sandbox: %s", ErrUnavailable, msg)
 }

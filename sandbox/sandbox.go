@@ -115,6 +115,9 @@ func Run(ctx context.Context, s Spec) error {
 	cmd.Dir = "/"
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.ExtraFiles = []*os.File{statusW} // fd 3: --json-status-fd 3
+	// Pdeathsig: if strata dies, so does bwrap (and with it the step). It
+	// fires when the OS thread that started bwrap exits, which the Go
+	// runtime does only for a goroutine that exits locked to its thread.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error {
 		// bwrap leads its own process group; the step itself is further
@@ -147,6 +150,9 @@ func Run(ctx context.Context, s Spec) error {
 	}
 	if st.code != 0 {
 		return &ExitError{Status: st.code}
+	}
+	if waitErr != nil { // the step passed, but its log could not be written
+		return fmt.Errorf("running the step: %w", waitErr)
 	}
 	return nil
 }

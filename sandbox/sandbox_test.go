@@ -566,3 +566,15 @@ func TestNoUserNamespaces(t *testing.T) {
 	}
 	t.Logf("%s", out)
 }
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestStepLogUnwritable(t *testing.T) {
+	s, _ := newSpec(t, "echo hello; echo done > $out/done")
+	s.Log = failingWriter{}
+	if err := Run(context.Background(), s); err == nil {
+		t.Error("Run succeeded although the step's log could not be written")
+	}
+}

@@ -115,6 +115,9 @@ func Run(ctx context.Context, s Spec) error {
 	cmd.Dir = "/"
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.ExtraFiles = []*os.File{statusW} // fd 3: --json-status-fd 3
+	// Pdeathsig: if strata dies, so does bwrap (and with it the step). It
+	// fires when the OS thread that started bwrap exits, which the Go
+	// runtime does only for a goroutine that exits locked to its thread.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error {
 		// bwrap leads its own process group; the step itself is further
@@ -147,6 +150,9 @@ func Run(ctx context.Context, s Spec) error {
 	}
 	if st.code != 0 {
 		return &ExitError{Status: st.code}
+	}
+	if waitErr != nil { // the step passed, but its log could not be written
+		return fmt.Errorf("running the step: %w", waitErr)
 	}
 	return nil
 }
@@ -339,7 +345,7 @@ func setupError(started bool, waitErr error, tail string) error {
 		userns = userns || strings.Contains(low, hint)
 	}
 	if userns {
-		return fmt.Errorf("%w: bubblewrap cannot create the sandbox's namespaces (%s): unprivileged user namespaces are disabled; enable them with `sysctl -w kernel.unprivileged_userns_clone=1` (Debian kernels), `sysctl -w user.max_user_namespaces=15000` (when it is 0) or `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` (Ubuntu 23.10 and later); in a container, allow user namespaces (e.g. docker run --security-opt seccomp=unconfined --security-opt apparmor=unconfined)", ErrUnavailable, msg)
+		return fmt.Errorf("%w: bubblewrap cannot create the sandbox's namespaces (%s): user namespaces are not available to this user; enable unprivileged user namespaces with `sysctl -w kernel.unprivileged_userns_clone=1` (Debian kernels), `sysctl -w user.max_user_namespaces=15000` (when it is 0) or `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` (Ubuntu 23.10 and later); in a container, allow user namespaces (e.g. docker run --security-opt seccomp=unconfined --security-opt apparmor=unconfined)", ErrUnavailable, msg)
 	}
 	return fmt.Errorf("%w: bubblewrap could not create the sandbox: %s", ErrUnavailable, msg)
 }

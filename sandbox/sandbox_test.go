@@ -433,6 +433,7 @@ func TestSandboxUnavailable(t *testing.T) {
 		if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "sysctl") || !strings.Contains(err.Error(), "user namespaces") {
 			t.Errorf("Run without user namespaces = %v, want ErrUnavailable naming the sysctl\nlog:\n%s", err, log)
 		}
+		t.Logf("without user namespaces: %v", err)
 	}
 	s, _ := newSpec(t, "echo hello > $out/hello")
 	t.Setenv("PATH", t.TempDir())
@@ -542,4 +543,38 @@ func TestAsOtherUser(t *testing.T) {
 		t.Fatalf("the step tests as %v did not run:\n%s", as, out)
 	}
 	t.Logf("as %v:\n%s", as, out)
+}
+
+// TestNoUserNamespaces runs TestSandboxUnavailable where no user namespace
+// can be created: inside a user namespace whose max_user_namespaces is 0
+// (a per-namespace limit, so the host's sysctls stay untouched), bwrap
+// fails the way it does on a host with them disabled.
+func TestNoUserNamespaces(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := `echo 0 > /proc/sys/user/max_user_namespaces && exec "$0" -test.run '^TestSandboxUnavailable$' -test.v -test.count=1`
+	cmd := exec.Command("unshare", "--user", "--map-root-user", "--", "sh", "-c", script, self)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + t.TempDir(), "STRATA_SANDBOX_EXPECT_NO_USERNS=1"}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("TestSandboxUnavailable without user namespaces failed: %v\n%s", err, out)
+	}
+	if !bytes.Contains(out, []byte("--- PASS: TestSandboxUnavailable")) {
+		t.Fatalf("TestSandboxUnavailable did not run:\n%s", out)
+	}
+	t.Logf("%s", out)
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestStepLogUnwritable(t *testing.T) {
+	s, _ := newSpec(t, "echo hello; echo done > $out/done")
+	s.Log = failingWriter{}
+	if err := Run(context.Background(), s); err == nil {
+		t.Error("Run succeeded although the step's log could not be written")
+	}
 }

@@ -204,6 +204,15 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 		ki.Src = n.Contents.Key()
 	}
 	var mounts []sandbox.Mount
+	if s.build.Network {
+		// A fixed-output step reaches the network with the host's trust
+		// store (as Nix's fixed-output derivations do): its output is
+		// checked by hash, and the host may sit behind a TLS proxy that
+		// Debian's CA bundle does not know.
+		if _, err := os.Stat(hostCABundle); err == nil {
+			mounts = append(mounts, sandbox.Mount{Src: hostCABundle, Dst: hostCABundle})
+		}
+	}
 	if srcDir != "" {
 		mounts = append(mounts, sandbox.Mount{Src: srcDir, Dst: "/src"})
 	}
@@ -322,6 +331,13 @@ func (r *runner) fixedOutput(ctx context.Context, locked Lock) (dir, tree string
 		r.log.Noticef("the step changed since its output hash %s was recorded: running it again and recording the new hash", short(pinned))
 		pinned = ""
 	}
+	if pinned == "" {
+		// Without a pin in strata.lock, this machine's last run of the
+		// same inputs is reused (and is what the lock will record).
+		if b, err := r.s.cache.Get(infoKind, "fo-"+r.key); err == nil {
+			pinned = string(b)
+		}
+	}
 	if pinned != "" && !r.s.check {
 		if d, err := r.s.cache.PutDir(outKind, "fo-"+pinned, func(string) error { return errNotCached }); err == nil {
 			return d, pinned, nil
@@ -352,10 +368,16 @@ func (r *runner) fixedOutput(ctx context.Context, locked Lock) (dir, tree string
 	if err != nil {
 		return "", "", err
 	}
+	if err := r.s.cache.Put(infoKind, "fo-"+r.key, []byte(got)); err != nil {
+		return "", "", err
+	}
 	return dir, got, nil
 }
 
 var errNotCached = errors.New("not cached")
+
+// hostCABundle is where Debian (and most distributions) keep the CA bundle.
+const hostCABundle = "/etc/ssl/certs/ca-certificates.crt"
 
 func short(h string) string {
 	if len(h) > 12 {

@@ -48,7 +48,16 @@ type Options struct {
 	Progress func(done, total int, title string)
 	// Jobs bounds how many layers are built at once; 0 means runtime.NumCPU().
 	Jobs int
+	// DefaultEnv ("KEY=VALUE", in order) is set where neither the base
+	// nor the spec sets the variable, like PATH (see DefaultPath).
+	DefaultEnv []string
 }
+
+// DefaultPath is the PATH images get unless the base or the spec sets one:
+// Debian's default for login shells, as distroless images carry it. Docker
+// injects a PATH into containers that have none; containerd, Podman and
+// Kubernetes do not, so without it a command name in cmd is not found.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // LayerInfo describes one layer strata wrote.
 type LayerInfo struct {
@@ -100,6 +109,7 @@ func Assemble(ctx context.Context, groups []Group, opt Options) (v1.Image, []Lay
 	cf = cf.DeepCopy()
 	cf.Created = created
 	cf.OS, cf.Architecture, cf.Variant = opt.Platform.OS, opt.Platform.Arch, opt.Platform.Variant
+	cf.Config.Env = withDefaults(cf.Config.Env, opt.DefaultEnv)
 	cf.Config = MergeConfig(cf.Config, opt.Config)
 	img, err = mutate.ConfigFile(img, cf)
 	if err != nil {
@@ -217,6 +227,22 @@ func copySet(m map[string]struct{}) map[string]struct{} {
 	out := map[string]struct{}{}
 	for k := range m {
 		out[k] = struct{}{}
+	}
+	return out
+}
+
+// withDefaults appends every default whose variable env does not set.
+func withDefaults(env, defaults []string) []string {
+	set := map[string]bool{}
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		set[k] = true
+	}
+	out := env
+	for _, kv := range defaults {
+		if k, _, _ := strings.Cut(kv, "="); !set[k] {
+			out = append(out[:len(out):len(out)], kv)
+		}
 	}
 	return out
 }

@@ -25,6 +25,9 @@ const DefaultKeyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
 // Arch maps an OCI platform to Debian's architecture name.
 func Arch(p closure.Platform) (string, error) {
+	if p.OS != "" && p.OS != "linux" {
+		return "", fmt.Errorf("platform %s: Debian packages run on Linux only (build for linux/%s, or drop the debian inputs for %s)", p, p.Arch, p.OS)
+	}
 	switch p.Arch {
 	case "amd64", "arm64", "s390x", "riscv64":
 		return p.Arch, nil

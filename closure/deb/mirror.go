@@ -94,9 +94,11 @@ func FindMirror(suite string, o MirrorOptions) (string, error) {
 // FindSecurityMirror returns the mirror serving the security suite (like
 // "bookworm-security"): o.Spec (debian.securityMirror), else o.Env
 // (STRATA_DEBIAN_SECURITY_MIRROR), else the host's apt source that names
-// suite. It returns "" without an error when none does: the security
-// archive usually lives elsewhere than the main one, so the main mirror is
-// no fallback.
+// suite, else the host's apt source of any security suite: one security
+// archive serves every release, so a bookworm host's bookworm-security
+// entry also serves trixie-security. It returns "" without an error when
+// the host has no security source: the security archive usually lives
+// elsewhere than the main one, so the main mirror is no fallback.
 func FindSecurityMirror(suite string, o MirrorOptions) (string, error) {
 	if o.Spec != "" {
 		return strings.TrimRight(o.Spec, "/"), nil
@@ -104,7 +106,26 @@ func FindSecurityMirror(suite string, o MirrorOptions) (string, error) {
 	if o.Env != "" {
 		return strings.TrimRight(o.Env, "/"), nil
 	}
-	return aptMirrorNaming(suite, o.AptRoot)
+	m, err := aptMirrorNaming(suite, o.AptRoot)
+	if err != nil || m != "" {
+		return m, err
+	}
+	root := o.AptRoot
+	if root == "" {
+		root = "/etc/apt"
+	}
+	srcs, err := ReadAptSources(root)
+	if err != nil {
+		return "", err
+	}
+	for _, s := range srcs {
+		for _, su := range s.Suites {
+			if strings.HasSuffix(su, "-security") || strings.HasSuffix(su, "/updates") {
+				return strings.TrimRight(s.URI, "/"), nil
+			}
+		}
+	}
+	return "", nil
 }
 
 // aptMirrorNaming returns the URI of the first of the host's apt sources

@@ -64,6 +64,12 @@ type MirrorOptions struct {
 	// AptRoot is the folder holding sources.list and sources.list.d
 	// (default /etc/apt).
 	AptRoot string
+	// AnySecuritySuite lets FindSecurityMirror take the host's source of
+	// another security suite when none names the one asked for. Callers
+	// set it when the main mirror is the host's too: the host's security
+	// archive belongs with the host's main archive, not with a mirror the
+	// spec or STRATA_DEBIAN_MIRROR names.
+	AnySecuritySuite bool
 }
 
 // FindMirror returns the mirror to use for suite: the spec's mirror, else
@@ -94,9 +100,10 @@ func FindMirror(suite string, o MirrorOptions) (string, error) {
 // FindSecurityMirror returns the mirror serving the security suite (like
 // "bookworm-security"): o.Spec (debian.securityMirror), else o.Env
 // (STRATA_DEBIAN_SECURITY_MIRROR), else the host's apt source that names
-// suite, else the host's apt source of any security suite: one security
-// archive serves every release, so a bookworm host's bookworm-security
-// entry also serves trixie-security. It returns "" without an error when
+// suite, else (with o.AnySecuritySuite) the host's apt source of any
+// security suite: one security archive serves every release, so a
+// bookworm host's bookworm-security entry also serves trixie-security. It
+// returns "" without an error when
 // the host has no security source: the security archive usually lives
 // elsewhere than the main one, so the main mirror is no fallback.
 func FindSecurityMirror(suite string, o MirrorOptions) (string, error) {
@@ -107,7 +114,7 @@ func FindSecurityMirror(suite string, o MirrorOptions) (string, error) {
 		return strings.TrimRight(o.Env, "/"), nil
 	}
 	m, err := aptMirrorNaming(suite, o.AptRoot)
-	if err != nil || m != "" {
+	if err != nil || m != "" || !o.AnySecuritySuite {
 		return m, err
 	}
 	root := o.AptRoot

@@ -196,6 +196,11 @@ func Resolve(ctx context.Context, s *spec.Spec, opt Options, ro ResolveOptions) 
 	if err != nil {
 		return nil, err
 	}
+	if ro.Update && len(ro.UpdateNames) > 0 {
+		if err := checkUpdateNames(s, sources, lock, ro.UpdateNames); err != nil {
+			return nil, err
+		}
+	}
 	hash, err := InputsHash(sources, plats)
 	if err != nil {
 		return nil, err
@@ -279,6 +284,9 @@ func Resolve(ctx context.Context, s *spec.Spec, opt Options, ro ResolveOptions) 
 		out.Bases = append(out.Bases, base)
 		out.Platforms = append(out.Platforms, p)
 		out.Graphs = append(out.Graphs, g)
+	}
+	if err := checkNotEmpty(s, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -472,6 +480,9 @@ func assemble(ctx context.Context, r *Resolved, plans []*layering.Plan, opt Opti
 			groups[k] = image.Group{Nodes: nodes, Title: l.Title}
 		}
 		p := r.Platforms[j]
+		if err := checkImage(ctx, s, p, g, plan, r.Bases[j], opt.Env.Events); err != nil {
+			return nil, err
+		}
 		img, infos, err := image.Assemble(ctx, groups, image.Options{
 			Cache:       opt.Cache,
 			Compression: opt.Compression,
@@ -482,6 +493,7 @@ func assemble(ctx context.Context, r *Resolved, plans []*layering.Plan, opt Opti
 			Name:        s.Name,
 			Base:        r.Bases[j],
 			OnLayer:     onLayer(opt, s),
+			DefaultEnv:  defaultEnv(ctx, g),
 			Progress: func(done, total int, title string) {
 				opt.Env.Events.Emit(events.Event{Kind: events.Progress, Stage: events.StageLayer, Scope: p.String(), Done: done, Total: total, Subject: title})
 			},

@@ -52,7 +52,16 @@ type Options struct {
 	// order, from several goroutines), so a streaming sink can write it
 	// while the next is built; an error fails the assembly.
 	OnLayer func(ctx context.Context, l v1.Layer) error
+	// DefaultEnv ("KEY=VALUE", in order) is set where neither the base
+	// nor the spec sets the variable, like PATH (see DefaultPath).
+	DefaultEnv []string
 }
+
+// DefaultPath is the PATH images get unless the base or the spec sets one:
+// Debian's default for login shells, as distroless images carry it. Docker
+// injects a PATH into containers that have none; containerd, Podman and
+// Kubernetes do not, so without it a command name in cmd is not found.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // LayerInfo describes one layer strata wrote.
 type LayerInfo struct {
@@ -104,6 +113,7 @@ func Assemble(ctx context.Context, groups []Group, opt Options) (v1.Image, []Lay
 	cf = cf.DeepCopy()
 	cf.Created = created
 	cf.OS, cf.Architecture, cf.Variant = opt.Platform.OS, opt.Platform.Arch, opt.Platform.Variant
+	cf.Config.Env = withDefaults(cf.Config.Env, opt.DefaultEnv)
 	cf.Config = MergeConfig(cf.Config, opt.Config)
 	img, err = mutate.ConfigFile(img, cf)
 	if err != nil {
@@ -227,6 +237,22 @@ func copySet(m map[string]struct{}) map[string]struct{} {
 	out := map[string]struct{}{}
 	for k := range m {
 		out[k] = struct{}{}
+	}
+	return out
+}
+
+// withDefaults appends every default whose variable env does not set.
+func withDefaults(env, defaults []string) []string {
+	set := map[string]bool{}
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		set[k] = true
+	}
+	out := env
+	for _, kv := range defaults {
+		if k, _, _ := strings.Cut(kv, "="); !set[k] {
+			out = append(out[:len(out):len(out)], kv)
+		}
 	}
 	return out
 }

@@ -44,3 +44,30 @@ func TestMergeConfig(t *testing.T) {
 		t.Errorf("base lost: %+v", same)
 	}
 }
+
+// Defaults fill what neither the base nor the spec sets; the spec wins.
+func TestDefaultEnv(t *testing.T) {
+	defaults := []string{"PATH=" + DefaultPath, "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"}
+	cases := []struct {
+		name string
+		base []string
+		spec map[string]string
+		want string
+	}{
+		{"no base", nil, nil, "PATH=" + DefaultPath + ",SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"},
+		{"spec wins", nil, map[string]string{"PATH": "/app/bin", "A": "1"}, "PATH=/app/bin,SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt,A=1"},
+		{"base wins", []string{"PATH=/opt/bin"}, nil, "PATH=/opt/bin,SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			base := append([]string(nil), c.base...)
+			got := MergeConfig(v1.Config{Env: withDefaults(base, defaults)}, spec.Config{Env: c.spec})
+			if s := strings.Join(got.Env, ","); s != c.want {
+				t.Errorf("env = %s, want %s", s, c.want)
+			}
+			if strings.Join(base, ",") != strings.Join(c.base, ",") {
+				t.Errorf("base env changed: %v", base)
+			}
+		})
+	}
+}

@@ -14,8 +14,11 @@ done < scripts/apt-packages.txt
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  # Wait up to 5 minutes for another apt or dpkg (unattended-upgrades, a
+  # parallel job) instead of failing on its lock.
+  apt=(apt-get -o DPkg::Lock::Timeout=300)
+  $SUDO "${apt[@]}" update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO "${apt[@]}" install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
 while read -r mod; do

@@ -118,6 +118,7 @@ func Parse(file string, b []byte) (*Spec, error) {
 	if err := yaml.UnmarshalWithOptions(b, &s, yaml.Strict()); err != nil {
 		return nil, yamlError(display, err)
 	}
+	modeLiterals(f.Docs[0].Body, &s)
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		return nil, err
@@ -132,6 +133,39 @@ func Parse(file string, b []byte) (*Spec, error) {
 	}
 	s.applyDefaults()
 	return &s, nil
+}
+
+// modeLiterals puts back the literal of every unquoted files[].mode: the
+// decoder reads `mode: 0755` as the integer 493, but the user wrote octal
+// digits (as Kubernetes' defaultMode and compose read them), and 0o755 too.
+func modeLiterals(body ast.Node, s *Spec) {
+	m, ok := body.(*ast.MappingNode)
+	if !ok {
+		return
+	}
+	for _, kv := range m.Values {
+		if kv.Key.String() != "files" {
+			continue
+		}
+		seq, ok := kv.Value.(*ast.SequenceNode)
+		if !ok {
+			return
+		}
+		for i, item := range seq.Values {
+			if i >= len(s.Files) {
+				return
+			}
+			fm, ok := item.(*ast.MappingNode)
+			if !ok {
+				continue
+			}
+			for _, fkv := range fm.Values {
+				if _, isInt := fkv.Value.(*ast.IntegerNode); isInt && fkv.Key.String() == "mode" {
+					s.Files[i].Mode = fkv.Value.GetToken().Value
+				}
+			}
+		}
+	}
 }
 
 // yamlError turns a goccy/go-yaml error into an Error with a line number.

@@ -30,3 +30,17 @@ func Schema() ([]byte, error) {
 	}
 	return append(b, '\n'), nil
 }
+
+// JSONSchemaExtend lets files[].mode be a quoted string or an unquoted
+// number (read from its digits as octal, see Parse).
+func (File) JSONSchemaExtend(s *jsonschema.Schema) {
+	m, ok := s.Properties.Get("mode")
+	if !ok {
+		return
+	}
+	m.Type = ""
+	m.OneOf = []*jsonschema.Schema{
+		{Type: "string", Pattern: `^(0|0o|0O)?[0-7]{3,4}$`},
+		{Type: "integer", Minimum: "0"},
+	}
+}

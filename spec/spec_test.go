@@ -96,6 +96,10 @@ func TestBadSpecs(t *testing.T) {
 		{"debian without suite", "name: x\ndebian:\n  packages: [hello]\n", 3, []string{"debian.suite", "bookworm"}},
 		{"security mirror unused", "name: x\ndebian:\n  suite: bookworm\n  packages: [hello]\n  updates: false\n  securityMirror: http://127.0.0.1:9/sec\n", 6, []string{"debian.securityMirror", "updates: true"}},
 		{"updates not a bool", "name: x\ndebian:\n  suite: bookworm\n  packages: [hello]\n  updates: sometimes\n", 5, []string{"updates"}},
+		{"hex mode", "name: x\nfiles:\n  - src: app\n    dst: /a\n    mode: 0x1ed\n", 5, []string{"files[0].mode", "not an octal mode"}},
+		{"decimal digits in mode", "name: x\nfiles:\n  - src: app\n    dst: /a\n    mode: 0789\n", 5, []string{"files[0].mode", "not an octal mode"}},
+		{"platform twice", "name: x\nplatforms: [linux/amd64, linux/arm64, linux/amd64]\n", 2, []string{"platforms[2]", "listed twice", "platforms[0]"}},
+		{"same dst twice", "name: x\nfiles:\n  - src: app\n    dst: /a\n  - src: app\n    dst: /a/\n    mode: \"0600\"\n", 6, []string{"files[1].dst", "also the dst of files[0]"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -150,6 +154,32 @@ func TestCreated(t *testing.T) {
 
 // The checked-in schema must match the Go types. Regenerate with
 // `go run ./cmd/strata schema > schema/strata.schema.json`.
+// An unquoted mode is read from its digits as octal (0755, 0o755, even
+// 755), not as the decimal value YAML gives it; identical entries with the
+// same dst are accepted.
+func TestModeLiterals(t *testing.T) {
+	cases := []struct{ lit, want string }{
+		{"0755", "0755"},
+		{"0o755", "0755"},
+		{"0O700", "0700"},
+		{"755", "0755"},
+		{"\"0644\"", "0644"},
+		{"\"0o640\"", "0640"},
+		{"04755", "04755"},
+	}
+	for _, c := range cases {
+		t.Run(c.lit, func(t *testing.T) {
+			s, err := Load(writeSpec(t, "name: x\nfiles:\n  - src: app\n    dst: /a\n    mode: "+c.lit+"\n  - src: ./app\n    dst: /a\n    mode: "+c.lit+"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Files[0].Mode != c.want || s.Files[1].Mode != c.want {
+				t.Errorf("mode %s read as %q, %q; want %q", c.lit, s.Files[0].Mode, s.Files[1].Mode, c.want)
+			}
+		})
+	}
+}
+
 func TestSchemaIsFresh(t *testing.T) {
 	want, err := Schema()
 	if err != nil {

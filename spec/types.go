@@ -43,9 +43,11 @@ type File struct {
 	Build string `yaml:"build,omitempty" json:"build,omitempty" jsonschema:"description=A build step whose output is copied; src is then a path inside the output (default all of it)."`
 	Src   string `yaml:"src,omitempty" json:"src,omitempty" jsonschema:"description=Source path relative to the spec file's folder (or inside the build step's output with build:)."`
 	Dst string `yaml:"dst" json:"dst" jsonschema:"required,description=Absolute destination path in the image."`
-	// Mode is an octal string like "0755"; default: the source's executable
-	// bit decides 0755 or 0644, folders 0755.
-	Mode string `yaml:"mode,omitempty" json:"mode,omitempty" jsonschema:"pattern=^0?[0-7]{3\\,4}$,description=Octal permission bits like 0755; default keeps only the executable bit."`
+	// Mode is octal, like 0755, 0o755 or "0755" (unquoted numbers are read
+	// from their digits, so 0755 is not the decimal 493); Load writes it as
+	// "0755". Default: the source's executable bit decides 0755 or 0644,
+	// folders 0755.
+	Mode string `yaml:"mode,omitempty" json:"mode,omitempty" jsonschema:"description=Octal permission bits like 0755 or 0o755 (quoted or not); default keeps only the executable bit."`
 	UID  *int   `yaml:"uid,omitempty" json:"uid,omitempty" jsonschema:"minimum=0,description=Owner uid; default 0."`
 	GID  *int   `yaml:"gid,omitempty" json:"gid,omitempty" jsonschema:"minimum=0,description=Owner gid; default 0."`
 }

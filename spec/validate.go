@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,7 +26,7 @@ var (
 	tagRe      = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 	platformRe = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$`)
 	envKeyRe   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	modeRe     = regexp.MustCompile(`^0?[0-7]{3,4}$`)
+	modeRe     = regexp.MustCompile(`^(0|0o|0O)?[0-7]{3,4}$`)
 )
 
 // Strategies are the layering strategies a spec may name.
@@ -46,6 +47,9 @@ func validate(s *Spec) Errors {
 	for i, p := range s.Platforms {
 		if !platformRe.MatchString(p) {
 			add(fmt.Sprintf("platforms[%d]", i), fmt.Sprintf("%q is not a platform", p), "write os/arch like linux/amd64 or linux/arm64")
+		}
+		if j := slices.Index(s.Platforms[:i], p); j >= 0 {
+			add(fmt.Sprintf("platforms[%d]", i), fmt.Sprintf("%q is listed twice (also platforms[%d])", p, j), "list each platform once")
 		}
 	}
 	if s.Created != "" && s.Created != "now" {
@@ -90,7 +94,13 @@ func validate(s *Spec) Errors {
 			add(key+".dst", fmt.Sprintf("%q contains ..", f.Dst), "write a clean absolute path")
 		}
 		if f.Mode != "" && !modeRe.MatchString(f.Mode) {
-			add(key+".mode", fmt.Sprintf("%q is not an octal mode", f.Mode), "write it like \"0755\" (quoted)")
+			add(key+".mode", fmt.Sprintf("%q is not an octal mode", f.Mode), "write it like 0755, 0o755 or \"0755\"")
+		}
+		for j, prev := range s.Files[:i] {
+			if f.Dst != "" && path.Clean(prev.Dst) == path.Clean(f.Dst) && !sameFile(prev, f) {
+				add(key+".dst", fmt.Sprintf("%q is also the dst of files[%d] (src %s), with another src, mode or owner", f.Dst, j, prev.Src), "give each entry its own dst, or copy a folder that holds both")
+				break
+			}
 		}
 		if f.UID != nil && *f.UID < 0 {
 			add(key+".uid", "negative", "use 0 or more")
@@ -144,6 +154,23 @@ func validate(s *Spec) Errors {
 	return errs
 }
 
+// sameFile reports whether two files entries write the same thing: the
+// same source, mode and owner (the dst already compared).
+func sameFile(a, b File) bool {
+	eqInt := func(x, y *int) bool { return (x == nil && y == nil) || (x != nil && y != nil && *x == *y) }
+	return path.Clean(filepath.ToSlash(a.Src)) == path.Clean(filepath.ToSlash(b.Src)) &&
+		normalMode(a.Mode) == normalMode(b.Mode) && eqInt(a.UID, b.UID) && eqInt(a.GID, b.GID)
+}
+
+// normalMode writes an octal mode literal ("0o755", "755", "0755") as "0755".
+func normalMode(m string) string {
+	if m == "" {
+		return ""
+	}
+	m = strings.TrimPrefix(strings.TrimPrefix(m, "0o"), "0O")
+	return "0" + strings.TrimLeft(m, "0")
+}
+
 func checkPort(p string) error {
 	num, proto, found := strings.Cut(p, "/")
 	if found && proto != "tcp" && proto != "udp" && proto != "sctp" {
@@ -172,6 +199,10 @@ func contains(list []string, s string) bool {
 
 func closestOf(s string, list []string) string { return closest(s, list) }
 
+// Closest returns the entry of list within a small edit distance of s
+// ("" when none is close): for "did you mean" hints outside the spec too.
+func Closest(s string, list []string) string { return closest(s, list) }
+
 func (s *Spec) applyDefaults() {
 	if s.Tag == "" {
 		s.Tag = DefaultTag
@@ -184,6 +215,9 @@ func (s *Spec) applyDefaults() {
 	}
 	if s.Layering.Strategy == "" {
 		s.Layering.Strategy = "per-package"
+	}
+	for i := range s.Files {
+		s.Files[i].Mode = normalMode(s.Files[i].Mode)
 	}
 	if s.Debian != nil && len(s.Debian.Components) == 0 {
 		s.Debian.Components = []string{"main"}

@@ -187,7 +187,7 @@ func LoadIndex(ctx context.Context, st cache.Index, opt IndexOptions) (*Index, *
 			return nil, nil, err
 		}
 		plans = append(plans, suitePlan{name: upd, mirror: um, optional: true})
-		sm, err := FindSecurityMirror(sec, MirrorOptions{Spec: opt.SecurityMirror, Env: getenv(SecurityMirrorEnv), AptRoot: opt.AptRoot})
+		sm, err := FindSecurityMirror(sec, MirrorOptions{Spec: opt.SecurityMirror, Env: getenv(SecurityMirrorEnv), AptRoot: opt.AptRoot, AnySecuritySuite: mo.Spec == "" && mo.Env == ""})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -25,6 +25,9 @@ const DefaultKeyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
 // Arch maps an OCI platform to Debian's architecture name.
 func Arch(p closure.Platform) (string, error) {
+	if p.OS != "" && p.OS != "linux" {
+		return "", fmt.Errorf("platform %s: Debian packages run on Linux only (build for linux/%s, or drop the debian inputs for %s)", p, p.Arch, p.OS)
+	}
 	switch p.Arch {
 	case "amd64", "arm64", "s390x", "riscv64":
 		return p.Arch, nil
@@ -61,6 +64,12 @@ type MirrorOptions struct {
 	// AptRoot is the folder holding sources.list and sources.list.d
 	// (default /etc/apt).
 	AptRoot string
+	// AnySecuritySuite lets FindSecurityMirror take the host's source of
+	// another security suite when none names the one asked for. Callers
+	// set it when the main mirror is the host's too: the host's security
+	// archive belongs with the host's main archive, not with a mirror the
+	// spec or STRATA_DEBIAN_MIRROR names.
+	AnySecuritySuite bool
 }
 
 // FindMirror returns the mirror to use for suite: the spec's mirror, else
@@ -91,9 +100,12 @@ func FindMirror(suite string, o MirrorOptions) (string, error) {
 // FindSecurityMirror returns the mirror serving the security suite (like
 // "bookworm-security"): o.Spec (debian.securityMirror), else o.Env
 // (STRATA_DEBIAN_SECURITY_MIRROR), else the host's apt source that names
-// suite. It returns "" without an error when none does: the security
-// archive usually lives elsewhere than the main one, so the main mirror is
-// no fallback.
+// suite, else (with o.AnySecuritySuite) the host's apt source of any
+// security suite: one security archive serves every release, so a
+// bookworm host's bookworm-security entry also serves trixie-security. It
+// returns "" without an error when
+// the host has no security source: the security archive usually lives
+// elsewhere than the main one, so the main mirror is no fallback.
 func FindSecurityMirror(suite string, o MirrorOptions) (string, error) {
 	if o.Spec != "" {
 		return strings.TrimRight(o.Spec, "/"), nil
@@ -101,7 +113,26 @@ func FindSecurityMirror(suite string, o MirrorOptions) (string, error) {
 	if o.Env != "" {
 		return strings.TrimRight(o.Env, "/"), nil
 	}
-	return aptMirrorNaming(suite, o.AptRoot)
+	m, err := aptMirrorNaming(suite, o.AptRoot)
+	if err != nil || m != "" || !o.AnySecuritySuite {
+		return m, err
+	}
+	root := o.AptRoot
+	if root == "" {
+		root = "/etc/apt"
+	}
+	srcs, err := ReadAptSources(root)
+	if err != nil {
+		return "", err
+	}
+	for _, s := range srcs {
+		for _, su := range s.Suites {
+			if strings.HasSuffix(su, "-security") || strings.HasSuffix(su, "/updates") {
+				return strings.TrimRight(s.URI, "/"), nil
+			}
+		}
+	}
+	return "", nil
 }
 
 // aptMirrorNaming returns the URI of the first of the host's apt sources

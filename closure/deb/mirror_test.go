@@ -24,6 +24,13 @@ func TestArch(t *testing.T) {
 	if _, err := Arch(closure.Platform{OS: "linux", Arch: "wasm"}); err == nil || !strings.Contains(err.Error(), "linux/arm64") {
 		t.Errorf("wasm: %v", err)
 	}
+	// Debian packages are Linux binaries: another OS is an error even
+	// when the architecture exists (issue 13 item 6).
+	for _, os := range []string{"windows", "darwin"} {
+		if _, err := Arch(closure.Platform{OS: os, Arch: "amd64"}); err == nil || !strings.Contains(err.Error(), "Linux only") {
+			t.Errorf("%s/amd64: %v", os, err)
+		}
+	}
 }
 
 // aptRoot writes an apt configuration folder. Loopback URLs only: the

@@ -379,17 +379,34 @@ func (r *resolver) providesSatisfies(i int, a atom) bool {
 	return false
 }
 
-// excludedOnly reports whether a could be satisfied if Exclude were empty.
-func (r *resolver) excludedOnly(a atom) bool {
+// excludedBy returns an excluded package that would satisfy a (by name
+// or by Provides), "" when none would.
+func (r *resolver) excludedBy(a atom) string {
 	if r.excluded[a.Name] && len(r.l.named(a.Name)) > 0 {
-		return true
+		return a.Name
 	}
 	for _, pv := range r.l.provided(a.Name) {
-		if r.excluded[r.idx.Packages[pv.pkg].Name] {
-			return true
+		if n := r.idx.Packages[pv.pkg].Name; r.excluded[n] {
+			return n
 		}
 	}
-	return false
+	return ""
+}
+
+// otherChoices names the installable packages, other than the excluded
+// one, that could have satisfied rel (for the notice).
+func (r *resolver) otherChoices(rel relation, excluded string) []string {
+	seen := map[string]bool{excluded: true}
+	var out []string
+	for _, a := range rel {
+		for _, i := range append(r.realCandidates(a), r.providerCandidates(a)...) {
+			if n := r.idx.Packages[i].Name; !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
+		}
+	}
+	return out
 }
 
 var priorityRank = map[string]int{"required": 0, "important": 1, "standard": 2, "optional": 3, "extra": 4}
@@ -415,6 +432,22 @@ func (r *resolver) satisfy(owner string, rel relation) error {
 				r.edge(owner, r.idx.Packages[i].Name)
 				return nil
 			}
+		}
+	}
+	// An excluded package that would satisfy any alternative counts as
+	// installed: the user removed it on purpose, so the relation is
+	// dropped rather than answered by another alternative or provider
+	// (debconf excluded must not pull in cdebconf for debconf-2.0).
+	for _, a := range rel {
+		if ex := r.excludedBy(a); ex != "" {
+			msg := r.chain(owner) + " -> " + rel.String()
+			r.dropped = append(r.dropped, msg)
+			if others := r.otherChoices(rel, ex); len(others) > 0 {
+				r.log.Noticef("dropped dependency %s (excluded by debian.exclude: %s counts as satisfying it, so %s is not pulled in)", msg, ex, strings.Join(others, ", "))
+			} else {
+				r.log.Noticef("dropped dependency %s (excluded by debian.exclude)", msg)
+			}
+			return nil
 		}
 	}
 	for k, a := range rel {
@@ -446,14 +479,6 @@ func (r *resolver) satisfy(owner string, rel relation) error {
 			}
 			r.choose(prov[0], owner)
 			r.edge(owner, chosen.Name)
-			return nil
-		}
-	}
-	for _, a := range rel {
-		if r.excludedOnly(a) {
-			msg := r.chain(owner) + " -> " + rel.String()
-			r.dropped = append(r.dropped, msg)
-			r.log.Noticef("dropped dependency %s (excluded by debian.exclude)", msg)
 			return nil
 		}
 	}

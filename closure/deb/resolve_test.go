@@ -215,9 +215,31 @@ func TestResolve(t *testing.T) {
 			dropped: []string{"a -> b"}, log: "dropped dependency a -> b (excluded by debian.exclude)",
 		},
 		{
-			name:  "exclude: another alternative is taken instead",
+			// Issue 13 item 16: this used to take e instead.
+			name:  "exclude: an excluded alternative counts as satisfied, no other is taken",
 			index: stanza("a", "1", "amd64", "Depends: b | e") + stanza("b", "1", "amd64") + stanza("e", "1", "amd64"),
-			roots: []string{"a"}, exclude: []string{"b"}, want: []string{"a", "e"},
+			roots: []string{"a"}, exclude: []string{"b"}, want: []string{"a"}, dropped: []string{"a -> b | e"},
+			log: "dropped dependency a -> b | e (excluded by debian.exclude: b counts as satisfying it, so e is not pulled in)",
+		},
+		{
+			name: "exclude: debconf excluded does not pull cdebconf in through debconf-2.0",
+			index: stanza("ca-certificates", "1", "all", "Depends: openssl, debconf (>= 0.5) | debconf-2.0") + stanza("openssl", "1", "amd64") +
+				stanza("debconf", "1.5", "all", "Provides: debconf-2.0") + stanza("cdebconf", "0.2", "amd64", "Provides: debconf-2.0", "Depends: libnewt0.52") +
+				stanza("libnewt0.52", "1", "amd64"),
+			roots: []string{"ca-certificates"}, exclude: []string{"debconf"}, want: []string{"ca-certificates", "openssl"},
+			dropped: []string{"ca-certificates -> debconf (>= 0.5) | debconf-2.0"},
+			log:     "debconf counts as satisfying it, so cdebconf is not pulled in",
+		},
+		{
+			name:  "exclude: a virtual package another provider could give is dropped too",
+			index: stanza("a", "1", "amd64", "Depends: v") + stanza("b", "1", "amd64", "Provides: v") + stanza("c", "1", "amd64", "Provides: v"),
+			roots: []string{"a"}, exclude: []string{"b"}, want: []string{"a"}, dropped: []string{"a -> v"},
+			log: "b counts as satisfying it, so c is not pulled in",
+		},
+		{
+			name:  "exclude: an alternative already in the closure still wins",
+			index: stanza("a", "1", "amd64", "Depends: b | e") + stanza("b", "1", "amd64") + stanza("e", "1", "amd64"),
+			roots: []string{"a", "e"}, exclude: []string{"b"}, want: []string{"a", "e"}, deps: deps{"a": {"e"}},
 		},
 		{
 			name:  "exclude: a virtual package only an excluded package provides",

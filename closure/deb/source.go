@@ -143,7 +143,7 @@ func (s *Source) lockMirror(getenv func(string) string, main, suite string) (str
 		return m, err
 	}
 	if suite == UpdateSuites(main)[1] {
-		sm, err := FindSecurityMirror(suite, MirrorOptions{Spec: s.spec.Debian.SecurityMirror, Env: getenv(SecurityMirrorEnv), AptRoot: s.apt})
+		sm, err := FindSecurityMirror(suite, MirrorOptions{Spec: s.spec.Debian.SecurityMirror, Env: getenv(SecurityMirrorEnv), AptRoot: s.apt, AnySecuritySuite: mo.Spec == "" && mo.Env == ""})
 		if err != nil {
 			return "", err
 		}

@@ -363,6 +363,26 @@ func TestFindSecurityMirror(t *testing.T) {
 			t.Errorf("%+v: %q, %v; want %q", c.o, got, err, c.want)
 		}
 	}
+	// Another suite's security source serves this suite too (issue 13
+	// item 17): one security archive holds every release. An entry that
+	// names the suite itself still wins.
+	other := aptRoot(t, "Types: deb\nURIs: http://127.0.0.1:9/main\nSuites: bookworm\nComponents: main\n\nTypes: deb\nURIs: http://127.0.0.1:9/sec/\nSuites: bookworm-security\nComponents: main\n",
+		"deb http://127.0.0.1:9/sec-trixie trixie-security main\n")
+	for suite, want := range map[string]string{"bookworm-security": "http://127.0.0.1:9/sec", "trixie-security": "http://127.0.0.1:9/sec-trixie", "forky-security": "http://127.0.0.1:9/sec"} {
+		if got, err := FindSecurityMirror(suite, MirrorOptions{AptRoot: other, AnySecuritySuite: true}); err != nil || got != want {
+			t.Errorf("%s: %q, %v; want %q", suite, got, err, want)
+		}
+	}
+	// With a main mirror of the spec's or the environment's, only an
+	// entry naming the suite counts: the host's security archive belongs
+	// with the host's main archive.
+	if got, _ := FindSecurityMirror("forky-security", MirrorOptions{AptRoot: other}); got != "" {
+		t.Errorf("another suite's security source without AnySecuritySuite: %q", got)
+	}
+	oldStyle := aptRoot(t, "", "deb http://127.0.0.1:9/main buster main\ndeb http://127.0.0.1:9/old-sec buster/updates main\n")
+	if got, _ := FindSecurityMirror("bookworm-security", MirrorOptions{AptRoot: oldStyle, AnySecuritySuite: true}); got != "http://127.0.0.1:9/old-sec" {
+		t.Errorf("old-style security source: %q", got)
+	}
 	// The updates suite: the entry naming it, else the main mirror.
 	if m, _ := updatesMirror("stable-updates", "http://127.0.0.1:9/x", MirrorOptions{AptRoot: root}); m != "http://127.0.0.1:9/main" {
 		t.Errorf("updates mirror %q", m)

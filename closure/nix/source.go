@@ -112,6 +112,9 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	if len(s.paths) == 0 && len(s.installables) == 0 && s.closureFile == "" {
 		return &closure.Result{Graph: closure.New()}, nil
 	}
+	if p := req.Platform; p.OS != "" && p.OS != "linux" {
+		return nil, fmt.Errorf("platform %s: Nix store paths in an image need a Linux kernel (build for linux/%s, or drop the nix inputs for %s)", p, p.Arch, p.OS)
+	}
 	if p := req.Platform; p.OS != "" && (p.OS != runtime.GOOS || p.Arch != runtime.GOARCH) {
 		log.Warnf("store paths go into the %s image as they are; make sure they were built for %s", p, p)
 	}

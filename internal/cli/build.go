@@ -109,8 +109,13 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 	if f.strategy != "" && !contains(spec.Strategies, f.strategy) {
 		return usagef("unknown --strategy %q: use one of %v", f.strategy, spec.Strategies)
 	}
-	if f.budget < 0 || f.budget > spec.MaxLayers {
+	if (f.budget == 0 && c.Flags().Changed("budget")) || f.budget < 0 || f.budget > spec.MaxLayers {
 		return usagef("--budget %d: use 1 to %d", f.budget, spec.MaxLayers)
+	}
+	for i, p := range f.platforms {
+		if contains(f.platforms[:i], p) {
+			return usagef("--platform %s is given twice: name each platform once", p)
+		}
 	}
 	if f.output == "-" && f.asJSON {
 		return usagef("-o - writes the image to standard output; --json cannot share it")

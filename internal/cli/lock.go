@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -42,6 +43,10 @@ only the packages named.`,
 			}
 			lf, err := build.Lock(c.Context(), s, build.Options{Cache: st, Env: closure.Env{Events: g.events()}},
 				build.ResolveOptions{Update: true, UpdateNames: names})
+			var unknown *build.UnknownNameError
+			if errors.As(err, &unknown) {
+				return usageError{err}
+			}
 			if err != nil {
 				return err
 			}

@@ -35,12 +35,12 @@ image's created time, identifiers from its digest.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			var gen func(sbom.Input) ([]byte, error)
 			switch format {
-			case "spdx-json":
+			case "spdx", "spdx-json":
 				gen = sbom.SPDX
-			case "cyclonedx-json":
+			case "cyclonedx", "cyclonedx-json":
 				gen = sbom.CycloneDX
 			default:
-				return usagef("unknown --format %q: use spdx-json or cyclonedx-json", format)
+				return usagef("unknown --format %q: use spdx (spdx-json) or cyclonedx (cyclonedx-json)", format)
 			}
 			ref, res, err := g.loadImage(c.Context(), args[0], platform, insecure)
 			if err != nil {
@@ -83,7 +83,7 @@ image's created time, identifiers from its digest.`,
 			return nil
 		},
 	}
-	c.Flags().StringVar(&format, "format", "spdx-json", "spdx-json or cyclonedx-json")
+	c.Flags().StringVar(&format, "format", "spdx-json", "spdx or cyclonedx (spdx-json and cyclonedx-json are the same): both JSON")
 	c.Flags().StringVarP(&output, "output", "o", "", "write to FILE (default standard output)")
 	c.Flags().StringVar(&platform, "platform", "", "pick one platform (os/arch)")
 	c.Flags().BoolVar(&insecure, "insecure", false, "allow plain HTTP to non-loopback registries")

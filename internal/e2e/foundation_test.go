@@ -49,7 +49,7 @@ var fixtureFiles = []struct {
 
 // goldenFixtureDigest pins the fixture image's manifest digest. A change is
 // a deliberate, documented change of strata's output.
-const goldenFixtureDigest = "sha256:fded0f6fbd5c2942a609719c8bf389c1786542ea726b2d76954f8f816b9fba0e"
+const goldenFixtureDigest = "sha256:4737c60cc7cf9a99e3db90ad0a3f4a677b4ca168945245cbd2e7a096ae5eb496"
 
 func writeFixture(t *testing.T, dir string, reverse bool, mtime time.Time) {
 	t.Helper()

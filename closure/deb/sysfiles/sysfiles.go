@@ -20,6 +20,10 @@ import (
 	"github.com/stratabuild/strata/spec"
 )
 
+// CABundle is where the generated CA bundle goes (update-ca-certificates'
+// file, relative to the root); images that have it get SSL_CERT_FILE.
+const CABundle = "etc/ssl/certs/ca-certificates.crt"
+
 // Options are Generate's inputs.
 type Options struct {
 	// Packages in closure order.
@@ -372,7 +376,7 @@ func (g *gen) certificates(p *debfile.Package) error {
 			return err
 		}
 	}
-	return g.file("etc/ssl/certs/ca-certificates.crt", bundle.String(), true)
+	return g.file(CABundle, bundle.String(), true)
 }
 
 // status writes var/lib/dpkg/status.d records.

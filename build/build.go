@@ -285,8 +285,10 @@ func Resolve(ctx context.Context, s *spec.Spec, opt Options, ro ResolveOptions) 
 		out.Platforms = append(out.Platforms, p)
 		out.Graphs = append(out.Graphs, g)
 	}
-	if err := checkNotEmpty(s, out); err != nil {
-		return nil, err
+	if !ro.LockOnly { // lockers give no graphs: the check needs a build's
+		if err := checkNotEmpty(s, out); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

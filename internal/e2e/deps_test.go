@@ -47,7 +47,7 @@ var allowedImports = map[string][]string{
 	// build steps: the sandbox a step runs in
 	"sandbox": {"closure"},
 	// the pipeline as a library: no sink, no CLI
-	"build": {"baseimage", "cache", "closure", "closure/deb", "closure/files", "closure/nix", "events", "image", "layer", "layering", "lockfile", "registry", "rootfs", "spec", "step"},
+	"build": {"baseimage", "cache", "closure", "closure/deb", "closure/deb/sysfiles", "closure/files", "imagefs", "closure/nix", "events", "image", "layer", "layering", "lockfile", "registry", "rootfs", "spec", "step"},
 	// build steps
 	"step": {"cache", "closure", "closure/deb", "closure/files", "events", "sandbox", "spec"},
 	// registry client and image reading

@@ -228,7 +228,7 @@ func TestDockerEndToEnd(t *testing.T) {
 	json.Unmarshal([]byte(Cmd(t, "docker", "image", "inspect", ftag)), &insp)
 	c = insp[0].Config
 	if _, ok := c.ExposedPorts["8080/tcp"]; !ok || c.User != "65532" || c.WorkingDir != "/app" || len(insp[0].RootFS.Layers) != 2 ||
-		strings.Join(c.Env, ",") != "A=1,B=2" {
+		strings.Join(c.Env, ",") != "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin,A=1,B=2" {
 		t.Errorf("fixture inspect: %+v", insp[0])
 	}
 

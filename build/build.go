@@ -88,6 +88,18 @@ type Result struct {
 	// Index is set when the build has several platforms.
 	Index  v1.ImageIndex
 	Digest v1.Hash
+	// Steps are the build steps resolved, per platform, in order.
+	Steps []StepRun
+}
+
+// StepRun is one build step of a build: its key, the hash of its output
+// and whether this build ran it (false: the output came from the cache).
+type StepRun struct {
+	Name     string `json:"name"`
+	Platform string `json:"platform"`
+	Key      string `json:"key"`
+	TreeHash string `json:"treeHash"`
+	Ran      bool   `json:"ran"`
 }
 
 // Artifact is what sinks write: the image index of a multi-platform
@@ -110,6 +122,9 @@ type Resolved struct {
 	// Recorded names the sources whose lock sections a build records
 	// (closure.Recorder: build steps' output hashes).
 	Recorded []string
+	// Steps are the build steps resolved (KindStep nodes of the sources'
+	// private graphs).
+	Steps []StepRun
 }
 
 // ParsePlatform reads os/arch[/variant].
@@ -260,6 +275,13 @@ func Resolve(ctx context.Context, s *spec.Spec, opt Options, ro ResolveOptions) 
 				}
 			}
 			results[src.Name()] = res
+			if res.Private != nil {
+				for _, id := range res.Private.Roots {
+					if n := res.Private.Nodes[id]; n != nil && n.Kind == closure.KindStep {
+						out.Steps = append(out.Steps, StepRun{Name: n.Name, Platform: ps, Key: n.Meta["key"], TreeHash: n.Meta["treeHash"], Ran: n.Meta["ran"] == "true"})
+					}
+				}
+			}
 			if _, ok := src.(closure.Recorder); ok && !contains(out.Recorded, src.Name()) {
 				out.Recorded = append(out.Recorded, src.Name())
 			}
@@ -469,7 +491,7 @@ func assemble(ctx context.Context, r *Resolved, plans []*layering.Plan, opt Opti
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Spec: s, Tag: tagOf(s, opt.Tag), Created: created, Reproducible: repro}
+	res := &Result{Spec: s, Tag: tagOf(s, opt.Tag), Created: created, Reproducible: repro, Steps: r.Steps}
 	var pis []image.PlatformImage
 	for j, g := range r.Graphs {
 		plan := plans[j]

@@ -245,6 +245,10 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	} else {
 		dir, tree, err = run.inputAddressed(ctx)
 	}
+	ran := "false"
+	if run.ran {
+		ran = "true"
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +271,7 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	priv.Roots = nil
 	out := &closure.Node{
 		ID: OutputNodeID(s.name), Kind: closure.KindStep, Name: s.name, Version: tree[len(tree)-12:],
-		Meta: map[string]string{MetaDir: dir, MetaTreeHash: tree, MetaKey: key, MetaRuntime: runtime, "src": s.build.Src},
+		Meta: map[string]string{MetaDir: dir, MetaTreeHash: tree, MetaKey: key, MetaRuntime: runtime, "src": s.build.Src, "ran": ran},
 	}
 	if err := priv.Add(out); err != nil {
 		return nil, err
@@ -294,6 +298,7 @@ type runner struct {
 	cg     *closure.Graph
 	mounts []sandbox.Mount
 	key    string
+	ran    bool // the step ran (its output did not come from the cache)
 }
 
 // inputAddressed returns the output cached under the key, running the
@@ -429,6 +434,7 @@ func (r *runner) run(ctx context.Context, out string) error {
 	if err != nil {
 		return err
 	}
+	r.ran = true
 	env := map[string]string{}
 	for k, v := range r.s.build.Env {
 		env[k] = v

@@ -413,6 +413,8 @@ type buildSummary struct {
 	Platforms    []platformSummary `json:"platforms,omitempty"`
 	// Pushed are the registry references written, by digest.
 	Pushed []string `json:"pushed,omitempty"`
+	// Steps are the build steps: key, output hash, and whether they ran.
+	Steps []build.StepRun `json:"steps,omitempty"`
 	// Outputs are what each sink wrote, with the digest it holds.
 	Outputs []outputSummary `json:"outputs,omitempty"`
 }
@@ -453,7 +455,7 @@ func outputLine(tag string, o outputSummary) string {
 }
 
 func summarize(r *build.Result) buildSummary {
-	s := buildSummary{Digest: r.Digest.String(), Tag: r.Tag, Created: r.Created.Format("2006-01-02T15:04:05Z07:00"), Reproducible: r.Reproducible}
+	s := buildSummary{Digest: r.Digest.String(), Tag: r.Tag, Created: r.Created.Format("2006-01-02T15:04:05Z07:00"), Reproducible: r.Reproducible, Steps: r.Steps}
 	for _, im := range r.Images {
 		ps := platformSummary{Platform: im.Platform.String(), Digest: im.Digest.String()}
 		if m, err := im.Image.Manifest(); err == nil {

@@ -120,7 +120,9 @@ func TestCacheHitDoesNotRun(t *testing.T) {
 // each changes the key.
 func TestKeyCoversEveryInput(t *testing.T) {
 	f := newFixture(t)
-	base := func() *spec.Build { return &spec.Build{Src: "src", Run: "mkdir -p $out && cat /src/in.txt > $out/copy", Env: map[string]string{"A": "1"}} }
+	base := func() *spec.Build {
+		return &spec.Build{Src: "src", Run: "mkdir -p $out && cat /src/in.txt > $out/copy", Env: map[string]string{"A": "1"}}
+	}
 	r, err := f.resolve(base(), "1.0", nil, false)
 	if err != nil {
 		t.Fatal(err)

@@ -7,8 +7,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/stratabuild/strata/build"
-	"github.com/stratabuild/strata/spec"
 	"github.com/stratabuild/strata/sink"
+	"github.com/stratabuild/strata/spec"
 )
 
 // streams holds the sink streams begun before a build, so that streaming

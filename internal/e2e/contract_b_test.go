@@ -160,10 +160,14 @@ func TestContractBTable(t *testing.T) {
 		// Item 20: the short SBOM format names the docs use.
 		{name: "sbom --format spdx", item: 20, files: cbSpec("name: s1\n" + filesOnly),
 			args: []string{"sbom", "DIR", "--format", "spdx", "-o", "DIR/s.json"}, left: []string{"s.json"},
-			check: func(t *testing.T, dir string, _ Result) { cbContains(t, filepath.Join(dir, "s.json"), `"spdxVersion": "SPDX-2.3"`) }},
+			check: func(t *testing.T, dir string, _ Result) {
+				cbContains(t, filepath.Join(dir, "s.json"), `"spdxVersion": "SPDX-2.3"`)
+			}},
 		{name: "sbom --format cyclonedx", item: 20, files: cbSpec("name: s2\n" + filesOnly),
 			args: []string{"sbom", "DIR", "--format", "cyclonedx", "-o", "DIR/s.json"}, left: []string{"s.json"},
-			check: func(t *testing.T, dir string, _ Result) { cbContains(t, filepath.Join(dir, "s.json"), `"bomFormat": "CycloneDX"`) }},
+			check: func(t *testing.T, dir string, _ Result) {
+				cbContains(t, filepath.Join(dir, "s.json"), `"bomFormat": "CycloneDX"`)
+			}},
 		{name: "sbom --format cyclonedx-json", item: 20, files: cbSpec("name: s3\n" + filesOnly),
 			args: []string{"sbom", "DIR", "--format", "cyclonedx-json", "-o", "DIR/s.json"}, left: []string{"s.json"}},
 		{name: "sbom --format xml", item: 20, files: cbSpec("name: s4\n" + filesOnly),

@@ -88,6 +88,21 @@ func TestStepHelloC(t *testing.T) {
 	}
 	// --check runs the step again: gcc is deterministic.
 	MustRun(t, nil, "build", dir, "--cache", cache, "--check", "-o", filepath.Join(t.TempDir(), "c.tar"))
+	// verify: the archive is what spec and lock build; an image built from
+	// another hello.c is not, and the report names the app's file.
+	MustRun(t, nil, "lock", dir, "--cache", cache)
+	if r := MustRun(t, nil, "verify", tarPath, dir, "--cache", cache); !strings.Contains(r.Stdout, "verified: the image is what its spec and lock build") {
+		t.Errorf("strata verify:\n%s", r.Stdout)
+	}
+	other := copyExample(t, "hello-c")
+	if err := os.WriteFile(filepath.Join(other, "src", "hello.c"), []byte("#include <stdio.h>\nint main(void) { puts(\"changed\"); return 0; }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	otherTar := filepath.Join(t.TempDir(), "other.tar")
+	MustRun(t, nil, "build", other, "--cache", cache, "-o", otherTar)
+	if r := Run(t, nil, "verify", otherTar, dir, "--cache", cache); r.Code != 1 || !strings.Contains(r.Stdout, "DIFFERS: /usr/bin/hello") {
+		t.Errorf("verify of another build: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
 	t.Logf("hello-c: %.1f MiB, cold %s, warm %s, steps run warm: %d", float64(cold.Size)/(1<<20), coldTime.Round(100*time.Millisecond), warmTime.Round(10*time.Millisecond), len(ranSteps(warm)))
 }
 

@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"github.com/stratabuild/strata/build"
+	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/inspect"
+	"github.com/stratabuild/strata/spec"
+)
+
+func newVerifyCmd(g *globals) *cobra.Command {
+	var (
+		platform         string
+		asJSON, insecure bool
+	)
+	c := &cobra.Command{
+		Use:   "verify IMAGE SPEC",
+		Short: "Rebuild an image from its spec and lock and compare, layer by layer",
+		Long: `Verify rebuilds SPEC from its strata.lock (--frozen: the lock must fit the spec)
+and compares the result with IMAGE layer by layer, naming the first file that
+differs in each layer that does. Exit 0 when identical, 1 when different, 2 on
+error.`,
+		Example: `  strata verify app.tar examples/hello
+  strata verify oci:out/app:latest . --json`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return usagef("verify takes an image and a spec, got %d arguments", len(args))
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			fail := func(err error) error {
+				fmt.Fprintf(g.stderr, "strata: %v\n", err)
+				return exitError{ExitUsage}
+			}
+			ref, _, err := g.loadImage(c.Context(), args[0], platform, insecure)
+			if err != nil {
+				return fail(err)
+			}
+			got, err := ref.SingleImage()
+			if err != nil {
+				return fail(err)
+			}
+			s, err := spec.Load(args[1])
+			if err != nil {
+				return fail(err)
+			}
+			st, err := g.store()
+			if err != nil {
+				return fail(err)
+			}
+			opt := build.Options{Cache: st, Env: closure.Env{Events: g.events()}, Frozen: true}
+			if platform != "" {
+				opt.Platforms = []string{platform}
+			}
+			res, err := build.Build(c.Context(), s, opt)
+			if err != nil {
+				return fail(err)
+			}
+			rep, err := inspect.Verify(got, res.Images[0].Image)
+			if err != nil {
+				return fail(err)
+			}
+			if asJSON {
+				err = printJSON(g.stdout, rep)
+			} else {
+				err = rep.Text(g.stdout)
+			}
+			if err != nil {
+				return fail(err)
+			}
+			if !rep.Identical {
+				return exitError{1}
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&platform, "platform", "", "the platform to verify (os/arch)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	c.Flags().BoolVar(&insecure, "insecure", false, "allow plain HTTP to non-loopback registries")
+	return c
+}

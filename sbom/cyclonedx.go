@@ -16,6 +16,8 @@ type cdxBOM struct {
 	Metadata     cdxMetadata     `json:"metadata"`
 	Components   []cdxComponent  `json:"components"`
 	Dependencies []cdxDependency `json:"dependencies"`
+	// Formulation records how build steps made image content.
+	Formulation []cdxFormula `json:"formulation,omitempty"`
 }
 
 type cdxMetadata struct {
@@ -155,5 +157,6 @@ func CycloneDX(in Input) ([]byte, error) {
 	sort.Slice(bom.Components, func(a, b int) bool { return bom.Components[a].BOMRef < bom.Components[b].BOMRef })
 	sort.Slice(bom.Dependencies, func(a, b int) bool { return bom.Dependencies[a].Ref < bom.Dependencies[b].Ref })
 	bom.Dependencies = append([]cdxDependency{{Ref: imageRef, DependsOn: uniqSorted(in.Graph.Roots)}}, bom.Dependencies...)
+	bom.Formulation = in.formulation()
 	return marshal(bom)
 }

@@ -44,6 +44,7 @@ type spdxPackage struct {
 	CopyrightText         string         `json:"copyrightText"`
 	ExternalRefs          []spdxExtRef   `json:"externalRefs,omitempty"`
 	PrimaryPackagePurpose string         `json:"primaryPackagePurpose,omitempty"`
+	Comment               string         `json:"comment,omitempty"`
 }
 
 type spdxChecksum struct {
@@ -185,6 +186,20 @@ func SPDX(in Input) ([]byte, error) {
 	}
 	for _, r := range uniqSorted(in.Graph.Roots) {
 		rels = append(rels, spdxRelationship{imageID, "DEPENDS_ON", ids[r]})
+	}
+	// Build steps: a package per step (its key, hashes and build closure
+	// in the comment); what it produced is GENERATED_FROM it.
+	for _, st := range in.steps() {
+		sid := spdxID("build:" + st.name)
+		doc.Packages = append(doc.Packages, spdxPackage{
+			SPDXID: sid, Name: "build step " + st.name, VersionInfo: short12(st.key),
+			Supplier: noAssertion, DownloadLocation: noAssertion, LicenseConcluded: noAssertion,
+			LicenseDeclared: noAssertion, CopyrightText: noAssertion, PrimaryPackagePurpose: "SOURCE",
+			Comment: st.comment(),
+		})
+		for _, o := range st.outputs {
+			rels = append(rels, spdxRelationship{ids[o], "GENERATED_FROM", sid})
+		}
 	}
 	sort.SliceStable(doc.Packages[1:], func(a, b int) bool { return doc.Packages[1+a].SPDXID < doc.Packages[1+b].SPDXID })
 	sort.SliceStable(rels[1:], func(a, b int) bool {

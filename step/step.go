@@ -271,13 +271,24 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	priv.Roots = nil
 	out := &closure.Node{
 		ID: OutputNodeID(s.name), Kind: closure.KindStep, Name: s.name, Version: tree[len(tree)-12:],
-		Meta: map[string]string{MetaDir: dir, MetaTreeHash: tree, MetaKey: key, MetaRuntime: runtime, "src": s.build.Src, "ran": ran},
+		Meta: map[string]string{MetaDir: dir, MetaTreeHash: tree, MetaKey: key, MetaRuntime: runtime, "src": s.build.Src, "ran": ran, "srcHash": strings.TrimPrefix(ki.Src, "files:"), "closure": closureList(cg)},
 	}
 	if err := priv.Add(out); err != nil {
 		return nil, err
 	}
 	priv.Roots = []string{out.ID}
 	return &closure.Result{Graph: closure.New(), Private: priv, Lock: raw}, nil
+}
+
+// closureList is the build closure as "name version" lines, for SBOMs.
+func closureList(g *closure.Graph) string {
+	var lines []string
+	for _, id := range g.IDs() {
+		if n := g.Nodes[id]; n.Kind == closure.KindDeb {
+			lines = append(lines, n.Name+" "+n.Version)
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // TreeHash is the hash of a step output folder, normalized the way the

@@ -34,6 +34,8 @@ func (s *Source) stepEntry(ctx context.Context, req closure.Request, g *closure.
 	n.Meta["build"] = f.Build
 	n.Meta["buildTreeHash"] = out.Meta["treeHash"]
 	n.Meta["buildKey"] = out.Meta["key"]
+	n.Meta["buildSrcHash"] = out.Meta["srcHash"]
+	n.Meta["buildClosure"] = out.Meta["closure"]
 	if err := g.Add(n); err != nil {
 		return false, err
 	}

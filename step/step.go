@@ -197,6 +197,9 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	var srcDir string
 	if s.build.Src != "" {
 		srcDir = filepath.Join(s.specDir, filepath.FromSlash(s.build.Src))
+		if err := files.Inside(s.specDir, s.build.Src, true); err != nil {
+			return nil, fmt.Errorf("step %s: src: %w", s.name, err)
+		}
 		n, err := files.Node(ctx, s.specDir, 0, spec.File{Src: s.build.Src, Dst: "/src"})
 		if err != nil {
 			return nil, fmt.Errorf("step %s: hashing src: %w", s.name, err)

@@ -113,6 +113,9 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 // and content, so a cached layer is reused exactly when nothing changed.
 func Node(ctx context.Context, specDir string, i int, f spec.File) (*closure.Node, error) {
 	src := filepath.Join(specDir, filepath.FromSlash(f.Src))
+	if err := Inside(specDir, f.Src, false); err != nil {
+		return nil, fmt.Errorf("files[%d]: %w", i, err)
+	}
 	dst := strings.TrimPrefix(path.Clean(f.Dst), "/")
 	var mode fs.FileMode
 	if f.Mode != "" {
@@ -150,6 +153,38 @@ func Node(ctx context.Context, specDir string, i int, f spec.File) (*closure.Nod
 		Meta:     map[string]string{"src": f.Src, "dst": f.Dst},
 		Contents: closure.StaticContents{ID: "files:" + hex.EncodeToString(h.Sum(nil)), List: w.entries},
 	}, nil
+}
+
+// Inside checks that rel, a path relative to dir, stays inside dir when
+// its folders' symlinks are followed, so that no host file outside dir is
+// read through a symlinked folder in the middle of a path (`ln -s /etc
+// etc` with `src: etc/shadow`). The last element may itself be a symlink
+// (it is copied as a link) unless followLast, as for a folder that is
+// bind-mounted into a build step's sandbox.
+func Inside(dir, rel string, followLast bool) error {
+	if path.Clean(filepath.ToSlash(rel)) == "." {
+		return nil // dir itself
+	}
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return fmt.Errorf("resolving %s: %w", dir, err)
+	}
+	p := filepath.Join(dir, filepath.FromSlash(rel))
+	check := filepath.Dir(p)
+	if followLast {
+		check = p
+	}
+	real, err := filepath.EvalSymlinks(check)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil // the walk reports the missing path with its own message
+		}
+		return fmt.Errorf("resolving %s: %w", p, err)
+	}
+	if r, err := filepath.Rel(root, real); err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("%q passes through a symlink that leaves %s (it leads to %s): strata reads only what is inside that folder; copy the file in, or name a path that stays inside", rel, dir, real)
+	}
+	return nil
 }
 
 type inode struct{ dev, ino uint64 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -68,5 +69,40 @@ func TestModesAreNormalised(t *testing.T) {
 	es, _ = n4.Contents.Entries(context.Background())
 	if len(es) != 1 || es[0].Mode != 0o700 || es[0].UID != 7 || es[0].Path != "bin/x" {
 		t.Errorf("single file with mode: %+v", es)
+	}
+}
+
+// A symlinked folder in the middle of src must not lead out of the spec's
+// folder: the host's file never reaches the image.
+func TestSrcThroughSymlinkedFolderIsRefused(t *testing.T) {
+	host := t.TempDir()
+	os.WriteFile(filepath.Join(host, "shadow"), []byte("secret"), 0o600)
+	dir := t.TempDir()
+	if err := os.Symlink(host, filepath.Join(dir, "etc")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Node(context.Background(), dir, 0, spec.File{Src: "etc/shadow", Dst: "/x"})
+	if err == nil || !strings.Contains(err.Error(), "passes through a symlink that leaves") {
+		t.Fatalf("err = %v, want a refusal", err)
+	}
+	// A top-level src that is a symlink stays a link (nothing is read through it).
+	n, err := Node(context.Background(), dir, 0, spec.File{Src: "etc", Dst: "/etc-link"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, _ := n.Contents.Entries(context.Background())
+	if len(es) != 1 || es[0].Type != closure.Symlink {
+		t.Fatalf("entries = %+v, want one symlink", es)
+	}
+	// followLast (a build step's src, bind-mounted) refuses that too.
+	if err := Inside(dir, "etc", true); err == nil {
+		t.Fatal("Inside with followLast accepted a symlink leaving the folder")
+	}
+	// A symlink that stays inside is fine.
+	os.MkdirAll(filepath.Join(dir, "real"), 0o755)
+	os.WriteFile(filepath.Join(dir, "real", "f"), []byte("ok"), 0o644)
+	os.Symlink("real", filepath.Join(dir, "alias"))
+	if _, err := Node(context.Background(), dir, 0, spec.File{Src: "alias/f", Dst: "/f"}); err != nil {
+		t.Fatalf("inside symlink refused: %v", err)
 	}
 }

@@ -58,6 +58,13 @@ type Event struct {
 	Stage, Scope string
 	Done, Total int
 	Bytes       int64
+	// TotalBytes is what Bytes counts up to (a download's size); 0 when
+	// unknown.
+	TotalBytes int64
+	// Task identifies one running piece of work ("fetch libc6"), so a
+	// renderer can show one line per task; End says it finished.
+	Task string
+	End  bool
 	// Subject is what the event is about: a platform, a layer title, a
 	// package.
 	Subject string

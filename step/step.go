@@ -469,6 +469,7 @@ func (r *runner) run(ctx context.Context, out string) error {
 		Root: root, Mounts: r.mounts, Out: out, Env: env, Run: r.s.build.Run,
 		Network: r.s.build.Network, SourceDateEpoch: epoch, Log: io.MultiWriter(&buf, lw),
 	})
+	r.log.Emit(events.Event{Kind: events.Progress, Stage: "build", Scope: r.s.name, Task: "build " + r.s.name, End: true})
 	if perr := r.s.cache.Put(logKind, r.key, buf.Bytes()); perr != nil && err == nil {
 		err = perr
 	}
@@ -544,7 +545,7 @@ func (l *lastLine) Write(p []byte) (int, error) {
 		l.n++
 		line := string(l.buf[:i])
 		l.buf = l.buf[i+1:]
-		l.log.Emit(events.Event{Kind: events.Progress, Stage: "build", Scope: l.name, Done: l.n, Total: 0, Subject: line})
+		l.log.Emit(events.Event{Kind: events.Progress, Stage: "build", Scope: l.name, Task: "build " + l.name, Done: l.n, Subject: line})
 	}
 	return len(p), nil
 }

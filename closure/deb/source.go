@@ -16,6 +16,7 @@ import (
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/closure/deb/debfile"
 	"github.com/stratabuild/strata/closure/deb/sysfiles"
+	"github.com/stratabuild/strata/events"
 	"github.com/stratabuild/strata/spec"
 	"golang.org/x/sync/errgroup"
 )
@@ -384,8 +385,9 @@ func (s *Source) fetchDebs(ctx context.Context, req closure.Request, lock *Lock)
 	}
 	logf(req, "downloading %d packages (%.1f MB)", len(missing), float64(total)/1e6)
 	errs := make([]error, len(missing))
+	log := req.Env.Events.With("debian")
 	run(ctx, len(missing), max(req.Env.Jobs, minDownloadJobs), func(i int) {
-		errs[i] = s.fetchDeb(ctx, fetchers[lock.suiteOf(missing[i])], missing[i])
+		errs[i] = s.fetchDeb(ctx, fetchers[lock.suiteOf(missing[i])], missing[i], log)
 	})
 	if err := ctx.Err(); err != nil {
 		return err
@@ -398,9 +400,13 @@ func (s *Source) fetchDebs(ctx context.Context, req closure.Request, lock *Lock)
 	return nil
 }
 
-func (s *Source) fetchDeb(ctx context.Context, f *fetcher, p LockedPackage) error {
+func (s *Source) fetchDeb(ctx context.Context, f *fetcher, p LockedPackage, log *events.Log) error {
+	task := "fetch " + p.Name
+	defer log.Emit(events.Event{Kind: events.Progress, Stage: events.StageFetch, Task: task, Subject: p.Name + " " + p.Version, TotalBytes: p.Size, Bytes: p.Size, End: true})
 	err := f.do(ctx, p.Filename, blobTimeout, func(r io.Reader) error {
-		lr := &countReader{r: io.LimitReader(r, p.Size+1)}
+		lr := &countReader{r: io.LimitReader(r, p.Size+1), progress: func(n int64) {
+			log.Emit(events.Event{Kind: events.Progress, Stage: events.StageFetch, Task: task, Subject: p.Name + " " + p.Version, Bytes: n, TotalBytes: p.Size})
+		}}
 		if _, err := s.store.PutBlob(lr, p.SHA256); err != nil {
 			if lr.err != nil {
 				// The connection broke mid-download: a network failure
@@ -437,11 +443,21 @@ type countReader struct {
 	r   io.Reader
 	n   int64
 	err error // the first read error other than io.EOF
+	// progress, when set, gets the count every progressStep bytes.
+	progress func(n int64)
+	last     int64
 }
+
+// progressStep is how many bytes a download reads between progress events.
+const progressStep = 256 << 10
 
 func (c *countReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if c.progress != nil && c.n-c.last >= progressStep {
+		c.last = c.n
+		c.progress(c.n)
+	}
 	if err != nil && err != io.EOF && c.err == nil {
 		c.err = err
 	}

@@ -218,6 +218,7 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 			}
 		}
 	}
+	g.render.finish()
 	if f.asJSON {
 		all := make([]buildSummary, len(results))
 		for i, r := range results {

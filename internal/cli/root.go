@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/stratabuild/strata/events"
@@ -33,6 +34,7 @@ type globals struct {
 	quiet  bool
 	stdout io.Writer
 	stderr io.Writer
+	render *renderer // set by events(); nil with --quiet
 }
 
 // usageError marks errors that exit with ExitUsage.
@@ -119,35 +121,8 @@ func (g *globals) events() *events.Log {
 	if f, ok := g.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		tty = true
 	}
-	r := &renderer{w: g.stderr, tty: tty}
-	return events.New(r.handle)
-}
-
-// renderer prints events as text lines (events.Event.Text).
-type renderer struct {
-	w       io.Writer
-	tty     bool
-	pending bool // the cursor is at the end of an in-place progress line
-}
-
-func (r *renderer) handle(e events.Event) {
-	switch e.Kind {
-	case events.Progress:
-		if r.tty {
-			fmt.Fprintf(r.w, "\r\033[K%s", e.Text())
-			r.pending = true
-		}
-		return
-	case events.Info:
-		if !r.tty {
-			return
-		}
-	}
-	if r.pending {
-		fmt.Fprint(r.w, "\n")
-		r.pending = false
-	}
-	fmt.Fprintln(r.w, e.Text())
+	g.render = newRenderer(g.stderr, tty, time.Now)
+	return events.New(g.render.handle)
 }
 
 // lineEvents is an io.Writer for code that reports progress as text lines

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -282,7 +283,7 @@ func Resolve(ctx context.Context, s *spec.Spec, opt Options, ro ResolveOptions) 
 					}
 				}
 			}
-			if _, ok := src.(closure.Recorder); ok && !contains(out.Recorded, src.Name()) {
+			if _, ok := src.(closure.Recorder); ok && !slices.Contains(out.Recorded, src.Name()) {
 				out.Recorded = append(out.Recorded, src.Name())
 			}
 			if res.Graph != nil {

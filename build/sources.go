@@ -114,11 +114,3 @@ func order(sources []closure.Source) ([]closure.Source, error) {
 	return out, nil
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}

@@ -2,6 +2,7 @@ package closure
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -79,20 +80,11 @@ func (g *Graph) Merge(o *Graph) error {
 		}
 	}
 	for _, r := range o.Roots {
-		if !contains(g.Roots, r) {
+		if !slices.Contains(g.Roots, r) {
 			g.Roots = append(g.Roots, r)
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // IDs returns the node IDs in bytewise order.

@@ -6,6 +6,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -73,7 +74,7 @@ func (s *Spec) StepDebian(name string) *Debian {
 	}
 	pkgs := append([]string(nil), StepBasePackages...)
 	for _, p := range b.Debian.Packages {
-		if !contains(pkgs, p) {
+		if !slices.Contains(pkgs, p) {
 			pkgs = append(pkgs, p)
 		}
 	}
@@ -135,7 +136,7 @@ func validateBuilds(s *Spec) Errors {
 				add(key+".inputs."+in, "is not another build step", fix)
 			}
 			clean := path.Clean(mnt)
-			if !path.IsAbs(mnt) || clean != mnt || contains(reservedMounts, clean) || strings.HasPrefix(clean, "/src/") || strings.HasPrefix(clean, "/out/") {
+			if !path.IsAbs(mnt) || clean != mnt || slices.Contains(reservedMounts, clean) || strings.HasPrefix(clean, "/src/") || strings.HasPrefix(clean, "/out/") {
 				add(key+".inputs."+in, fmt.Sprintf("%q is not a free absolute path", mnt), "mount it at a clean absolute path such as /deps, outside /src, /out, /tmp, /usr and /etc")
 			}
 		}

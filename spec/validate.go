@@ -130,7 +130,7 @@ func validate(s *Spec) Errors {
 	if b := s.Layering.Budget; b != 0 && (b < 1 || b > MaxLayers) {
 		add("layering.budget", fmt.Sprintf("%d is out of range", b), fmt.Sprintf("use 1 to %d (Docker's limit is %d layers)", MaxLayers, MaxLayers))
 	}
-	if st := s.Layering.Strategy; st != "" && !contains(Strategies, st) {
+	if st := s.Layering.Strategy; st != "" && !slices.Contains(Strategies, st) {
 		fix := "use one of " + strings.Join(Strategies, ", ")
 		if c := closestOf(st, Strategies); c != "" {
 			fix = fmt.Sprintf("did you mean `%s`?", c)
@@ -186,15 +186,6 @@ func checkPort(p string) error {
 func escapes(src string) bool {
 	c := path.Clean(filepath.ToSlash(src))
 	return c == ".." || strings.HasPrefix(c, "../")
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func closestOf(s string, list []string) string { return closest(s, list) }

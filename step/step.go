@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -143,7 +144,7 @@ func (s *Source) RecordsOnBuild() {}
 // the recorded section, except that `lock --update` (all, or naming this
 // step) drops it so that the next build records the step anew.
 func (s *Source) Lock(_ context.Context, req closure.Request) (json.RawMessage, error) {
-	if req.Update && (len(req.UpdateNames) == 0 || contains(req.UpdateNames, s.name) || contains(req.UpdateNames, s.Name())) {
+	if req.Update && (len(req.UpdateNames) == 0 || slices.Contains(req.UpdateNames, s.name) || slices.Contains(req.UpdateNames, s.Name())) {
 		return nil, nil
 	}
 	return req.Locked, nil
@@ -557,13 +558,4 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

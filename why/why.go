@@ -2,6 +2,7 @@ package why
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -71,7 +72,7 @@ func ChainsN(g *closure.Graph, target string, limit int) ([][]string, error) {
 		}
 		deps := uniqSorted(g.Nodes[last].Deps, less)
 		for _, d := range deps {
-			if !useful[d] || contains(chain, d) {
+			if !useful[d] || slices.Contains(chain, d) {
 				continue
 			}
 			next := make([]string, len(chain)+1)
@@ -137,15 +138,6 @@ func uniqSorted(xs []string, less func(a, b string) bool) []string {
 	}
 	sort.Slice(out, func(i, j int) bool { return less(out[i], out[j]) })
 	return out
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // notFound names up to five close names: those containing the target (or

@@ -353,7 +353,7 @@ func TestDebDownloadCutShort(t *testing.T) {
 	}))
 	defer srv.Close()
 	fc := &fetcher{client: http.DefaultClient, base: srv.URL}
-	err = src.fetchDeb(context.Background(), fc, l.Packages[0])
+	err = src.fetchDeb(context.Background(), fc, l.Packages[0], nil)
 	if err == nil {
 		t.Fatal("a cut-short download was accepted")
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,7 +51,7 @@ var (
 func (s *Source) Needs() []string {
 	var out []string
 	for _, f := range s.files {
-		if f.Build != "" && !contains(out, StepSourceName(f.Build)) {
+		if f.Build != "" && !slices.Contains(out, StepSourceName(f.Build)) {
 			out = append(out, StepSourceName(f.Build))
 		}
 	}
@@ -60,15 +61,6 @@ func (s *Source) Needs() []string {
 // Lock implements closure.Locker: files are pinned by content; nothing to
 // lock (and no build step output to read).
 func (s *Source) Lock(context.Context, closure.Request) (json.RawMessage, error) { return nil, nil }
-
-func contains(list []string, x string) bool {
-	for _, y := range list {
-		if y == x {
-			return true
-		}
-	}
-	return false
-}
 
 // Factory returns the files source of a spec (every spec has one; it
 // resolves to an empty graph without files entries).

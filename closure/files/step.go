@@ -3,6 +3,7 @@ package files
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -60,7 +61,7 @@ func (s *Source) stepEntry(ctx context.Context, req closure.Request, g *closure.
 	}
 	var needs []string
 	for _, e := range edges {
-		if !contains(n.Deps, e.NodeID) {
+		if !slices.Contains(n.Deps, e.NodeID) {
 			n.Deps = append(n.Deps, e.NodeID)
 		}
 		needs = append(needs, "/"+e.File+" -> "+e.Soname+" -> "+priv.Nodes[e.NodeID].Name)

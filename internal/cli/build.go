@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -106,14 +107,14 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 	if f.outDir != "" && f.output != "" {
 		return usagef("use either -o or --out-dir")
 	}
-	if f.strategy != "" && !contains(spec.Strategies, f.strategy) {
+	if f.strategy != "" && !slices.Contains(spec.Strategies, f.strategy) {
 		return usagef("unknown --strategy %q: use one of %v", f.strategy, spec.Strategies)
 	}
 	if (f.budget == 0 && c.Flags().Changed("budget")) || f.budget < 0 || f.budget > spec.MaxLayers {
 		return usagef("--budget %d: use 1 to %d", f.budget, spec.MaxLayers)
 	}
 	for i, p := range f.platforms {
-		if contains(f.platforms[:i], p) {
+		if slices.Contains(f.platforms[:i], p) {
 			return usagef("--platform %s is given twice: name each platform once", p)
 		}
 	}

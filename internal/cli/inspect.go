@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/spf13/cobra"
 	"github.com/stratabuild/strata/inspect"
@@ -46,7 +47,7 @@ thresholds 0.9 / 0.1), closure (a spec's packages with own and exclusive size).
 			if len(args) != 1 {
 				return usagef("inspect takes one IMAGE (several only with --sharing)")
 			}
-			if !contains(inspectViews, view) {
+			if !slices.Contains(inspectViews, view) {
 				return usagef("unknown view %q: use one of %v", view, inspectViews)
 			}
 			if view == "closure" {
@@ -170,13 +171,4 @@ func runSharing(g *globals, c *cobra.Command, args []string, platform string, in
 		return printJSON(g.stdout, rep)
 	}
 	return rep.Text(g.stdout)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -53,7 +54,7 @@ config:
 		RootFS struct{ Layers []string }
 	}
 	json.Unmarshal([]byte(Cmd(t, "docker", "image", "inspect", tag)), &insp)
-	if len(insp[0].RootFS.Layers) != 2 || !contains(insp[0].Config.Env, "EXTRA=1") || !contains(insp[0].Config.Env, "GREETING_NAME=base") {
+	if len(insp[0].RootFS.Layers) != 2 || !slices.Contains(insp[0].Config.Env, "EXTRA=1") || !slices.Contains(insp[0].Config.Env, "GREETING_NAME=base") {
 		t.Errorf("inspect: %+v", insp[0])
 	}
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"os/exec"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -112,7 +113,7 @@ func TestDependencyAllowList(t *testing.T) {
 				continue
 			}
 			dep := strings.TrimPrefix(imp, mod)
-			if !contains(allowed, dep) {
+			if !slices.Contains(allowed, dep) {
 				t.Errorf("%s imports %s, which its allow-list does not name (data flows one way; see ARCHITECTURE.md)", name, dep)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -214,7 +215,7 @@ func TestDockerEndToEnd(t *testing.T) {
 	}
 	c := insp[0].Config
 	if strings.Join(c.Entrypoint, " ") != "/usr/bin/hello" || c.User != "65532:65532" || c.WorkingDir != "/" ||
-		!contains(c.Env, "GREETING_NAME=world") || len(insp[0].RootFS.Layers) != 1 || !strings.HasPrefix(insp[0].Created, "1970-01-01T00:00:01") {
+		!slices.Contains(c.Env, "GREETING_NAME=world") || len(insp[0].RootFS.Layers) != 1 || !strings.HasPrefix(insp[0].Created, "1970-01-01T00:00:01") {
 		t.Errorf("docker image inspect: %+v", insp[0])
 	}
 
@@ -241,15 +242,6 @@ func TestDockerEndToEnd(t *testing.T) {
 	if got := Cmd(t, "docker", "run", "--rm", "-e", "GREETING_NAME=stream", stag); !strings.Contains(got, "Hello, stream!") {
 		t.Errorf("streamed image printed %q", got)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Bad input exits non-zero with a message naming the problem and leaves

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -727,7 +728,7 @@ func TestNixRegisterClosure(t *testing.T) {
 	}
 	gcroot := "nix/var/nix/gcroots/strata/" + path.Base(d.app)
 	for _, want := range []string{"nix/var/nix/db/db.sqlite", "nix/var/nix/db/schema", gcroot} {
-		if !contains(have, want) {
+		if !slices.Contains(have, want) {
 			t.Errorf("image lacks %s (has %v)", want, have)
 		}
 	}
@@ -867,7 +868,7 @@ func TestNixInstallablesAndSBOM(t *testing.T) {
 	dump := strings.Split(nixtest.Run(t, "", "nix-store", append([]string{"--dump-db"}, d.paths...)...), "\n")
 	hex := map[string]string{}
 	for i := 0; i+1 < len(dump); i++ {
-		if contains(d.paths, dump[i]) && hex[dump[i]] == "" {
+		if slices.Contains(d.paths, dump[i]) && hex[dump[i]] == "" {
 			hex[dump[i]] = dump[i+1]
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"io/fs"
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -218,4 +219,40 @@ type countingContents struct {
 func (c countingContents) Entries(ctx context.Context) ([]closure.Entry, error) {
 	*c.calls++
 	return c.StaticContents.Entries(ctx)
+}
+
+// A deep tree normalizes to every parent once; a path past PATH_MAX is
+// refused. (Both once cost quadratic time: issue 15 hole 3.)
+func TestNormalizeDeepPaths(t *testing.T) {
+	var entries []closure.Entry
+	p := ""
+	for i := 0; i < 1500; i++ {
+		p = path.Join(p, "d")
+		entries = append(entries, closure.Entry{Path: p + "/f", Type: closure.Regular, Mode: 0o644, Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("")), nil }})
+	}
+	out, err := Normalize(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 3000 { // 1500 folders, 1500 files
+		t.Fatalf("%d entries, want 3000", len(out))
+	}
+	deep := strings.Repeat("a/", 2100) + "f"
+	if _, err := Normalize([]closure.Entry{{Path: deep, Type: closure.Regular, Mode: 0o644}}); err == nil || !strings.Contains(err.Error(), "PATH_MAX") {
+		t.Fatalf("a %d-byte path: err = %v", len(deep), err)
+	}
+}
+
+func BenchmarkNormalizeDeepTree(b *testing.B) {
+	var entries []closure.Entry
+	p := ""
+	for i := 0; i < 1500; i++ {
+		p = path.Join(p, "d")
+		entries = append(entries, closure.Entry{Path: p + "/f", Type: closure.Regular, Mode: 0o644})
+	}
+	for i := 0; i < b.N; i++ {
+		if _, err := Normalize(entries); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

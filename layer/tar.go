@@ -44,13 +44,18 @@ func Normalize(entries []closure.Entry) ([]closure.Entry, error) {
 		byPath[e.Path] = e
 		order = append(order, e.Path)
 	}
+	// Parent folders: walk up from each entry until a folder that is
+	// already known. An implicit folder's parents were added when it was;
+	// an explicit one's when its own entry comes, so each folder is
+	// visited once and the work is linear in the entries (a deep tree
+	// once cost quadratic time here).
 	for _, p := range order {
 		for d := path.Dir(p); d != "."; d = path.Dir(d) {
 			if pe, ok := byPath[d]; ok {
 				if pe.Type != closure.Dir {
 					return nil, fmt.Errorf("/%s is a %s but /%s needs it to be a folder", d, pe.Type, p)
 				}
-				continue
+				break
 			}
 			byPath[d] = closure.Entry{Path: d, Type: closure.Dir, Mode: DirMode}
 		}
@@ -66,7 +71,16 @@ func Normalize(entries []closure.Entry) ([]closure.Entry, error) {
 	return out, nil
 }
 
+// MaxPathLen bounds an entry's path in bytes, as Linux's PATH_MAX does
+// (4096 with the terminating NUL): a longer one could not be opened in a
+// running container anyway, and hostile inputs use deep paths to make
+// work grow.
+const MaxPathLen = 4095
+
 func checkPath(p string) error {
+	if len(p) > MaxPathLen {
+		return fmt.Errorf("entry path %.60q… is %d bytes long: at most %d (PATH_MAX) are allowed", p, len(p), MaxPathLen)
+	}
 	if p == "" || p == "." || strings.HasPrefix(p, "/") || path.Clean(p) != p || p == ".." || strings.HasPrefix(p, "../") {
 		return fmt.Errorf("entry path %q is not a clean path relative to the image root", p)
 	}

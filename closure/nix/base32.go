@@ -31,6 +31,9 @@ func EncodeBase32(b []byte) string {
 
 // DecodeBase32 parses s as the Nix base32 form of size bytes.
 func DecodeBase32(s string, size int) ([]byte, error) {
+	if size <= 0 {
+		return nil, fmt.Errorf("nix base32 %q: a decoded size of %d bytes is not a hash", s, size)
+	}
 	if len(s) != Base32Len(size) {
 		return nil, fmt.Errorf("nix base32 %q has %d characters, want %d for %d bytes", s, len(s), Base32Len(size), size)
 	}

@@ -126,3 +126,28 @@ func TestCheckStorePath(t *testing.T) {
 		}
 	}
 }
+
+// DecodeBase32 never panics, and what it decodes encodes back.
+func FuzzDecodeBase32(f *testing.F) {
+	f.Add("0", 0)
+	f.Add("1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s", 32)
+	f.Add("zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", 32)
+	f.Fuzz(func(t *testing.T, s string, size int) {
+		if size > 1<<16 {
+			return
+		}
+		b, err := DecodeBase32(s, size)
+		if err != nil {
+			return
+		}
+		if got := EncodeBase32(b); got != s {
+			t.Fatalf("DecodeBase32(%q) = %x, which encodes to %q", s, b, got)
+		}
+	})
+}
+
+func TestDecodeBase32SizeZero(t *testing.T) {
+	if _, err := DecodeBase32("0", 0); err == nil {
+		t.Fatal("size 0 accepted")
+	}
+}

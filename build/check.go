@@ -57,6 +57,9 @@ func checkUpdateNames(s *spec.Spec, sources []closure.Source, lock *lockfile.Fil
 			known[p] = true
 		}
 	}
+	for name := range s.Builds { // `lock --update STEP` drops its pin
+		known[name] = true
+	}
 	if lock != nil {
 		for _, raw := range lock.Sources["debian"] {
 			l, err := deb.ParseLock(raw)

@@ -24,7 +24,7 @@ type Factory func(s *spec.Spec, c cache.Cache) []closure.Source
 // hashed for --frozen: packages first, the accounts, local files, then the
 // base image.
 func DefaultFactories(opt Options) []Factory {
-	return []Factory{deb.Factory, nix.Factory, step.Factory(step.Options{Check: opt.Check}), rootfsFactory, files.Factory, baseFactory(opt)}
+	return []Factory{deb.Factory, nix.Factory, step.Factory(step.Options{Check: opt.Check, Frozen: opt.Frozen}), rootfsFactory, files.Factory, baseFactory(opt)}
 }
 
 // rootfsFactory gives images without a distribution the accounts, homes,

@@ -136,7 +136,11 @@ func validateBuilds(s *Spec) Errors {
 				add(key+".inputs."+in, "is not another build step", fix)
 			}
 			clean := path.Clean(mnt)
-			if !path.IsAbs(mnt) || clean != mnt || slices.Contains(reservedMounts, clean) || strings.HasPrefix(clean, "/src/") || strings.HasPrefix(clean, "/out/") {
+			reserved := clean == "/"
+			for _, r := range reservedMounts[1:] {
+				reserved = reserved || clean == r || strings.HasPrefix(clean, r+"/")
+			}
+			if !path.IsAbs(mnt) || clean != mnt || reserved {
 				add(key+".inputs."+in, fmt.Sprintf("%q is not a free absolute path", mnt), "mount it at a clean absolute path such as /deps, outside /src, /out, /tmp, /usr and /etc")
 			}
 		}

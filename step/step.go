@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -57,6 +58,8 @@ type Options struct {
 	// Check runs every step again, ignoring the cache, and fails naming
 	// the first file that differs from the cached output.
 	Check bool
+	// Frozen refuses a fixed-output step that strata.lock does not pin.
+	Frozen bool
 }
 
 // Factory returns a spec's build-step sources: for each step its closure
@@ -72,7 +75,7 @@ func Factory(opt Options) func(s *spec.Spec, c cache.Cache) []closure.Source {
 		for _, n := range names {
 			d := s.StepDebian(n)
 			cs := &closureSource{step: n, deb: deb.New(&spec.Spec{Name: s.Name, Dir: s.Dir, Path: s.Path, Debian: d}, c, deb.WithName(ClosureSourceName(n)))}
-			out = append(out, cs, &Source{name: n, build: s.Builds[n], specDir: s.Dir, cache: c, check: opt.Check})
+			out = append(out, cs, &Source{name: n, build: s.Builds[n], specDir: s.Dir, cache: c, check: opt.Check, frozen: opt.Frozen})
 		}
 		return out
 	}
@@ -113,6 +116,7 @@ type Source struct {
 	specDir string
 	cache   cache.Cache
 	check   bool
+	frozen  bool
 }
 
 var (
@@ -158,6 +162,10 @@ type Lock struct {
 	TreeHash string `json:"treeHash"`
 	// OutputHash pins a fixed-output step's output (its TreeHash).
 	OutputHash string `json:"outputHash,omitempty"`
+	// Inputs hashes what the user controls of a fixed-output step (run,
+	// env, src, passEnv names, input outputs), not the host (sandbox
+	// version) or the closure: the pin holds until these change.
+	Inputs string `json:"inputs,omitempty"`
 }
 
 type keyInput struct {
@@ -171,6 +179,7 @@ type keyInput struct {
 	Env      map[string]string `json:"env"`
 	Network  bool              `json:"network"`
 	PassEnv  []string          `json:"passEnv"`
+	Epoch    int64             `json:"sourceDateEpoch"`
 }
 
 type keyMount struct {
@@ -198,6 +207,9 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	var srcDir string
 	if s.build.Src != "" {
 		srcDir = filepath.Join(s.specDir, filepath.FromSlash(s.build.Src))
+		if fi, err := os.Lstat(srcDir); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			return nil, fmt.Errorf("step %s: src %q is a symlink: name the folder it points to (a symlink's target is not what the step's key hashes)", s.name, s.build.Src)
+		}
 		if err := files.Inside(s.specDir, s.build.Src, true); err != nil {
 			return nil, fmt.Errorf("step %s: src: %w", s.name, err)
 		}
@@ -229,12 +241,19 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 		ki.Inputs = append(ki.Inputs, keyMount{Step: in, Path: s.build.Inputs[in], Tree: out.Meta[MetaTreeHash]})
 		mounts = append(mounts, sandbox.Mount{Src: out.Meta[MetaDir], Dst: s.build.Inputs[in]})
 	}
+	ki.Epoch = epochOf(req.Env.Getenv)
 	kb, err := json.Marshal(ki)
 	if err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(kb)
 	key := hex.EncodeToString(sum[:])
+	// The fixed-output identity: what the user controls, not the host.
+	fo := ki
+	fo.Sandbox, fo.Closure, fo.Platform, fo.Version = "", nil, "", keyVersion+"-fo"
+	fb, _ := json.Marshal(fo)
+	fsum := sha256.Sum256(fb)
+	foInputs := hex.EncodeToString(fsum[:])
 
 	var locked Lock
 	if len(req.Locked) > 0 {
@@ -242,7 +261,7 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 			return nil, fmt.Errorf("step %s: reading its section of strata.lock: %w (run `strata lock --update %s`)", s.name, err, s.name)
 		}
 	}
-	run := runner{s: s, req: req, log: log, cg: cg, mounts: mounts, key: key}
+	run := runner{s: s, req: req, log: log, cg: cg, mounts: mounts, key: key, foInputs: foInputs}
 	var dir, tree string
 	if s.build.Network {
 		dir, tree, err = run.fixedOutput(ctx, locked)
@@ -258,7 +277,7 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	}
 	lock := Lock{Key: key, TreeHash: tree}
 	if s.build.Network {
-		lock.OutputHash = tree
+		lock.OutputHash, lock.Inputs = tree, foInputs
 	}
 	raw, err := json.Marshal(lock)
 	if err != nil {
@@ -313,52 +332,79 @@ type runner struct {
 	cg     *closure.Graph
 	mounts []sandbox.Mount
 	key    string
-	ran    bool // the step ran (its output did not come from the cache)
+	// foInputs is the fixed-output identity (Lock.Inputs).
+	foInputs string
+	ran      bool // the step ran (its output did not come from the cache)
 }
 
 // inputAddressed returns the output cached under the key, running the
-// step when it is missing (or always, with --check).
+// step when it is missing (or always, with --check). The output is
+// normalized and hashed before it enters the cache, so an output that
+// cannot be hashed leaves no entry.
 func (r *runner) inputAddressed(ctx context.Context) (dir, tree string, err error) {
 	ran := false
 	dir, err = r.s.cache.PutDir(outKind, r.key, func(tmp string) error {
 		ran = true
-		return r.run(ctx, tmp)
+		if err := r.run(ctx, tmp); err != nil {
+			return err
+		}
+		t, err := r.finish(ctx, tmp)
+		if err != nil {
+			return err
+		}
+		tree = t
+		return r.s.cache.Put(infoKind, r.key, []byte(t))
 	})
 	if err != nil {
 		return "", "", err
 	}
-	tree, err = r.treeOf(ctx, dir)
-	if err != nil {
-		return "", "", err
-	}
-	if r.s.check && !ran {
-		if err := r.check(ctx, dir, tree); err != nil {
+	if !ran {
+		if tree, err = r.treeOf(ctx, dir); err != nil {
 			return "", "", err
 		}
-	}
-	if !ran {
-		r.log.Infof("cached (key %s)", r.key[:12])
+		if r.s.check {
+			if err := r.check(ctx, dir, tree); err != nil {
+				return "", "", err
+			}
+		} else {
+			r.log.Infof("cached (key %s)", r.key[:12])
+		}
 	}
 	return dir, tree, nil
 }
 
-// fixedOutput runs a network step when its pinned output is not cached
-// (or its inputs changed since the pin), and checks the output against
-// the pin.
+// finish normalizes a fresh output and returns its tree hash.
+func (r *runner) finish(ctx context.Context, out string) (string, error) {
+	if err := normalizeOutput(out); err != nil {
+		return "", fmt.Errorf("step %s: its output: %w", r.s.name, err)
+	}
+	tree, err := TreeHash(ctx, out)
+	if err != nil {
+		return "", fmt.Errorf("step %s: hashing its output: %w", r.s.name, err)
+	}
+	return tree, nil
+}
+
+// fixedOutput returns a network step's output: the pinned one from the
+// cache when strata.lock pins it and the step's own inputs did not change,
+// else a fresh run, which must give the pin when there is one. A pin is
+// dropped only by `strata lock --update STEP`; with --frozen a step
+// without a pin is refused.
 func (r *runner) fixedOutput(ctx context.Context, locked Lock) (dir, tree string, err error) {
 	pinned := locked.OutputHash
-	if pinned != "" && locked.Key != r.key {
-		r.log.Noticef("the step changed since its output hash %s was recorded: running it again and recording the new hash", short(pinned))
-		pinned = ""
-	}
-	if pinned == "" {
+	inLock := pinned != ""
+	changed := inLock && locked.Inputs != "" && locked.Inputs != r.foInputs
+	if !inLock {
+		if r.s.frozen {
+			return "", "", fmt.Errorf("step %s is fixed-output and strata.lock pins no output for it (--frozen): build once without --frozen to record it", r.s.name)
+		}
 		// Without a pin in strata.lock, this machine's last run of the
 		// same inputs is reused (and is what the lock will record).
 		if b, err := r.s.cache.Get(infoKind, "fo-"+r.key); err == nil {
 			pinned = string(b)
 		}
 	}
-	if pinned != "" && !r.s.check {
+	if pinned != "" && !changed && !r.s.check {
 		if d, err := r.s.cache.PutDir(outKind, "fo-"+pinned, func(string) error { return errNotCached }); err == nil {
 			return d, pinned, nil
 		} else if !errors.Is(err, errNotCached) {
@@ -377,12 +423,19 @@ func (r *runner) fixedOutput(ctx context.Context, locked Lock) (dir, tree string
 	if err := r.run(ctx, tmp); err != nil {
 		return "", "", err
 	}
-	got, err := TreeHash(ctx, tmp)
+	got, err := r.finish(ctx, tmp)
 	if err != nil {
-		return "", "", fmt.Errorf("step %s: hashing its output: %w", r.s.name, err)
+		return "", "", err
 	}
 	if pinned != "" && got != pinned {
-		return "", "", fmt.Errorf("step %s is fixed-output: strata.lock pins its output as %s but this run gave %s (the network served other content, or the step is not reproducible): if the change is expected, run `strata lock --update %s` and build again", r.s.name, pinned, got, r.s.name)
+		where, why := "this machine's last run", "the step is not reproducible, or the network served other content"
+		if inLock {
+			where = "strata.lock"
+			if changed {
+				why = "the step's run, env, src or inputs changed since the pin"
+			}
+		}
+		return "", "", fmt.Errorf("step %s is fixed-output: %s pins its output as %s but this run gave %s (%s): %s", r.s.name, where, pinned, got, why, fixedOutputFix(r.s.name, inLock, changed))
 	}
 	dir, err = r.s.cache.PutDir(outKind, "fo-"+got, func(dst string) error { return copyTree(tmp, dst) })
 	if err != nil {
@@ -392,6 +445,16 @@ func (r *runner) fixedOutput(ctx context.Context, locked Lock) (dir, tree string
 		return "", "", err
 	}
 	return dir, got, nil
+}
+
+func fixedOutputFix(name string, inLock, changed bool) string {
+	switch {
+	case inLock && changed:
+		return fmt.Sprintf("to pin the new output, run `strata lock --update %s` and build again", name)
+	case inLock:
+		return fmt.Sprintf("if the new content is expected, run `strata lock --update %s` and build again; otherwise find what in the step is not reproducible (`strata log %s`)", name, name)
+	}
+	return fmt.Sprintf("make the step reproducible (`strata log %s` shows what it did)", name)
 }
 
 var errNotCached = errors.New("not cached")
@@ -432,7 +495,7 @@ func (r *runner) check(ctx context.Context, dir, tree string) error {
 	if err := r.run(ctx, tmp); err != nil {
 		return err
 	}
-	got, err := TreeHash(ctx, tmp)
+	got, err := r.finish(ctx, tmp)
 	if err != nil {
 		return err
 	}
@@ -459,10 +522,7 @@ func (r *runner) run(ctx context.Context, out string) error {
 			env[k] = v
 		}
 	}
-	epoch := int64(1)
-	if v := r.req.Env.Getenv("SOURCE_DATE_EPOCH"); v != "" {
-		fmt.Sscan(v, &epoch)
-	}
+	epoch := epochOf(r.req.Env.Getenv)
 	r.log.Infof("running (key %s)", r.key[:12])
 	var buf bytes.Buffer
 	lw := &lastLine{log: r.log, name: r.s.name}
@@ -475,7 +535,7 @@ func (r *runner) run(ctx context.Context, out string) error {
 		err = perr
 	}
 	if err != nil {
-		return fmt.Errorf("step %s failed: %w\n%s(the whole log: `strata log %s`)", r.s.name, err, tail(buf.Bytes(), 20), r.s.name)
+		return fmt.Errorf("step %s failed: %w\n%s(the whole log: `strata log --key %s`)", r.s.name, err, tail(buf.Bytes(), 20), r.key)
 	}
 	return nil
 }
@@ -508,6 +568,17 @@ func (r *runner) root(ctx context.Context) (string, error) {
 		r.log.Infof("unpacking the build closure (%d packages)", len(r.cg.Nodes))
 		return sandbox.Materialize(ctx, tmp, entries)
 	})
+}
+
+// epochOf is SOURCE_DATE_EPOCH as a step sees it (1, strata's default
+// mtime, when unset or not a non-negative integer). It is part of the key.
+func epochOf(getenv func(string) string) int64 {
+	if v := getenv("SOURCE_DATE_EPOCH"); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+			return n
+		}
+	}
+	return 1
 }
 
 // Log returns the log of the step run under key.

@@ -17,6 +17,9 @@ import (
 	"github.com/stratabuild/strata/store"
 )
 
+// busyboxApplets are linked to busybox in the test closure.
+var busyboxApplets = []string{"sh", "mkdir", "cat", "echo", "date", "cp", "wget", "ls", "chmod", "ln", "mkfifo"}
+
 // busyboxClosure is a build closure of one node holding the host's static
 // busybox with applet links, merged-/usr style; version stands for the
 // package version (it is part of the node's contents key).
@@ -36,7 +39,7 @@ func busyboxClosure(t *testing.T, version string) *closure.Result {
 		{Path: "usr/bin/busybox", Type: closure.Regular, Mode: 0o755, Size: fi.Size(), Open: func() (io.ReadCloser, error) { return os.Open(bb) }},
 		{Path: "bin", Type: closure.Symlink, Mode: 0o777, Link: "usr/bin"},
 	}
-	for _, a := range []string{"sh", "mkdir", "cat", "echo", "date", "cp", "wget", "ls"} {
+	for _, a := range busyboxApplets {
 		list = append(list, closure.Entry{Path: "usr/bin/" + a, Type: closure.Symlink, Mode: 0o777, Link: "busybox"})
 	}
 	g := closure.New()
@@ -160,7 +163,7 @@ func TestFailingStepLeavesNothing(t *testing.T) {
 	f := newFixture(t)
 	b := &spec.Build{Run: "echo building; echo boom >&2; exit 3"}
 	_, err := f.resolve(b, "1.0", nil, false)
-	if err == nil || !strings.Contains(err.Error(), "boom") || !strings.Contains(err.Error(), "step app failed") || !strings.Contains(err.Error(), "strata log app") {
+	if err == nil || !strings.Contains(err.Error(), "boom") || !strings.Contains(err.Error(), "step app failed") || !strings.Contains(err.Error(), "strata log --key") {
 		t.Fatalf("err = %v", err)
 	}
 	ents, _ := os.ReadDir(filepath.Join(f.cache.(*store.Store).Root(), outKind))
@@ -230,5 +233,69 @@ func TestNoNetworkWithoutFlag(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(r.Private.Nodes[OutputNodeID("app")].Meta[MetaDir], "net")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatal("the step reached the network")
+	}
+}
+
+// A step's output enters the cache normalized: no setuid bit, no
+// world-writable folder, hardlinks broken; a fifo is refused and leaves
+// no cache entry.
+func TestOutputIsNormalized(t *testing.T) {
+	f := newFixture(t)
+	b := &spec.Build{Run: "mkdir -p $out/d $out/locked && cp /bin/busybox $out/sh && chmod 6755 $out/sh && chmod 777 $out/d && echo x > $out/a && ln $out/a $out/b && chmod 000 $out/locked"}
+	r, err := f.resolve(b, "1.0", nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := r.Private.Nodes[OutputNodeID("app")].Meta[MetaDir]
+	for p, want := range map[string]os.FileMode{"sh": 0o755, "d": 0o755 | os.ModeDir, "a": 0o644, "locked": 0o755 | os.ModeDir} {
+		fi, err := os.Lstat(filepath.Join(dir, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode() & (os.ModeDir | os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky); got != want {
+			t.Errorf("$out/%s has mode %v, want %v", p, got, want)
+		}
+	}
+	fa, _ := os.Stat(filepath.Join(dir, "a"))
+	fb, _ := os.Stat(filepath.Join(dir, "b"))
+	if os.SameFile(fa, fb) {
+		t.Error("a hardlink survived into the cache")
+	}
+	_, err = f.resolve(&spec.Build{Run: "mkdir -p $out && mkfifo $out/pipe"}, "1.0", nil, false)
+	if err == nil || !strings.Contains(err.Error(), "$out/pipe") {
+		t.Fatalf("a fifo in the output: err = %v", err)
+	}
+}
+
+// A pin holds across host changes; a changed step with another output is
+// refused (not silently re-pinned); --frozen refuses a step without a pin.
+func TestFixedOutputPinRules(t *testing.T) {
+	f := newFixture(t)
+	b := &spec.Build{Run: "mkdir -p $out && cat /proc/sys/kernel/random/uuid > $out/fetched", Network: true}
+	r, err := f.resolve(b, "1.0", nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another build closure version (a host or closure change): the pin and
+	// its cached output still hold, the step does not run.
+	r2, err := f.resolve(b, "2.0", r.Lock, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if output(t, r, "fetched") != output(t, r2, "fetched") {
+		t.Fatal("a closure change dropped the fixed-output pin")
+	}
+	changed := &spec.Build{Run: b.Run + " && echo more >> $out/fetched", Network: true}
+	_, err = f.resolve(changed, "1.0", r.Lock, false)
+	if err == nil || !strings.Contains(err.Error(), "changed since the pin") || !strings.Contains(err.Error(), "strata lock --update app") {
+		t.Fatalf("changed step: err = %v", err)
+	}
+	s := &Source{name: "app", build: b, specDir: f.dir, cache: f.cache, frozen: true}
+	_, err = s.Resolve(context.Background(), closure.Request{
+		Env: closure.Env{Getenv: func(string) string { return "" }}, Platform: closure.Platform{OS: "linux", Arch: "amd64"},
+		Needed: map[string]*closure.Result{ClosureSourceName("app"): busyboxClosure(t, "1.0")},
+	})
+	if err == nil || !strings.Contains(err.Error(), "--frozen") {
+		t.Fatalf("frozen without a pin: err = %v", err)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/closure/files"
@@ -60,6 +62,88 @@ func copyTree(src, dst string) error {
 			return fmt.Errorf("%s is a %s: a step's output holds files, folders and symlinks only", p, t)
 		}
 	})
+}
+
+// normalizeOutput makes a fresh step output safe and canonical before it
+// enters the cache (a step runs as root in its user namespace, which may be
+// root on the host): regular files become 0644, or 0755 when executable;
+// folders 0755; setuid, setgid and sticky bits go; a hardlinked file
+// becomes a copy of its own (so the tree hashes the same after a copy);
+// mtimes are 1 (1970-01-01T00:00:01Z). Symlinks stay as they are and are
+// never followed. A fifo, socket or device is an error naming it.
+func normalizeOutput(dir string) error {
+	var folders []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		switch t := info.Mode().Type(); {
+		case t == fs.ModeDir:
+			folders = append(folders, p)
+			return os.Chmod(p, 0o755) // before WalkDir reads it
+		case t == fs.ModeSymlink:
+			return nil
+		case t == 0:
+			mode := fs.FileMode(0o644)
+			if info.Mode()&0o111 != 0 {
+				mode = 0o755
+			}
+			if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+				if err := unlink(p, mode); err != nil {
+					return err
+				}
+			} else if err := os.Chmod(p, mode); err != nil {
+				return err
+			}
+			return os.Chtimes(p, outputTime, outputTime)
+		default:
+			rel, _ := filepath.Rel(dir, p)
+			return fmt.Errorf("$out/%s is a %s: a step's output holds files, folders and symlinks only", filepath.ToSlash(rel), t)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	for i := len(folders) - 1; i >= 0; i-- { // children first: their changes touch the parent
+		if err := os.Chtimes(folders[i], outputTime, outputTime); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// outputTime is the mtime of every file and folder of a cached output.
+var outputTime = time.Unix(1, 0)
+
+// unlink replaces a hardlinked file by a copy of its own with mode.
+func unlink(p string, mode fs.FileMode) error {
+	tmp := p + ".strata-unlink"
+	in, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := out.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, p)
 }
 
 // FirstDifference names the first path (in byte order) where two output

@@ -15,21 +15,40 @@ import (
 )
 
 func newLogCmd(g *globals) *cobra.Command {
-	var platform string
+	var platform, key string
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "log STEP [SPEC]",
 		Short: "Show the log of a build step's last run",
 		Long: `Log prints what a build step printed when it last ran, from the cache. The
 step's key is read from strata.lock, where every build records it.`,
-		Example: `  strata log site examples/spa`,
+		Example: `  strata log site examples/spa
+  strata log --key 3f2a…   # the key a failed step printed`,
 		Args: func(c *cobra.Command, args []string) error {
+			if key != "" && len(args) == 0 {
+				return nil
+			}
 			if len(args) < 1 || len(args) > 2 {
-				return usagef("log takes a step name and, optionally, a spec")
+				return usagef("log takes a step name and, optionally, a spec (or --key KEY)")
 			}
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
+			if key != "" { // a failed run names its key: it is in no lock
+				st, err := g.store()
+				if err != nil {
+					return err
+				}
+				b, err := step.Log(st, key)
+				if errors.Is(err, cache.ErrNotFound) {
+					return fmt.Errorf("the cache holds no log for the step key %s", key)
+				}
+				if err != nil {
+					return err
+				}
+				_, err = g.stdout.Write(b)
+				return err
+			}
 			name, specArg := args[0], ""
 			if len(args) > 1 {
 				specArg = args[1]
@@ -84,6 +103,7 @@ step's key is read from strata.lock, where every build records it.`,
 		},
 	}
 	c.Flags().StringVar(&platform, "platform", "", "the platform whose run to show (default the spec's first)")
+	c.Flags().StringVar(&key, "key", "", "show the log of the run with this step key (a failed step prints it)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
 }

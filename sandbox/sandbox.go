@@ -297,8 +297,10 @@ func (s *Spec) args(shell string) ([]string, error) {
 		}
 	}
 	if s.Network {
-		// The step needs DNS; trust roots come from the build closure
-		// (ca-certificates), so they are part of the step's key.
+		// The step needs DNS. Trust roots are the caller's choice: the
+		// build closure's, or a Mount of the host's bundle (package step
+		// mounts it for fixed-output steps, whose output is checked by
+		// hash).
 		a = append(a, "--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf")
 	}
 	a = append(a, "--remount-ro", "/", "--chdir", workDir, "--", shell, "-e", "-c", s.Run)

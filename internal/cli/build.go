@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 	"github.com/stratabuild/strata/build"
+	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/closure/nix"
 	"github.com/stratabuild/strata/events"
@@ -48,6 +49,7 @@ type buildFlags struct {
 	budget      int
 	entrypoint  []string
 	name        string
+	cache       cacheFlags
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -86,6 +88,7 @@ fleet they are planned jointly so that shared packages get identical layers.`,
 	fl.StringVar(&f.strategy, "strategy", "", "override the specs' layering strategy: per-package, popularity, auto or fleet (several specs planned jointly)")
 	fl.IntVar(&f.budget, "budget", 0, "override the specs' layer budget (1 to 127, base layers included)")
 	fl.StringArrayVar(&f.mountFrom, "mount-from", nil, "mount blobs from this repository of the same registry instead of uploading (repeatable)")
+	f.cache.register(c)
 	return c
 }
 
@@ -154,6 +157,14 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		}
 	}
 	log := g.events()
+	var buildCache cache.Cache = st
+	tier, err := remoteTier(c.Context(), st, f.cache, specs, registry.Options{Insecure: f.insecure, MountFrom: f.mountFrom, History: st.StateFile("push-history.json")}, log)
+	if err != nil {
+		return err
+	}
+	if tier != nil {
+		buildCache = tier
+	}
 	// One image to -o/--oci/--push: streaming sinks write layers while
 	// the build makes them.
 	streams := newStreams()
@@ -168,7 +179,7 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		}
 	}
 	results, err := build.BuildFleet(c.Context(), specs, build.Options{
-		Cache:        st,
+		Cache:        buildCache,
 		Compression:  comp,
 		Tag:          f.tag,
 		Platforms:    f.platforms,
@@ -217,6 +228,11 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 				fmt.Fprintf(g.stderr, "pushed %s\n", o.Ref)
 			}
 		}
+	}
+	if tier != nil {
+		// After the sinks, so that the cache's blobs mount from the
+		// images just pushed to the same registry.
+		tier.Flush(c.Context())
 	}
 	if f.asJSON {
 		all := make([]buildSummary, len(results))

@@ -260,9 +260,10 @@ func (c *Cache) fetchBlob(img v1.Image, blob v1.Descriptor) error {
 		return err
 	}
 	defer rc.Close()
-	if _, err := c.Cache.PutBlob(rc, blob.Digest.Hex); err != nil {
-		if strings.Contains(err.Error(), "sha256 mismatch") {
-			return rejectf("its blob does not match its digest: %v", err)
+	hw := &hashCount{w: io.Discard, h: sha256.New()}
+	if _, err := c.Cache.PutBlob(io.TeeReader(rc, hw), blob.Digest.Hex); err != nil {
+		if got := hex.EncodeToString(hw.h.Sum(nil)); hw.n == blob.Size && got != blob.Digest.Hex {
+			return rejectf("its blob has digest sha256:%s, not %s", got, blob.Digest)
 		}
 		return err
 	}

@@ -65,6 +65,9 @@ type Cache struct {
 	ctx context.Context
 	opt Options
 	log *events.Log
+	// reads is the one registry session of every read (nil: reads are
+	// off, the session could not be set up).
+	reads *registry.Session
 
 	mu      sync.Mutex
 	dead    map[string]bool   // remotes that failed: not asked again
@@ -80,11 +83,20 @@ var _ cache.Cache = (*Cache)(nil)
 
 // New wraps local; ctx bounds the remote requests of the cache methods.
 func New(ctx context.Context, local cache.Cache, opt Options) *Cache {
-	return &Cache{
+	c := &Cache{
 		Cache: local, ctx: ctx, opt: opt, log: opt.Events.With("cache"),
 		dead: map[string]bool{}, missed: map[string]bool{}, layers: map[string]bool{},
 		steps: map[string]string{}, blobs: map[string]bool{}, fetched: map[string]int{}, pushed: map[string]int{},
 	}
+	if len(opt.From) > 0 {
+		s, err := registry.NewSession(ctx, opt.Registry)
+		if err != nil {
+			c.log.Warnf("not reading the remote cache: %v", err)
+		} else {
+			c.reads = s
+		}
+	}
+	return c
 }
 
 // Stats are the counts of entries read and written, by kind.
@@ -200,7 +212,7 @@ func (c *Cache) lookup(kind, key string, got func(img v1.Image, rec record, blob
 	c.mu.Lock()
 	missed := c.missed[tag]
 	c.mu.Unlock()
-	if missed || len(c.opt.From) == 0 {
+	if missed || c.reads == nil {
 		return false
 	}
 	for _, from := range c.opt.From {
@@ -211,7 +223,7 @@ func (c *Cache) lookup(kind, key string, got func(img v1.Image, rec record, blob
 			continue
 		}
 		ref := from + ":" + tag
-		img, _, err := registry.Pull(c.ctx, ref, c.opt.Registry)
+		img, _, err := c.reads.Pull(ref)
 		if registry.IsNotFound(err) {
 			continue
 		}
@@ -465,6 +477,11 @@ func (c *Cache) Flush(ctx context.Context) {
 			cancel()
 		})
 	}
+	sess, err := registry.NewSession(ctx, ropt)
+	if err != nil {
+		fail(err)
+		return
+	}
 	var g errgroup.Group
 	g.SetLimit(jobsN)
 	for _, j := range jobs {
@@ -473,7 +490,7 @@ func (c *Cache) Flush(ctx context.Context) {
 				return nil
 			}
 			ref := c.opt.To + ":" + Tag(j.kind, j.key)
-			has, err := registry.Exists(ctx, ref, ropt)
+			has, err := sess.Exists(ref)
 			if err != nil {
 				fail(err)
 				return nil

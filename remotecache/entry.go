@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/stratabuild/strata/cache"
+	"github.com/stratabuild/strata/registry"
 )
 
 // Entry kinds, as they appear in tags, records and annotations.
@@ -99,23 +100,6 @@ func (b *blobLayer) Size() (int64, error)                { return b.size, nil }
 func (b *blobLayer) MediaType() (types.MediaType, error) { return b.mt, nil }
 func (b *blobLayer) Compressed() (io.ReadCloser, error)  { return b.c.OpenBlob(b.hash.Hex) }
 
-// entryImage is an entry as a plain OCI image manifest.
-type entryImage struct {
-	manifest []byte
-	config   []byte
-	blob     *blobLayer
-}
-
-func (e *entryImage) RawConfigFile() ([]byte, error)      { return e.config, nil }
-func (e *entryImage) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
-func (e *entryImage) RawManifest() ([]byte, error)        { return e.manifest, nil }
-func (e *entryImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
-	if h == e.blob.hash {
-		return e.blob, nil
-	}
-	return nil, fmt.Errorf("cache entry has no blob %s", h)
-}
-
 func sha256Hash(b []byte) v1.Hash {
 	s := sha256.Sum256(b)
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(s[:])}
@@ -143,19 +127,10 @@ func buildEntry(rec record, blob *blobLayer, sig func(cfgHash v1.Hash) string) (
 	if s := sig(cfgHash); s != "" {
 		ann[annSignature] = s
 	}
-	m := v1.Manifest{
-		SchemaVersion: 2,
-		MediaType:     types.OCIManifestSchema1,
-		ArtifactType:  artifactType(rec.Kind),
-		Config:        v1.Descriptor{MediaType: recordMediaType, Size: int64(len(cfg)), Digest: cfgHash},
-		Layers:        []v1.Descriptor{{MediaType: blob.mt, Size: blob.size, Digest: blob.hash}},
-		Annotations:   ann,
-	}
-	raw, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	return partial.CompressedToImage(&entryImage{manifest: raw, config: cfg, blob: blob})
+	return registry.NewArtifact(registry.ArtifactSpec{
+		ArtifactType: artifactType(rec.Kind), Config: cfg, ConfigMediaType: recordMediaType,
+		Layers: []partial.CompressedLayer{blob}, Annotations: ann,
+	})
 }
 
 // rejected is an entry that was found but failed a check.

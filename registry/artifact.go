@@ -109,8 +109,12 @@ func Attach(ctx context.Context, subject, artifactType string, blob []byte, medi
 		return v1.Hash{}, opt.explain(ctx, "attaching to", r, err)
 	}
 	sub := v1.Descriptor{MediaType: desc.MediaType, Size: desc.Size, Digest: desc.Digest}
+	// The config's media type is the artifact type too (the OCI 1.0
+	// artifact convention): registries that build the referrers list
+	// from config.mediaType (go-containerregistry's own) then report it.
 	img, err := NewArtifact(ArtifactSpec{
 		ArtifactType: artifactType, Annotations: annotations, Subject: &sub,
+		Config: []byte(emptyConfig), ConfigMediaType: types.MediaType(artifactType),
 		Layers: []partial.CompressedLayer{static.NewLayer(blob, mediaType)},
 	})
 	if err != nil {

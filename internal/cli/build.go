@@ -50,6 +50,7 @@ type buildFlags struct {
 	entrypoint  []string
 	name        string
 	cache       cacheFlags
+	attachSBOM  bool
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -89,6 +90,7 @@ fleet they are planned jointly so that shared packages get identical layers.`,
 	fl.IntVar(&f.budget, "budget", 0, "override the specs' layer budget (1 to 127, base layers included)")
 	fl.StringArrayVar(&f.mountFrom, "mount-from", nil, "mount blobs from this repository of the same registry instead of uploading (repeatable)")
 	f.cache.register(c)
+	fl.BoolVar(&f.attachSBOM, "attach-sbom", false, "with --push: attach SPDX and CycloneDX SBOMs to the pushed image as OCI referrers (also done by --push with --sbom)")
 	return c
 }
 
@@ -119,6 +121,9 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		if contains(f.platforms[:i], p) {
 			return usagef("--platform %s is given twice: name each platform once", p)
 		}
+	}
+	if f.attachSBOM && len(f.push) == 0 {
+		return usagef("--attach-sbom attaches SBOMs to a pushed image: add --push REF (or write them to a folder with --sbom DIR)")
 	}
 	if f.output == "-" && f.asJSON {
 		return usagef("-o - writes the image to standard output; --json cannot share it")
@@ -226,6 +231,15 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 			log.Infof("wrote %s to %s", r.Tag, o.Sink)
 			if strings.HasPrefix(o.Sink, "registry:") && !f.asJSON {
 				fmt.Fprintf(g.stderr, "pushed %s\n", o.Ref)
+			}
+			if strings.HasPrefix(o.Sink, "registry:") && (f.attachSBOM || f.sbomDir != "") {
+				refs, err := attachSBOMs(c.Context(), o.Ref, r, registry.Options{Insecure: f.insecure})
+				if err != nil {
+					return err
+				}
+				for _, a := range refs {
+					log.Infof("attached SBOM %s", a)
+				}
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratabuild/strata/internal/testutil"
 	"github.com/stratabuild/strata/registry/registrytest"
 )
 
@@ -153,5 +154,28 @@ func TestRemoteCacheRegistryDiesMidBuild(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "warning: remote cache "+repo+" failed, going on without it") {
 		t.Fatalf("no warning about the dead remote cache:\n%s", errb.String())
+	}
+}
+
+// A build step's output comes from the remote cache too: machine B runs
+// no step (its cache has no materialized build root) and gives A's digest.
+func TestRemoteCacheStepOutput(t *testing.T) {
+	testutil.RequireTool(t, "bwrap")
+	repo := registrytest.Start(t) + "/strata/cache"
+	key, pub := keygen(t, "ci")
+	dir := copyExample(t, "hello-c")
+	cacheA, cacheB := t.TempDir(), t.TempDir()
+	MustRun(t, nil, "lock", dir, "--cache", cacheA)
+	a := buildJSON(t, nil, "build", dir, "--cache", cacheA, "-o", filepath.Join(t.TempDir(), "a.tar"), "--cache-to", repo, "--cache-sign-key", key)
+	dead := []string{"STRATA_DEBIAN_MIRROR=http://127.0.0.1:1/debian", "STRATA_DEBIAN_SECURITY_MIRROR=http://127.0.0.1:1/debian-security"}
+	rb := MustRun(t, dead, "build", dir, "--cache", cacheB, "-o", filepath.Join(t.TempDir(), "b.tar"), "--cache-from", repo, "--cache-trust", pub, "--json")
+	if !strings.Contains(rb.Stdout, fmt.Sprint(a["digest"])) {
+		t.Fatalf("machine B gave %s, machine A %v\n%s", rb.Stdout, a["digest"], rb.Stderr)
+	}
+	if _, steps, _ := fetchedFromRemote(t, rb.Stderr); steps != 1 {
+		t.Fatalf("machine B read %d step outputs from the remote cache:\n%s", steps, rb.Stderr)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(cacheB, "step-root")); len(ents) != 0 {
+		t.Fatalf("machine B materialized a build root (ran the step): %v", ents)
 	}
 }

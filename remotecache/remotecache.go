@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -97,6 +98,17 @@ func New(ctx context.Context, local cache.Cache, opt Options) *Cache {
 		}
 	}
 	return c
+}
+
+// Repositories are the From and To repositories, without duplicates.
+func (c *Cache) Repositories() []string {
+	var out []string
+	for _, r := range append(append([]string(nil), c.opt.From...), c.opt.To) {
+		if r != "" && !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Stats are the counts of entries read and written, by kind.

@@ -169,6 +169,8 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 	}
 	if tier != nil {
 		buildCache = tier
+		// Pushed images mount the blobs the cache repositories hold.
+		f.mountFrom = append(f.mountFrom, tier.Repositories()...)
 	}
 	// One image to -o/--oci/--push: streaming sinks write layers while
 	// the build makes them.

@@ -179,3 +179,23 @@ func TestRemoteCacheStepOutput(t *testing.T) {
 		t.Fatalf("machine B materialized a build root (ran the step): %v", ents)
 	}
 }
+
+// The cache and the images share blobs: machine A's cache entries mount
+// the layers of the image it just pushed, and machine B's push mounts
+// them from the cache repository instead of uploading them.
+func TestRemoteCacheSharesBlobsWithImages(t *testing.T) {
+	proxy := registrytest.NewProxy(t, registrytest.Start(t), nil)
+	repo := proxy.Host + "/strata/cache"
+	key, pub := keygen(t, "ci")
+	dir := t.TempDir()
+	writeFixture(t, dir, false, time.Now())
+	MustRun(t, nil, "build", dir, "--cache", t.TempDir(), "--push", proxy.Host+"/a/fixture:v1", "--cache-to", repo, "--cache-sign-key", key)
+	if s := proxy.Stats(); s.Mounts < 2 {
+		t.Fatalf("machine A's cache entries mounted %d blobs from its image, want its 2 layers: %+v", s.Mounts, s)
+	}
+	proxy.Reset()
+	MustRun(t, nil, "build", dir, "--cache", t.TempDir(), "--push", proxy.Host+"/b/fixture:v1", "--cache-from", repo, "--cache-trust", pub)
+	if s := proxy.Stats(); s.Mounts < 2 {
+		t.Fatalf("machine B's push mounted %d layers from the cache repository, want 2: %+v", s.Mounts, s)
+	}
+}

@@ -224,7 +224,8 @@ func (c *Cache) lookup(kind, key string, got func(img v1.Image, rec record, blob
 	c.mu.Lock()
 	missed := c.missed[tag]
 	c.mu.Unlock()
-	if missed || c.reads == nil {
+	if missed || c.reads == nil || (kind != KindDeb && len(c.opt.Trust) == 0) {
+		// Without a trusted key no signed entry could be used: not asked.
 		return false
 	}
 	for _, from := range c.opt.From {

@@ -280,6 +280,7 @@ func TestDeadRemoteIsAWarningAndAskedOnce(t *testing.T) {
 	c := New(ctx, newStore(t), Options{
 		From: []string{"127.0.0.1:1/cache"}, To: "127.0.0.1:1/cache", Events: events.New(rec.Handle),
 		Registry: registry.Options{Retries: -1}, Sign: &SignKey{Name: "k", Key: ed25519.NewKeyFromSeed(make([]byte, 32))},
+		Trust: []TrustKey{{Name: "k", Key: ed25519.NewKeyFromSeed(make([]byte, 32)).Public().(ed25519.PublicKey)}},
 	})
 	for _, s := range []string{"a", "b"} {
 		if _, err := layer.Build(ctx, c, layerSpec(s)); err != nil {
@@ -293,6 +294,24 @@ func TestDeadRemoteIsAWarningAndAskedOnce(t *testing.T) {
 	}
 	if !strings.Contains(w, "writing to remote cache 127.0.0.1:1/cache failed") {
 		t.Fatalf("no write warning: %s", w)
+	}
+}
+
+// Without a trusted key, signed kinds are not even asked for: only .debs.
+func TestNoTrustAsksOnlyForDebs(t *testing.T) {
+	ctx := context.Background()
+	repo := registrytest.Start(t) + "/strata/cache"
+	sk, _ := newKey(t, "ci")
+	_, deb, _ := machineA(t, repo, sk)
+	b := New(ctx, newStore(t), Options{From: []string{repo}, TreeHash: step.TreeHash})
+	if _, err := layer.Build(ctx, b, layerSpec("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if !b.HasBlob(deb) {
+		t.Fatal("the .deb was not read without a trusted key")
+	}
+	if s := b.Stats(); s.Fetched[KindLayer] != 0 || s.Fetched[KindDeb] != 1 {
+		t.Fatalf("fetched %v", s.Fetched)
 	}
 }
 

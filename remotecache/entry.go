@@ -23,12 +23,16 @@ const (
 	KindLayer = "layer" // a finished layer by its input key (signed)
 	KindStep  = "step"  // a build step's output by its input key (signed)
 	KindDeb   = "deb"   // a .deb by its sha256 (content-addressed)
+	// KindUnpacked is an unpacked .deb (debfile's tree, as a gzipped tar)
+	// by SHA256-vN: derived from content-addressed input, but its tree
+	// cannot be checked without unpacking the .deb, so it is signed too.
+	KindUnpacked = "unpacked"
 )
 
 // Manifest vocabulary.
 const (
 	recordMediaType = "application/vnd.stratabuild.cache.record.v1+json"
-	stepMediaType   = types.OCILayer // a gzipped tar of the output tree
+	stepMediaType   = types.OCILayer // a gzipped tar of a tree (step output, unpacked .deb)
 	debMediaType    = "application/vnd.debian.binary-package"
 
 	annKind      = "dev.stratabuild.cache.kind"

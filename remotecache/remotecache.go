@@ -28,9 +28,10 @@ import (
 // The local cache kinds this tier serves remotely; every other kind is
 // the local cache's alone.
 const (
-	layersKind   = "layers"    // Index: KEY.json -> layer.Info (layer package)
-	stepOutKind  = "step-out"  // Trees: a step's output by its input key (step package)
-	stepInfoKind = "step-info" // Index: a step key -> its tree hash (step package)
+	layersKind   = "layers"       // Index: KEY.json -> layer.Info (layer package)
+	stepOutKind  = "step-out"     // Trees: a step's output by its input key (step package)
+	unpackedKind = "deb-unpacked" // Trees: an unpacked .deb by SHA256-vN (debfile package)
+	stepInfoKind = "step-info"    // Index: a step key -> its tree hash (step package)
 )
 
 // Options configure the remote tier.
@@ -74,7 +75,7 @@ type Cache struct {
 	dead    map[string]bool   // remotes that failed: not asked again
 	missed  map[string]bool   // tags no remote has
 	layers  map[string]bool   // layer keys the build used
-	steps   map[string]string // step keys the build used -> folder
+	trees   map[treeID]string // trees the build used -> folder
 	blobs   map[string]bool   // blobs the build asked for (.deb candidates)
 	fetched map[string]int    // kind -> entries read from a remote
 	pushed  map[string]int    // kind -> entries written to To
@@ -87,7 +88,7 @@ func New(ctx context.Context, local cache.Cache, opt Options) *Cache {
 	c := &Cache{
 		Cache: local, ctx: ctx, opt: opt, log: opt.Events.With("cache"),
 		dead: map[string]bool{}, missed: map[string]bool{}, layers: map[string]bool{},
-		steps: map[string]string{}, blobs: map[string]bool{}, fetched: map[string]int{}, pushed: map[string]int{},
+		trees: map[treeID]string{}, blobs: map[string]bool{}, fetched: map[string]int{}, pushed: map[string]int{},
 	}
 	if len(opt.From) > 0 {
 		s, err := registry.NewSession(ctx, opt.Registry)
@@ -191,21 +192,28 @@ func (c *Cache) PutBlob(r io.Reader, want string) (string, error) {
 	return h, err
 }
 
-// PutDir implements cache.Trees: a missing input-addressed step output is
-// fetched from the remotes instead of calling fill.
+// treeID names a local tree the tier serves.
+type treeID struct{ kind, key string }
+
+// treeKinds maps the local tree kinds served remotely to entry kinds.
+var treeKinds = map[string]string{stepOutKind: KindStep, unpackedKind: KindUnpacked}
+
+// PutDir implements cache.Trees: a missing input-addressed step output,
+// or unpacked .deb, is fetched from the remotes instead of calling fill.
 func (c *Cache) PutDir(kind, key string, fill func(tmpDir string) error) (string, error) {
-	if kind != stepOutKind || strings.HasPrefix(key, "fo-") {
+	ek, served := treeKinds[kind]
+	if !served || strings.HasPrefix(key, "fo-") {
 		// fo- entries are fixed-output steps, pinned by strata.lock.
 		return c.Cache.PutDir(kind, key, fill)
 	}
 	dir, err := c.Cache.PutDir(kind, key, func(tmp string) error {
-		if c.fetchStep(key, tmp) {
+		if c.fetchTree(ek, key, tmp) {
 			return nil
 		}
 		return fill(tmp)
 	})
 	if err == nil {
-		c.use(func() { c.steps[key] = dir })
+		c.use(func() { c.trees[treeID{kind, key}] = dir })
 	}
 	return dir, err
 }
@@ -365,11 +373,11 @@ func (c *Cache) fetchDeb(hex string) bool {
 	})
 }
 
-func (c *Cache) fetchStep(key, tmp string) bool {
+func (c *Cache) fetchTree(kind, key, tmp string) bool {
 	if c.opt.TreeHash == nil {
 		return false
 	}
-	return c.lookup(KindStep, key, func(img v1.Image, rec record, blob v1.Descriptor) error {
+	return c.lookup(kind, key, func(img v1.Image, rec record, blob v1.Descriptor) error {
 		if err := c.fetchBlob(img, blob); err != nil {
 			return err
 		}
@@ -397,6 +405,9 @@ func (c *Cache) fetchStep(key, tmp string) bool {
 			clear()
 			return rejectf("its output has tree hash %s, not the signed %s", got, rec.TreeHash)
 		}
+		if kind != KindStep {
+			return nil
+		}
 		return c.Cache.Put(stepInfoKind, key, []byte(got))
 	})
 }
@@ -416,20 +427,21 @@ func (c *Cache) Flush(ctx context.Context) {
 	c.mu.Lock()
 	var jobs []job
 	layerBlobs := map[string]bool{}
-	var layerKeys, stepKeys, blobHexes []string
+	var layerKeys, blobHexes []string
 	for k := range c.layers {
 		layerKeys = append(layerKeys, k)
 	}
-	for k := range c.steps {
-		stepKeys = append(stepKeys, k)
+	var treeIDs []treeID
+	for id := range c.trees {
+		treeIDs = append(treeIDs, id)
 	}
 	for h := range c.blobs {
 		blobHexes = append(blobHexes, h)
 	}
-	steps := c.steps
+	trees := c.trees
 	c.mu.Unlock()
 	sort.Strings(layerKeys)
-	sort.Strings(stepKeys)
+	sort.Slice(treeIDs, func(i, j int) bool { return treeIDs[i].kind+treeIDs[i].key < treeIDs[j].kind+treeIDs[j].key })
 	sort.Strings(blobHexes)
 	for _, k := range layerKeys {
 		rec, err := c.Cache.Get(layersKind, k+".json")
@@ -454,9 +466,9 @@ func (c *Cache) Flush(ctx context.Context) {
 		}})
 	}
 	if c.opt.Sign != nil {
-		for _, k := range stepKeys {
-			dir := steps[k]
-			jobs = append(jobs, job{KindStep, k, func() (v1.Image, error) { return c.stepEntry(ctx, k, dir) }})
+		for _, id := range treeIDs {
+			ek, dir := treeKinds[id.kind], trees[id]
+			jobs = append(jobs, job{ek, id.key, func() (v1.Image, error) { return c.treeEntry(ctx, ek, id.key, dir) }})
 		}
 	}
 	for _, h := range blobHexes {
@@ -472,7 +484,7 @@ func (c *Cache) Flush(ctx context.Context) {
 			return newEntry(record{Kind: KindDeb, Key: h}, blob, nil)
 		}})
 	}
-	if c.opt.Sign == nil && (len(layerKeys) > 0 || len(stepKeys) > 0) {
+	if c.opt.Sign == nil && (len(layerKeys) > 0 || len(treeIDs) > 0) {
 		c.log.Noticef("writing only .debs to remote cache %s: layers and step outputs must be signed (pass --cache-sign-key; make a key with `strata cache keygen NAME`)", c.opt.To)
 	}
 	ropt := c.opt.Registry
@@ -527,18 +539,18 @@ func (c *Cache) Flush(ctx context.Context) {
 	g.Wait() //nolint:errcheck // failures are warnings
 }
 
-// stepEntry archives a step output into the local blobs and returns its
-// entry.
-func (c *Cache) stepEntry(ctx context.Context, key, dir string) (v1.Image, error) {
+// treeEntry archives a tree (a step output, an unpacked .deb) into the
+// local blobs and returns its entry.
+func (c *Cache) treeEntry(ctx context.Context, kind, key, dir string) (v1.Image, error) {
 	tree := ""
-	if b, err := c.Cache.Get(stepInfoKind, key); err == nil {
+	if b, err := c.Cache.Get(stepInfoKind, key); kind == KindStep && err == nil {
 		tree = string(b)
 	} else if c.opt.TreeHash != nil {
 		if tree, err = c.opt.TreeHash(ctx, dir); err != nil {
 			return nil, err
 		}
 	} else {
-		return nil, fmt.Errorf("step output %s has no recorded tree hash", key)
+		return nil, fmt.Errorf("tree %s has no recorded tree hash", key)
 	}
 	w, err := c.Cache.CreateBlob()
 	if err != nil {
@@ -554,7 +566,7 @@ func (c *Cache) stepEntry(ctx context.Context, key, dir string) (v1.Image, error
 		return nil, err
 	}
 	blob := &blobLayer{c: c.Cache, hash: v1.Hash{Algorithm: "sha256", Hex: h}, size: hw.n, mt: stepMediaType}
-	return newEntry(record{Kind: KindStep, Key: key, TreeHash: tree}, blob, c.opt.Sign)
+	return newEntry(record{Kind: kind, Key: key, TreeHash: tree}, blob, c.opt.Sign)
 }
 
 type hashCount struct {
@@ -602,10 +614,10 @@ func (c *Cache) summary() {
 		verb string
 		ref  string
 	}{{s.Fetched, "read from", strings.Join(c.opt.From, ", ")}, {s.Pushed, "wrote to", c.opt.To}} {
-		if n := p.m[KindLayer] + p.m[KindStep] + p.m[KindDeb]; n == 0 {
+		if n := p.m[KindLayer] + p.m[KindStep] + p.m[KindDeb] + p.m[KindUnpacked]; n == 0 {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s %s %d layers, %d step outputs, %d .debs", p.verb, p.ref, p.m[KindLayer], p.m[KindStep], p.m[KindDeb]))
+		parts = append(parts, fmt.Sprintf("%s %s %d layers, %d step outputs, %d .debs, %d unpacked .debs", p.verb, p.ref, p.m[KindLayer], p.m[KindStep], p.m[KindDeb], p.m[KindUnpacked]))
 	}
 	if len(parts) > 0 {
 		c.log.Noticef("remote cache: %s", strings.Join(parts, "; "))

@@ -111,15 +111,17 @@ func machineA(t *testing.T, repo string, sk *SignKey) (layer.Info, string, strin
 		t.Fatal(err)
 	}
 	src := stepTree(t)
-	if _, err := a.PutDir(stepOutKind, "stepkey1", copyInto(src)); err != nil {
-		t.Fatal(err)
+	for _, kind := range []string{stepOutKind, unpackedKind} {
+		if _, err := a.PutDir(kind, "stepkey1", copyInto(src)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	tree, err := step.TreeHash(ctx, src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a.Flush(ctx)
-	if s := a.Stats(); s.Pushed[KindLayer] != 1 || s.Pushed[KindDeb] != 1 || s.Pushed[KindStep] != 1 {
+	if s := a.Stats(); s.Pushed[KindLayer] != 1 || s.Pushed[KindDeb] != 1 || s.Pushed[KindStep] != 1 || s.Pushed[KindUnpacked] != 1 {
 		t.Fatalf("machine A pushed %v, want one layer, one deb, one step output", s.Pushed)
 	}
 	return l.Info(), deb, tree
@@ -153,19 +155,21 @@ func TestTwoMachinesShareLayersStepsAndDebs(t *testing.T) {
 			if !b.HasBlob(deb) {
 				t.Fatal("machine B does not find the .deb")
 			}
-			ran := false
-			dir, err := b.PutDir(stepOutKind, "stepkey1", func(string) error { ran = true; return nil })
-			if err != nil {
-				t.Fatal(err)
+			for _, kind := range []string{stepOutKind, unpackedKind} {
+				ran := false
+				dir, err := b.PutDir(kind, "stepkey1", func(string) error { ran = true; return nil })
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := step.TreeHash(ctx, dir)
+				if err != nil || got != tree || ran {
+					t.Fatalf("%s: tree %s (want %s), err %v, ran %v", kind, got, tree, err, ran)
+				}
+				if fi, err := os.Lstat(filepath.Join(dir, "tool")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+					t.Fatalf("%s: the symlink did not come back: %v", kind, err)
+				}
 			}
-			got, err := step.TreeHash(ctx, dir)
-			if err != nil || got != tree || ran {
-				t.Fatalf("step output: tree %s (want %s), err %v, ran %v", got, tree, err, ran)
-			}
-			if fi, err := os.Lstat(filepath.Join(dir, "tool")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
-				t.Fatalf("the symlink did not come back: %v", err)
-			}
-			if s := b.Stats(); s.Fetched[KindLayer] != 1 || s.Fetched[KindDeb] != 1 || s.Fetched[KindStep] != 1 {
+			if s := b.Stats(); s.Fetched[KindLayer] != 1 || s.Fetched[KindDeb] != 1 || s.Fetched[KindStep] != 1 || s.Fetched[KindUnpacked] != 1 {
 				t.Fatalf("machine B fetched %v", s.Fetched)
 			}
 			if w := warnings(rec); w != "" {

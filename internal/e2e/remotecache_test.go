@@ -102,6 +102,9 @@ func TestRemoteCacheTwoMachinesDebian(t *testing.T) {
 	if layers != len(a["layers"].([]any)) || debs == 0 {
 		t.Fatalf("machine B read %d layers (image: %d) and %d .debs from the remote cache:\n%s", layers, len(a["layers"].([]any)), debs, rb.Stderr)
 	}
+	if !strings.Contains(rb.Stderr, fmt.Sprintf("%d .debs, %d unpacked .debs", debs, debs)) {
+		t.Fatalf("machine B unpacked .debs itself:\n%s", rb.Stderr)
+	}
 	if strings.Contains(rb.Stderr, "warning") {
 		t.Fatalf("warnings on machine B:\n%s", rb.Stderr)
 	}

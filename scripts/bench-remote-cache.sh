@@ -9,7 +9,8 @@
 # Usage: bash scripts/bench-remote-cache.sh [EXAMPLE...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-examples=("${@:-hello python}")
+
+examples=("$@")
 [ $# -eq 0 ] && examples=(hello python)
 work=$(mktemp -d)
 reg_pid=
@@ -30,17 +31,23 @@ for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break
 repo=127.0.0.1:$port/bench/cache
 "$work/strata" cache keygen "$work/ci" >/dev/null
 
-secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>"$work/last.err" || { cat "$work/last.err"; exit 1; }; t1=$(date +%s.%N); echo "$t1 - $t0" | bc; }
+# secs CMD... prints "WALL CPU" in seconds (CPU: user + system of strata
+# itself; the registry's own work is not counted).
+secs() {
+  /usr/bin/time -f '%e %U %S' -o "$work/time" "$@" >/dev/null 2>"$work/last.err" || { cat "$work/last.err"; exit 1; }
+  awk '{printf "%.2f %.2f", $1, $2 + $3}' "$work/time"
+}
 
-printf '%-10s %12s %16s %12s %10s\n' example "fully cold" "B, warm remote" "warm local" "cold/B"
+echo "wall seconds (CPU seconds), one run each; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-8s %18s %18s %18s %8s\n' example "fully cold" "B, warm remote" "warm local" "cold/B"
 for ex in "${examples[@]}"; do
   dir=$work/$ex
   cp -r "examples/$ex" "$dir"
   "$work/strata" lock "$dir" --cache "$work/lock-cache" -q
-  cold=$(secs "$work/strata" build "$dir" --cache "$work/cold-$ex" -o "$work/$ex-cold.tar" -q)
+  read -r cw cc <<<"$(secs "$work/strata" build "$dir" --cache "$work/cold-$ex" -o "$work/$ex-cold.tar" -q)"
   "$work/strata" build "$dir" --cache "$work/a-$ex" -o "$work/$ex-a.tar" -q --cache-to "$repo" --cache-sign-key "$work/ci.key"
-  remote=$(secs "$work/strata" build "$dir" --cache "$work/b-$ex" -o "$work/$ex-b.tar" -q --cache-from "$repo" --cache-trust "$work/ci.pub")
-  warm=$(secs "$work/strata" build "$dir" --cache "$work/cold-$ex" -o "$work/$ex-warm.tar" -q)
+  read -r rw rc <<<"$(secs "$work/strata" build "$dir" --cache "$work/b-$ex" -o "$work/$ex-b.tar" -q --cache-from "$repo" --cache-trust "$work/ci.pub")"
+  read -r ww wc <<<"$(secs "$work/strata" build "$dir" --cache "$work/cold-$ex" -o "$work/$ex-warm.tar" -q)"
   cmp -s "$work/$ex-cold.tar" "$work/$ex-b.tar" || { echo "machine B's $ex differs from the cold build"; exit 1; }
-  printf '%-10s %11.2fs %15.2fs %11.2fs %9.1fx\n' "$ex" "$cold" "$remote" "$warm" "$(echo "$cold / $remote" | bc -l)"
+  printf '%-8s %8.2fs (%5.2fs) %8.2fs (%5.2fs) %8.2fs (%5.2fs) %7.1fx\n' "$ex" "$cw" "$cc" "$rw" "$rc" "$ww" "$wc" "$(echo "$cw / $rw" | bc -l)"
 done

@@ -75,6 +75,17 @@ func TestRemoteCacheTwoMachinesFiles(t *testing.T) {
 			if l, _, _ := fetchedFromRemote(t, rb.Stderr); l != len(a["layers"].([]any)) {
 				t.Fatalf("machine B read %d layers from the remote cache, the image has %d:\n%s", l, len(a["layers"].([]any)), rb.Stderr)
 			}
+			// Machine C takes it from the spec's cache section.
+			f, err := os.OpenFile(filepath.Join(dir, "strata.yaml"), os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(f, "cache:\n  from: [%s]\n", repo)
+			f.Close()
+			rc := MustRun(t, env, "build", dir, "--cache", t.TempDir(), "-o", filepath.Join(t.TempDir(), "c.tar"), "--cache-trust", pub, "--json")
+			if l, _, _ := fetchedFromRemote(t, rc.Stderr); l != len(a["layers"].([]any)) || !strings.Contains(rc.Stdout, fmt.Sprint(a["digest"])) {
+				t.Fatalf("machine C (spec cache.from) read %d layers:\n%s\n%s", l, rc.Stdout, rc.Stderr)
+			}
 		})
 	}
 }

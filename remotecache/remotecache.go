@@ -485,7 +485,7 @@ func (c *Cache) Flush(ctx context.Context) {
 		}})
 	}
 	if c.opt.Sign == nil && (len(layerKeys) > 0 || len(treeIDs) > 0) {
-		c.log.Noticef("writing only .debs to remote cache %s: layers and step outputs must be signed (pass --cache-sign-key; make a key with `strata cache keygen NAME`)", c.opt.To)
+		c.log.Noticef("writing only .debs to remote cache %s: layers, step outputs and unpacked .debs must be signed (pass --cache-sign-key; make a key with `strata cache keygen NAME`)", c.opt.To)
 	}
 	ropt := c.opt.Registry
 	ropt.Progress = nil

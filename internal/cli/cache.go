@@ -88,7 +88,7 @@ func remoteTier(ctx context.Context, st *store.Store, f cacheFlags, specs []*spe
 		opt.Trust = append(opt.Trust, k)
 	}
 	if len(from) > 0 && len(opt.Trust) == 0 {
-		log.With("cache").Noticef("no --cache-trust key: only .debs are read from the remote cache (layers and step outputs must be signed by a trusted key)")
+		log.With("cache").Noticef("no --cache-trust key: only .debs are read from the remote cache (layers, step outputs and unpacked .debs must be signed by a trusted key)")
 	}
 	return remotecache.New(ctx, st, opt), nil
 }

@@ -183,11 +183,19 @@ func (m *mounter) wrap(l v1.Layer) v1.Layer {
 }
 
 // WriteLayer uploads one layer's blob to ref's repository ahead of its
-// manifest (a streaming push); a blob the repository has is skipped.
+// manifest (a streaming push); a blob the repository has is skipped, one
+// another repository of the registry holds (Options.MountFrom, the push
+// history) is mounted.
 func WriteLayer(ctx context.Context, ref string, l v1.Layer, opt Options) error {
 	r, err := ParseReference(ref, opt)
 	if err != nil {
 		return err
+	}
+	if sources := mountSources(r.Context(), opt.MountFrom, loadHistory(opt.History)); len(sources) > 0 {
+		if m, err := newMounter(ctx, r.Context(), sources, opt); err == nil {
+			// Without a mounter the blob is uploaded, as before.
+			l = m.wrap(l)
+		}
 	}
 	if err := remote.WriteLayer(r.Context(), l, opt.remoteOptions(ctx)...); err != nil {
 		return opt.explain(ctx, "pushing a layer to", r, err)

@@ -214,11 +214,15 @@ func (g *plainHTTPGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 // one of the two is non-nil). The result is addressed by digest, so it does
 // not change if the tag moves while it is read.
 func Pull(ctx context.Context, ref string, opt Options) (v1.Image, v1.ImageIndex, error) {
+	return pull(ctx, ref, opt, opt.remoteOptions(ctx))
+}
+
+func pull(ctx context.Context, ref string, opt Options, ropts []remote.Option) (v1.Image, v1.ImageIndex, error) {
 	r, err := ParseReference(ref, opt)
 	if err != nil {
 		return nil, nil, err
 	}
-	desc, err := remote.Get(r, opt.remoteOptions(ctx)...)
+	desc, err := remote.Get(r, ropts...)
 	if err != nil {
 		return nil, nil, opt.explain(ctx, "pulling", r, err)
 	}

@@ -29,6 +29,9 @@ type Spec struct {
 	Config Config `yaml:"config,omitempty" json:"config,omitempty" jsonschema:"description=Runtime configuration of the image."`
 	// Layering decides how the closure is cut into layers.
 	Layering Layering `yaml:"layering,omitempty" json:"layering,omitempty" jsonschema:"description=How the closure is grouped into layers."`
+	// Cache names remote caches (registry repositories); flags and
+	// STRATA_CACHE_FROM/STRATA_CACHE_TO win over it.
+	Cache *Cache `yaml:"cache,omitempty" json:"cache,omitempty" jsonschema:"description=Remote caches in OCI registries: from is read on a local miss (in order)\\, to is written after the build. --cache-from/--cache-to and STRATA_CACHE_FROM/STRATA_CACHE_TO win."`
 
 	// Path is the spec file's absolute path; Dir its folder. Set by Load.
 	Path string `yaml:"-" json:"-"`
@@ -63,6 +66,14 @@ type Config struct {
 	Labels       map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
 	Volumes      []string          `yaml:"volumes,omitempty" json:"volumes,omitempty"`
 	StopSignal   string            `yaml:"stopSignal,omitempty" json:"stopSignal,omitempty"`
+}
+
+// Cache names the registry repositories of a remote cache.
+type Cache struct {
+	// From are read on a local miss, in order.
+	From []string `yaml:"from,omitempty" json:"from,omitempty" jsonschema:"description=Registry repositories read on a local miss\\, in order (HOST/REPO)."`
+	// To is written after the build.
+	To string `yaml:"to,omitempty" json:"to,omitempty" jsonschema:"description=Registry repository written after the build (HOST/REPO)."`
 }
 
 // Layering selects the layering strategy and the layer budget.

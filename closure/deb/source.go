@@ -358,9 +358,18 @@ func firstLine(s string) string {
 // its sha256 (and size) on the way in.
 func (s *Source) fetchDebs(ctx context.Context, req closure.Request, lock *Lock) error {
 	req.Env = req.Env.WithDefaults()
+	// HasBlob may ask a remote cache (which then fetches the .deb), so
+	// the packages are checked in parallel.
+	have := make([]bool, len(lock.Packages))
+	run(ctx, len(lock.Packages), max(req.Env.Jobs, minDownloadJobs), func(i int) {
+		have[i] = s.store.HasBlob(lock.Packages[i].SHA256)
+	})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	var missing []LockedPackage
-	for _, p := range lock.Packages {
-		if !s.store.HasBlob(p.SHA256) {
+	for i, p := range lock.Packages {
+		if !have[i] {
 			missing = append(missing, p)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 	"github.com/stratabuild/strata/build"
+	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/closure/nix"
 	"github.com/stratabuild/strata/events"
@@ -49,6 +50,8 @@ type buildFlags struct {
 	budget      int
 	entrypoint  []string
 	name        string
+	cache       cacheFlags
+	attachSBOM  bool
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -87,6 +90,8 @@ fleet they are planned jointly so that shared packages get identical layers.`,
 	fl.StringVar(&f.strategy, "strategy", "", "override the specs' layering strategy: per-package, popularity, auto or fleet (several specs planned jointly)")
 	fl.IntVar(&f.budget, "budget", 0, "override the specs' layer budget (1 to 127, base layers included)")
 	fl.StringArrayVar(&f.mountFrom, "mount-from", nil, "mount blobs from this repository of the same registry instead of uploading (repeatable)")
+	f.cache.register(c)
+	fl.BoolVar(&f.attachSBOM, "attach-sbom", false, "with --push: attach SPDX and CycloneDX SBOMs to the pushed image as OCI referrers (also done by --push with --sbom)")
 	return c
 }
 
@@ -117,6 +122,9 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		if slices.Contains(f.platforms[:i], p) {
 			return usagef("--platform %s is given twice: name each platform once", p)
 		}
+	}
+	if f.attachSBOM && len(f.push) == 0 {
+		return usagef("--attach-sbom attaches SBOMs to a pushed image: add --push REF (or write them to a folder with --sbom DIR)")
 	}
 	if f.output == "-" && f.asJSON {
 		return usagef("-o - writes the image to standard output; --json cannot share it")
@@ -155,6 +163,16 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		}
 	}
 	log := g.events()
+	var buildCache cache.Cache = st
+	tier, err := remoteTier(c.Context(), st, f.cache, specs, registry.Options{Insecure: f.insecure, MountFrom: f.mountFrom, History: st.StateFile("push-history.json")}, log)
+	if err != nil {
+		return err
+	}
+	if tier != nil {
+		buildCache = tier
+		// Pushed images mount the blobs the cache repositories hold.
+		f.mountFrom = append(f.mountFrom, tier.Repositories()...)
+	}
 	// One image to -o/--oci/--push: streaming sinks write layers while
 	// the build makes them.
 	streams := newStreams()
@@ -169,7 +187,7 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		}
 	}
 	results, err := build.BuildFleet(c.Context(), specs, build.Options{
-		Cache:        st,
+		Cache:        buildCache,
 		Compression:  comp,
 		Tag:          f.tag,
 		Platforms:    f.platforms,
@@ -217,7 +235,21 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 			if strings.HasPrefix(o.Sink, "registry:") && !f.asJSON {
 				fmt.Fprintf(g.stderr, "pushed %s\n", o.Ref)
 			}
+			if strings.HasPrefix(o.Sink, "registry:") && (f.attachSBOM || f.sbomDir != "") {
+				refs, err := attachSBOMs(c.Context(), o.Ref, r, registry.Options{Insecure: f.insecure})
+				if err != nil {
+					return err
+				}
+				for _, a := range refs {
+					log.Infof("attached SBOM %s", a)
+				}
+			}
 		}
+	}
+	if tier != nil {
+		// After the sinks, so that the cache's blobs mount from the
+		// images just pushed to the same registry.
+		tier.Flush(c.Context())
 	}
 	g.render.finish()
 	if f.asJSON {

@@ -10,7 +10,7 @@ import (
 )
 
 // Inspect views.
-var inspectViews = []string{"summary", "manifest", "config", "layers", "files", "efficiency", "closure"}
+var inspectViews = []string{"summary", "manifest", "config", "layers", "files", "efficiency", "closure", "referrers"}
 
 func newInspectCmd(g *globals) *cobra.Command {
 	var (
@@ -31,7 +31,9 @@ spec (planned and assembled in the cache, not written).
 Views: summary (default), manifest (raw bytes, like crane manifest; an index
 stays an index unless --platform), config, layers (with what each holds), files
 (--layer N for one), efficiency (dive's formulas; --ci exits 1 below dive's
-thresholds 0.9 / 0.1), closure (a spec's packages with own and exclusive size).
+thresholds 0.9 / 0.1), closure (a spec's packages with own and exclusive size),
+referrers (a registry image's attached artifacts, such as SBOMs, through the
+referrers API or its sha256-HEX tag fallback).
 --sharing takes several images and reports the bytes they share.`,
 		Example: `  strata inspect hello.tar
   strata inspect oci:out/hello:latest --view layers --json
@@ -49,6 +51,9 @@ thresholds 0.9 / 0.1), closure (a spec's packages with own and exclusive size).
 			}
 			if !slices.Contains(inspectViews, view) {
 				return usagef("unknown view %q: use one of %v", view, inspectViews)
+			}
+			if view == "referrers" {
+				return runReferrers(g, c, args[0], insecure, asJSON)
 			}
 			if view == "closure" {
 				gr, err := g.graphOf(ctx, args[0], platform, insecure)

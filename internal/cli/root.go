@@ -93,7 +93,7 @@ inputs on any machine.`,
 	root.PersistentFlags().StringVar(&g.cache, "cache", "", "cache folder (default $STRATA_CACHE, $XDG_CACHE_HOME/strata or ~/.cache/strata)")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "print no progress")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newBuildCmd(g), newLockCmd(g), newInspectCmd(g), newDiffCmd(g), newWhyCmd(g), newSBOMCmd(g), newLogCmd(g), newVerifyCmd(g), newVersionCmd(g), newSchemaCmd(g))
+	root.AddCommand(newBuildCmd(g), newLockCmd(g), newInspectCmd(g), newDiffCmd(g), newWhyCmd(g), newSBOMCmd(g), newLogCmd(g), newVerifyCmd(g), newVersionCmd(g), newSchemaCmd(g), newCacheCmd(g))
 	return root
 }
 

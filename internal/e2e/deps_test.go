@@ -53,6 +53,7 @@ var allowedImports = map[string][]string{
 	"step": {"cache", "closure", "closure/deb", "closure/files", "events", "sandbox", "spec"},
 	// registry client and image reading
 	"registry":              {"internal/atomicfile", "internal/httpretry"},
+	"remotecache":           {"cache", "events", "internal/atomicfile", "registry"},
 	"registry/registrytest": {"internal/testutil"},
 	"imageref":              {"registry"},
 	"imageref/imagetest":    {"closure", "closure/deb", "closure/nix"},
@@ -69,7 +70,7 @@ var allowedImports = map[string][]string{
 	"inspect":         {"closure", "imagefs", "imageref"},
 	"inspect/sharing": {},
 	// the command line and tools
-	"internal/cli":      {"build", "cache", "closure", "closure/nix", "events", "imagegraph", "imageref", "inspect", "inspect/sharing", "internal/atomicfile", "layer", "lockfile", "registry", "sbom", "sink", "sink/daemon", "sink/dockerarchive", "sink/ocilayout", "sink/registry", "spec", "step", "store", "why"},
+	"internal/cli":      {"build", "cache", "closure", "closure/nix", "events", "imagegraph", "imageref", "inspect", "inspect/sharing", "internal/atomicfile", "layer", "lockfile", "registry", "remotecache", "sbom", "sink", "sink/daemon", "sink/dockerarchive", "sink/ocilayout", "sink/registry", "spec", "step", "store", "why"},
 	"cmd/strata":        {"internal/cli"},
 	"internal/e2e":      {},
 	"bench/fleet":       {"closure", "closure/deb", "events", "layering", "store"},

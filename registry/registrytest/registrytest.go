@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,6 +35,23 @@ func WithHtpasswd(user, password string) Option {
 // docker-registry is not installed, and stops the server in t.Cleanup.
 func Start(t testing.TB, opts ...Option) string {
 	t.Helper()
+	return StartServer(t, opts...).Host
+}
+
+// Server is a docker-registry started by StartServer.
+type Server struct {
+	// Host is "127.0.0.1:PORT".
+	Host string
+	stop func()
+}
+
+// Stop stops the registry now (a registry going away mid-build); the
+// stop in t.Cleanup then does nothing.
+func (s *Server) Stop() { s.stop() }
+
+// StartServer is Start, returning the server so that a test can stop it.
+func StartServer(t testing.TB, opts ...Option) *Server {
+	t.Helper()
 	var c config
 	for _, o := range opts {
 		o(&c)
@@ -56,14 +74,14 @@ func Start(t testing.TB, opts ...Option) string {
 
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		host, err := start(t, bin, dir, attempt, authSection)
+		host, stop, err := start(t, bin, dir, attempt, authSection)
 		if err == nil {
-			return host
+			return &Server{Host: host, stop: stop}
 		}
 		lastErr = err
 	}
 	t.Fatalf("starting docker-registry: %v", lastErr)
-	return ""
+	return nil
 }
 
 func freePort() (int, error) {
@@ -75,15 +93,15 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func start(t testing.TB, bin, dir string, attempt int, authSection string) (string, error) {
+func start(t testing.TB, bin, dir string, attempt int, authSection string) (string, func(), error) {
 	port, err := freePort()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	host := "127.0.0.1:" + strconv.Itoa(port)
 	storage := filepath.Join(dir, "storage-"+strconv.Itoa(attempt))
 	if err := os.MkdirAll(storage, 0o755); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	cfg := fmt.Sprintf(`version: 0.1
 log:
@@ -100,29 +118,32 @@ http:
 %s`, storage, host, authSection)
 	cfgPath := filepath.Join(dir, "config-"+strconv.Itoa(attempt)+".yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	logPath := filepath.Join(dir, "registry-"+strconv.Itoa(attempt)+".log")
 	logf, err := os.Create(logPath)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	cmd := exec.Command(bin, "serve", cfgPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return "", err
+		return "", nil, err
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); logf.Close(); close(exited) }()
+	var once sync.Once
 	stop := func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
+		once.Do(func() {
+			_ = cmd.Process.Signal(os.Interrupt)
+			select {
+			case <-exited:
+			case <-time.After(5 * time.Second):
+				_ = cmd.Process.Kill()
+				<-exited
+			}
+		})
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -134,17 +155,17 @@ http:
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
 				t.Cleanup(stop)
-				return host, nil
+				return host, stop, nil
 			}
 		}
 		select {
 		case <-exited:
 			b, _ := os.ReadFile(logPath)
-			return "", fmt.Errorf("docker-registry exited at startup on %s: %s", host, b)
+			return "", nil, fmt.Errorf("docker-registry exited at startup on %s: %s", host, b)
 		case <-ctx.Done():
 			stop()
 			b, _ := os.ReadFile(logPath)
-			return "", fmt.Errorf("docker-registry did not answer on %s within 15s: %s", host, b)
+			return "", nil, fmt.Errorf("docker-registry did not answer on %s within 15s: %s", host, b)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

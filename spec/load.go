@@ -258,6 +258,9 @@ func typeMismatch(file, key string, n ast.Node, t reflect.Type) *Error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if reflect.PointerTo(t).Implements(reflect.TypeFor[yaml.InterfaceUnmarshaler]()) {
+		return nil // a type with its own decoder checks its own shapes
+	}
 	if n == nil || n.Type() == ast.NullType {
 		return nil
 	}

@@ -42,7 +42,7 @@ type File struct {
 	// path inside that output (default: all of it).
 	Build string `yaml:"build,omitempty" json:"build,omitempty" jsonschema:"description=A build step whose output is copied; src is then a path inside the output (default all of it)."`
 	Src   string `yaml:"src,omitempty" json:"src,omitempty" jsonschema:"description=Source path relative to the spec file's folder (or inside the build step's output with build:)."`
-	Dst string `yaml:"dst" json:"dst" jsonschema:"required,description=Absolute destination path in the image."`
+	Dst   string `yaml:"dst" json:"dst" jsonschema:"required,description=Absolute destination path in the image."`
 	// Mode is octal, like 0755, 0o755 or "0755" (unquoted numbers are read
 	// from their digits, so 0755 is not the decimal 493); Load writes it as
 	// "0755". Default: the source's executable bit decides 0755 or 0644,
@@ -79,8 +79,11 @@ type Debian struct {
 	Components []string `yaml:"components,omitempty" json:"components,omitempty"`
 	Packages   []string `yaml:"packages" json:"packages" jsonschema:"required"`
 	Exclude    []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
-	Mirror     string   `yaml:"mirror,omitempty" json:"mirror,omitempty"`
-	Keyring    string   `yaml:"keyring,omitempty" json:"keyring,omitempty"`
+	// Exact takes packages without their dependencies (true: all of
+	// them; a list: the ones named).
+	Exact   *Exact `yaml:"exact,omitempty" json:"exact,omitempty"`
+	Mirror  string `yaml:"mirror,omitempty" json:"mirror,omitempty"`
+	Keyring string `yaml:"keyring,omitempty" json:"keyring,omitempty"`
 	// Updates also reads SUITE-updates and SUITE-security and takes, per
 	// package, the highest version across the suites. Default true; an
 	// explicit true makes a suite that cannot be read an error.

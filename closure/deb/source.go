@@ -188,7 +188,7 @@ func (s *Source) ResolveLock(ctx context.Context, req closure.Request) (*Lock, e
 	prefer := map[string]string{}
 	switch {
 	case !req.Update:
-		why := old.matches(in.suite, in.comps, in.arch, in.deb.Packages, in.deb.Exclude, in.updates)
+		why := old.matches(in.suite, in.comps, in.arch, in.deb.Packages, in.deb.Exclude, in.updates, in.deb.Exact)
 		if why == "" {
 			return old, nil
 		}
@@ -220,13 +220,17 @@ func (s *Source) resolveFresh(ctx context.Context, req closure.Request, in *inpu
 	if err != nil {
 		return nil, err
 	}
-	res, err := Resolve(idx, ResolveOptions{Arch: in.arch, Roots: in.deb.Packages, Exclude: in.deb.Exclude, Prefer: prefer, Log: req.Env.Events.With("debian")})
+	ro := ResolveOptions{Arch: in.arch, Roots: in.deb.Packages, Exclude: in.deb.Exclude, Prefer: prefer, Log: req.Env.Events.With("debian")}
+	if e := in.deb.Exact; e != nil {
+		ro.ExactAll, ro.Exact = e.All, e.Packages
+	}
+	res, err := Resolve(idx, ro)
 	if err != nil {
 		return nil, err
 	}
 	lock := &Lock{
 		Suite: in.suite, Components: in.comps, Arch: in.arch,
-		Request: in.deb.Packages, Exclude: in.deb.Exclude, NoUpdates: !in.updates,
+		Request: in.deb.Packages, Exclude: in.deb.Exclude, ExactAll: ro.ExactAll, Exact: ro.Exact, NoUpdates: !in.updates,
 		ReleaseDate: rel.Date, ReleaseVersion: rel.Version, KeyFingerprint: rel.Fingerprint,
 	}
 	for _, su := range idx.Suites {

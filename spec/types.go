@@ -81,9 +81,12 @@ type Debian struct {
 	Exclude    []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
 	// Exact takes packages without their dependencies (true: all of
 	// them; a list: the ones named).
-	Exact   *Exact `yaml:"exact,omitempty" json:"exact,omitempty"`
-	Mirror  string `yaml:"mirror,omitempty" json:"mirror,omitempty"`
-	Keyring string `yaml:"keyring,omitempty" json:"keyring,omitempty"`
+	Exact *Exact `yaml:"exact,omitempty" json:"exact,omitempty"`
+	// Keep lists what the image keeps that strata prunes by default:
+	// docs (other than copyright files), man, locales.
+	Keep    []string `yaml:"keep,omitempty" json:"keep,omitempty" jsonschema:"description=Keep what strata prunes from packages by default: docs (besides copyright files; also info and lintian overrides)\\, man\\, locales (other than C and C.UTF-8).,uniqueItems=true"`
+	Mirror  string   `yaml:"mirror,omitempty" json:"mirror,omitempty"`
+	Keyring string   `yaml:"keyring,omitempty" json:"keyring,omitempty"`
 	// Updates also reads SUITE-updates and SUITE-security and takes, per
 	// package, the highest version across the suites. Default true; an
 	// explicit true makes a suite that cannot be read an error.

@@ -153,6 +153,11 @@ func validate(s *Spec) Errors {
 				}
 			}
 		}
+		for i, k := range d.Keep {
+			if k != "docs" && k != "man" && k != "locales" {
+				add(fmt.Sprintf("debian.keep[%d]", i), fmt.Sprintf("unknown kind %q", k), "keep takes docs, man and locales")
+			}
+		}
 		if d.Updates != nil && !*d.Updates && d.SecurityMirror != "" {
 			add("debian.securityMirror", "set while debian.updates is false, so it would never be read", "remove securityMirror or set updates: true")
 		}

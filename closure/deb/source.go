@@ -270,6 +270,13 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	if err != nil {
 		return nil, err
 	}
+	// Minimal by default: docs, man pages and locales pruned unless
+	// debian.keep asks (see Keep.prunedPath).
+	keep := KeepOf(s.spec.Debian.Keep)
+	contents := make([]closure.Contents, len(pkgs))
+	for i, p := range pkgs {
+		pkgs[i], contents[i] = pruned(p, keep)
+	}
 	if err := checkOverlaps(pkgs); err != nil {
 		return nil, err
 	}
@@ -278,7 +285,7 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	for i, lp := range lock.Packages {
 		p := pkgs[i]
 		src := sourceName(p.Fields["Source"], lp.Name)
-		lic, err := contentLicenses(ctx, lp.Name, p.Contents())
+		lic, err := contentLicenses(ctx, lp.Name, contents[i])
 		if err != nil {
 			return nil, err
 		}
@@ -298,7 +305,7 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 				"description": firstLine(p.Fields["Description"]),
 				"debSize":     fmt.Sprint(lp.Size),
 			},
-			Contents: p.Contents(),
+			Contents: contents[i],
 		}
 		if lic != "" {
 			n.Meta[MetaLicense] = lic
@@ -314,11 +321,11 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 			g.Roots = append(g.Roots, n.ID)
 		}
 	}
-	contents, size, err := sysfiles.Generate(ctx, sysfiles.Options{Packages: pkgs, Accounts: s.spec.Accounts, Suite: lock.Suite, Arch: lock.Arch})
+	sys, size, err := sysfiles.Generate(ctx, sysfiles.Options{Packages: pkgs, Accounts: s.spec.Accounts, Suite: lock.Suite, Arch: lock.Arch})
 	if err != nil {
 		return nil, fmt.Errorf("generating the Debian system files: %w", err)
 	}
-	if err := g.Add(&closure.Node{ID: SystemNodeID, Kind: closure.KindGenerated, Name: "debian-system", Size: size, Contents: contents}); err != nil {
+	if err := g.Add(&closure.Node{ID: SystemNodeID, Kind: closure.KindGenerated, Name: "debian-system", Size: size, Contents: sys}); err != nil {
 		return nil, err
 	}
 	if err := g.Validate(); err != nil {

@@ -58,8 +58,8 @@ func TestSourceResolveGraph(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.ContainsFunc(ents, func(e closure.Entry) bool { return e.Path == "usr/share/doc/app/version" }) {
-		t.Errorf("app entries lack usr/share/doc/app/version: %v", ents)
+	if !slices.ContainsFunc(ents, func(e closure.Entry) bool { return e.Path == "usr/share/app/version" }) {
+		t.Errorf("app entries lack usr/share/app/version: %v", ents)
 	}
 	sys := g.Nodes[SystemNodeID]
 	if sys.Kind != closure.KindGenerated || sys.Contents == nil || len(sys.Deps) != 0 || sys.Size == 0 {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -198,7 +199,7 @@ func TestEntriesRejectsBadInput(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.opt.OSRelease == (rootfs.OSRelease{}) {
+			if reflect.DeepEqual(tc.opt.OSRelease, rootfs.OSRelease{}) {
 				tc.opt.OSRelease = rootfs.Neutral()
 			}
 			_, err := rootfs.Entries(tc.opt)

@@ -123,6 +123,9 @@ func Parse(file string, b []byte) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.applyIncludes(display, filepath.Dir(abs), []string{abs}); err != nil {
+		return nil, err
+	}
 	s.Path, s.Dir = abs, filepath.Dir(abs)
 	if errs := validate(&s); len(errs) > 0 {
 		for _, e := range errs {

@@ -11,6 +11,10 @@ import (
 // the others from every package (see pruned).
 type Keep struct {
 	Docs, Man, Locales bool
+	// SpecOSRelease says the spec's osRelease writes the os-release
+	// files, so the packages' (base-files') etc/os-release and
+	// usr/lib/os-release are left out.
+	SpecOSRelease bool
 }
 
 // KeepOf reads debian.keep ("docs", "man", "locales").
@@ -45,6 +49,9 @@ func (k Keep) key() string {
 	if k.Locales {
 		s += "+locales"
 	}
+	if k.SpecOSRelease {
+		s += "-osrelease"
+	}
 	return s
 }
 
@@ -64,6 +71,9 @@ func (k Keep) key() string {
 // The folders named (usr/share/man, ...) themselves go too.
 func (k Keep) prunedPath(p string) bool {
 	under := func(dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
+	if k.SpecOSRelease && (p == "etc/os-release" || p == "usr/lib/os-release") {
+		return true
+	}
 	if !k.Man && under("usr/share/man") {
 		return true
 	}

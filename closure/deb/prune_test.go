@@ -147,3 +147,11 @@ func TestSourcePrunes(t *testing.T) {
 		}
 	}
 }
+
+func TestPrunedOSRelease(t *testing.T) {
+	for _, p := range []string{"etc/os-release", "usr/lib/os-release"} {
+		if (Keep{}).prunedPath(p) || !(Keep{SpecOSRelease: true}).prunedPath(p) {
+			t.Errorf("%s: pruned only when the spec's osRelease writes it", p)
+		}
+	}
+}

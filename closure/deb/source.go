@@ -273,6 +273,7 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	// Minimal by default: docs, man pages and locales pruned unless
 	// debian.keep asks (see Keep.prunedPath).
 	keep := KeepOf(s.spec.Debian.Keep)
+	keep.SpecOSRelease = s.spec.OSRelease != nil
 	contents := make([]closure.Contents, len(pkgs))
 	for i, p := range pkgs {
 		pkgs[i], contents[i] = pruned(p, keep)
@@ -321,7 +322,7 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 			g.Roots = append(g.Roots, n.ID)
 		}
 	}
-	sys, size, err := sysfiles.Generate(ctx, sysfiles.Options{Packages: pkgs, Accounts: s.spec.Accounts, Suite: lock.Suite, Arch: lock.Arch})
+	sys, size, err := sysfiles.Generate(ctx, sysfiles.Options{Packages: pkgs, Accounts: s.spec.Accounts, Suite: lock.Suite, Arch: lock.Arch, OSRelease: s.spec.OSRelease})
 	if err != nil {
 		return nil, fmt.Errorf("generating the Debian system files: %w", err)
 	}

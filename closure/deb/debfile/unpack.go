@@ -19,8 +19,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/cache"
+	"github.com/stratabuild/strata/closure"
 )
 
 // ErrUnsafe marks a .deb refused because extracting it would be unsafe

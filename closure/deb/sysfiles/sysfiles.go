@@ -34,6 +34,12 @@ type Options struct {
 	// Suite is the Debian suite (codename) like "bookworm"; Arch the Debian
 	// architecture like "amd64".
 	Suite, Arch string
+	// OSRelease is the spec's osRelease map: its fields replace or add to
+	// the suite's os-release facts, written to usr/lib/os-release with
+	// etc/os-release linking to it; the packages must not ship either
+	// (the Debian source prunes them). nil: the suite's facts, and a
+	// package's os-release wins.
+	OSRelease map[string]string
 }
 
 // keyPrefix versions the Contents key.
@@ -124,12 +130,16 @@ func Generate(ctx context.Context, opt Options) (closure.Contents, int64, error)
 	// Accounts, homes, /tmp, nsswitch and os-release: distro-neutral, from
 	// package rootfs; a package shipping nsswitch.conf or os-release
 	// (base-files) wins, one shipping passwd or group is an error.
-	common, err := rootfs.Entries(rootfs.Options{Accounts: opt.Accounts, OSRelease: osRelease(opt.Suite)})
+	rel := osRelease(opt.Suite)
+	if opt.OSRelease != nil {
+		rel.Note, rel.Fields = "from the spec's osRelease", opt.OSRelease
+	}
+	common, err := rootfs.Entries(rootfs.Options{Accounts: opt.Accounts, OSRelease: rel})
 	if err != nil {
 		return nil, 0, fmt.Errorf("generating system files: %w", err)
 	}
 	for _, e := range common {
-		if err := g.common(e); err != nil {
+		if err := g.common(e, opt.OSRelease != nil); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -249,9 +259,12 @@ func (g *gen) contents() (closure.Contents, int64, error) {
 	return closure.StaticContents{ID: keyPrefix + hex.EncodeToString(h.Sum(nil)), List: list}, size, nil
 }
 
-// common adds an entry of package rootfs.
-func (g *gen) common(e closure.Entry) error {
+// common adds an entry of package rootfs; specRelease says the spec's
+// osRelease wrote os-release, so no package's may win.
+func (g *gen) common(e closure.Entry, specRelease bool) error {
 	switch e.Type {
+	case closure.Symlink:
+		return g.symlink(e.Path, e.Link, false)
 	case closure.Dir:
 		g.dir(e.Path, e.Mode, e.UID, e.GID)
 		return nil
@@ -268,7 +281,7 @@ func (g *gen) common(e closure.Entry) error {
 		if err != nil {
 			return fmt.Errorf("generating system files: reading /%s: %w", e.Path, err)
 		}
-		yield := e.Path == rootfs.NsswitchPath || e.Path == rootfs.OSReleasePath
+		yield := e.Path == rootfs.NsswitchPath || (e.Path == rootfs.OSReleasePath && !specRelease)
 		return g.file(e.Path, string(data), yield)
 	}
 	return fmt.Errorf("generating system files: rootfs gave /%s as a %s", e.Path, e.Type)

@@ -266,6 +266,7 @@ var structureImages = []struct {
 }{
 	{spec: "static", configs: []string{"debian12.yaml", "static.yaml"}, extra: "/check_certs"},
 	{spec: "static-nonroot", configs: []string{"debian12.yaml", "static.yaml"}, extra: "/check_certs"},
+	{spec: "static-debug", configs: []string{"debug.yaml", "debian12.yaml"}, fail: map[string]string{"debug.yaml: busybox": upstreamVersion + " (BusyBox v1.31.0; Debian 12's busybox-static is 1.35.0)"}},
 	{spec: "base", configs: []string{"base.yaml", "debian12.yaml", "certs.yaml"}, fail: map[string]string{"base.yaml: known groups": groupOrder, "base.yaml: tzdata": noTzconfig, "certs.yaml: openssl verify google": needsInternet}},
 	{spec: "base-nonroot", configs: []string{"base.yaml", "debian12.yaml"}, fail: map[string]string{"base.yaml: known groups": groupOrder, "base.yaml: tzdata": noTzconfig}},
 	{spec: "cc", configs: []string{"base.yaml", "debian12.yaml"}, fail: map[string]string{"base.yaml: known groups": groupOrder, "base.yaml: tzdata": noTzconfig}},

@@ -83,7 +83,8 @@ func Neutral() OSRelease {
 // Entries returns the generated entries, sorted by path with every parent
 // folder listed before its children:
 //   - etc (0755), etc/passwd and etc/group (0644): root, nobody, nonroot,
-//     then Options.Accounts' users and groups; a user without a home gets
+//     then Options.Accounts' users and groups (with Accounts.Exact, only
+//     those, in their order); a user without a home gets
 //     /home/NAME and the login shell /sbin/nologin;
 //   - tmp (1777), root (0700), home (0755), home/nonroot and home/NAME of
 //     every spec user whose home strata assigned (0700, owned by the
@@ -149,7 +150,11 @@ func accounts(a *spec.Accounts) (passwd, group string, homes []home, err error) 
 	}
 	groups := []spec.Group{{Name: "root", GID: 0}, {Name: "nobody", GID: NobodyID}, {Name: "nonroot", GID: NonrootID}}
 	homes = []home{{path: "home/nonroot", uid: NonrootID, gid: NonrootID}}
-	const defaults = "strata's defaults are root 0, nobody 65534, nonroot 65532"
+	defaults := "strata's defaults are root 0, nobody 65534, nonroot 65532"
+	if a != nil && a.Exact {
+		// accounts.exact: the spec's lists are the whole files.
+		users, groups, homes, defaults = nil, nil, nil, "accounts.exact lists every account"
+	}
 	userNames, userIDs := map[string]bool{}, map[int]string{}
 	for _, u := range users {
 		userNames[u.Name], userIDs[u.UID] = true, u.Name

@@ -311,3 +311,26 @@ func TestEntriesOSReleaseFields(t *testing.T) {
 		t.Errorf("etc/os-release %+v, want a link to ../usr/lib/os-release", l)
 	}
 }
+
+// accounts.exact: the spec's users and groups are the whole files, in
+// order; a user without a home still gets /home/NAME.
+func TestEntriesExactAccounts(t *testing.T) {
+	a := &spec.Accounts{Exact: true,
+		Users:  []spec.User{{Name: "root", UID: 0, GID: 0, Home: "/root"}, {Name: "nonroot", UID: 65532, GID: 65532}},
+		Groups: []spec.Group{{Name: "root", GID: 0}, {Name: "tty", GID: 5}, {Name: "nonroot", GID: 65532}},
+	}
+	list, err := rootfs.Entries(rootfs.Options{Accounts: a, OSRelease: rootfs.Neutral()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := byPath(t, list)
+	if got, want := read(t, m, rootfs.PasswdPath), "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"; got != want {
+		t.Errorf("passwd:\n%s\nwant:\n%s", got, want)
+	}
+	if got, want := read(t, m, rootfs.GroupPath), "root:x:0:\ntty:x:5:\nnonroot:x:65532:\n"; got != want {
+		t.Errorf("group:\n%s\nwant:\n%s", got, want)
+	}
+	if h, ok := m["home/nonroot"]; !ok || h.UID != 65532 || h.Mode.Perm() != 0o700 {
+		t.Errorf("home/nonroot %+v", h)
+	}
+}

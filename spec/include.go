@@ -69,7 +69,7 @@ func (s *Spec) applyIncludes(display, dir string, chain []string) error {
 //     securityMirror from s when set, else from in; packages, exclude
 //     and keep are in's then s's (each name once); exact: both lists
 //     joined, true in either wins;
-//   - accounts: in's users and groups, then s's;
+//   - accounts: in's users and groups, then s's; exact if either is;
 //   - osRelease, config.env and config.labels: merged per key, s wins;
 //   - the other config fields, platforms, layering: s's when set;
 //   - name and tag stay s's. An included spec may not have files,
@@ -113,6 +113,7 @@ func (s *Spec) merge(in *Spec, file string) error {
 		}
 		s.Accounts.Users = append(slices.Clone(a.Users), s.Accounts.Users...)
 		s.Accounts.Groups = append(slices.Clone(a.Groups), s.Accounts.Groups...)
+		s.Accounts.Exact = s.Accounts.Exact || a.Exact
 	}
 	s.OSRelease = mergeMap(in.OSRelease, s.OSRelease)
 	c, ic := &s.Config, in.Config

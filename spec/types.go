@@ -105,6 +105,9 @@ type Debian struct {
 type Accounts struct {
 	Users  []User  `yaml:"users,omitempty" json:"users,omitempty"`
 	Groups []Group `yaml:"groups,omitempty" json:"groups,omitempty"`
+	// Exact makes Users and Groups the whole files, in their order,
+	// without strata's root, nobody and nonroot.
+	Exact bool `yaml:"exact,omitempty" json:"exact,omitempty" jsonschema:"description=users and groups are the whole /etc/passwd and /etc/group\\, in this order\\, instead of being added after root\\, nobody and nonroot."`
 }
 
 // User is one /etc/passwd entry.

@@ -23,6 +23,9 @@ import (
 // SystemNodeID is the ID of the node holding the generated system files.
 const SystemNodeID = "generated:debian-system"
 
+// statusKey marks a package's Contents that carry its status.d record.
+const statusKey = ":status-v1"
+
 // minDownloadJobs is the fewest parallel .deb downloads: they wait on the
 // network, not the CPU, so they do not shrink with a small Jobs.
 const minDownloadJobs = 4
@@ -281,6 +284,24 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	if err := checkOverlaps(pkgs); err != nil {
 		return nil, err
 	}
+	// Each package's dpkg status.d record travels in its own layer, so a
+	// scanner reading any one layer finds that layer's packages.
+	count := map[string]int{}
+	for _, p := range pkgs {
+		count[p.Name]++
+	}
+	for i, p := range pkgs {
+		name := p.Name
+		if count[p.Name] > 1 {
+			name += ":" + p.Arch
+		}
+		st, err := sysfiles.StatusEntries(p, name)
+		if err != nil {
+			return nil, err
+		}
+		list := append(slices.Clone(p.Entries), st...)
+		contents[i] = closure.StaticContents{ID: contents[i].Key() + statusKey, List: list}
+	}
 	g := closure.New()
 	distro := Distro(lock.Suite, lock.ReleaseVersion)
 	for i, lp := range lock.Packages {
@@ -322,7 +343,7 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 			g.Roots = append(g.Roots, n.ID)
 		}
 	}
-	sys, size, err := sysfiles.Generate(ctx, sysfiles.Options{Packages: pkgs, Accounts: s.spec.Accounts, Suite: lock.Suite, Arch: lock.Arch, OSRelease: s.spec.OSRelease})
+	sys, size, err := sysfiles.Generate(ctx, sysfiles.Options{Packages: pkgs, Accounts: s.spec.Accounts, Suite: lock.Suite, Arch: lock.Arch, OSRelease: s.spec.OSRelease, StatusInPackages: true})
 	if err != nil {
 		return nil, fmt.Errorf("generating the Debian system files: %w", err)
 	}

@@ -40,6 +40,11 @@ type Options struct {
 	// (the Debian source prunes them). nil: the suite's facts, and a
 	// package's os-release wins.
 	OSRelease map[string]string
+	// StatusInPackages leaves var/lib/dpkg/status.d out of the generated
+	// files: the caller puts each package's record in the package's own
+	// layer (StatusEntries), so a scanner reading one layer finds that
+	// layer's packages.
+	StatusInPackages bool
 }
 
 // keyPrefix versions the Contents key.
@@ -79,7 +84,8 @@ var suiteName = regexp.MustCompile(`^[a-z0-9][a-z0-9.+-]*$`)
 //   - var/lib/dpkg/status.d/NAME (the control paragraph plus
 //     "Status: install ok installed") and NAME.md5sums per package, the
 //     layout distroless uses and scanners (syft, trivy) read; NAME:ARCH
-//     when two packages share a name.
+//     when two packages share a name (with StatusInPackages the caller
+//     puts them in each package's layer instead, from StatusEntries).
 //
 // The layer belongs on top of the package layers: the root symlinks must
 // not be shadowed, and a package shipping a generated path other than the
@@ -161,8 +167,10 @@ func Generate(ctx context.Context, opt Options) (closure.Contents, int64, error)
 	}
 
 	// dpkg status.d.
-	if err := g.status(opt.Packages); err != nil {
-		return nil, 0, err
+	if !opt.StatusInPackages {
+		if err := g.status(opt.Packages); err != nil {
+			return nil, 0, err
+		}
 	}
 	return g.contents()
 }
@@ -426,6 +434,37 @@ func (g *gen) status(pkgs []*debfile.Package) error {
 		}
 	}
 	return nil
+}
+
+// StatusEntries returns the dpkg status.d entries of one package, for its
+// own layer: the folders var, var/lib, var/lib/dpkg and
+// var/lib/dpkg/status.d (0755), status.d/NAME (the control paragraph plus
+// "Status: install ok installed") and NAME.md5sums when the package has
+// one. name is the package name, or NAME:ARCH when two packages of the
+// closure share it.
+func StatusEntries(p *debfile.Package, name string) ([]closure.Entry, error) {
+	if !debfile.ValidName(p.Name) || !suiteName.MatchString(p.Arch) {
+		return nil, fmt.Errorf("writing dpkg status: package name %q or architecture %q is malformed", p.Name, p.Arch)
+	}
+	rec, err := statusRecord(p)
+	if err != nil {
+		return nil, err
+	}
+	g := &gen{byPath: map[string]closure.Entry{}}
+	g.dir("var/lib/dpkg/status.d", 0o755, 0, 0)
+	if err := g.file("var/lib/dpkg/status.d/"+name, rec, false); err != nil {
+		return nil, err
+	}
+	if p.MD5Sums != "" {
+		if err := g.file("var/lib/dpkg/status.d/"+name+".md5sums", p.MD5Sums, false); err != nil {
+			return nil, err
+		}
+	}
+	c, _, err := g.contents()
+	if err != nil {
+		return nil, err
+	}
+	return c.Entries(context.Background())
 }
 
 // statusRecord is the package's control paragraph with dpkg's Status line

@@ -75,9 +75,12 @@ func (s *Spec) applyIncludes(display, dir string, chain []string) error {
 //   - name and tag stay s's. An included spec may not have files,
 //     builds, nix or base (their paths and pins belong to one spec).
 func (s *Spec) merge(in *Spec, file string) error {
-	for key, set := range map[string]bool{"files": len(in.Files) > 0, "builds": len(in.Builds) > 0, "nix": in.Nix != nil, "base": in.Base != ""} {
-		if set {
-			return &Error{File: file, Key: key, Msg: "an included spec may not set " + key, Fix: "move " + key + " into the spec that includes this one"}
+	for _, f := range []struct {
+		key string
+		set bool
+	}{{"files", len(in.Files) > 0}, {"builds", len(in.Builds) > 0}, {"nix", in.Nix != nil}, {"base", in.Base != ""}} {
+		if f.set {
+			return &Error{File: file, Key: f.key, Msg: "an included spec may not set " + f.key, Fix: "move " + f.key + " into the spec that includes this one"}
 		}
 	}
 	if d := in.Debian; d != nil {

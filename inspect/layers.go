@@ -18,8 +18,8 @@ type LayerInfo struct {
 	FileBytes int64 `json:"fileBytes"`
 	Entries   int   `json:"entries"`
 	// Packages are the Debian packages whose status file
-	// (var/lib/dpkg/status.d/NAME) the layer holds (strata writes them all
-	// in its generated system-files layer, next to passwd and group).
+	// (var/lib/dpkg/status.d/NAME) the layer holds (strata writes each in
+	// its package's own layer).
 	Packages []string `json:"packages,omitempty"`
 	// StorePaths are the nix/store/* top folders the layer holds.
 	StorePaths []string `json:"storePaths,omitempty"`

@@ -24,6 +24,9 @@ const (
 	GroupPath     = "etc/group"
 	NsswitchPath  = "etc/nsswitch.conf"
 	OSReleasePath = "etc/os-release"
+	// UsrOSReleasePath is os-release(5)'s other file; with the spec's
+	// osRelease set it holds the file and etc/os-release links to it.
+	UsrOSReleasePath = "usr/lib/os-release"
 )
 
 // noLogin is every default account's shell: none of them logs in.
@@ -60,7 +63,15 @@ type OSRelease struct {
 	Version         string
 	VersionCodename string
 	ID              string
+	// Fields are the spec's osRelease map: each replaces the field of
+	// that name above or is added after them (sorted). When set, the file
+	// is written to usr/lib/os-release and etc/os-release links to it, as
+	// base-files lays them out, and the spec's file wins over any package's.
+	Fields map[string]string
 }
+
+// fieldKey is os-release(5)'s charset for a field name.
+var fieldKey = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 
 // Neutral is the os-release of an image without a distribution (files
 // only, or Nix store paths): os-release(5)'s own defaults for a missing
@@ -72,7 +83,8 @@ func Neutral() OSRelease {
 // Entries returns the generated entries, sorted by path with every parent
 // folder listed before its children:
 //   - etc (0755), etc/passwd and etc/group (0644): root, nobody, nonroot,
-//     then Options.Accounts' users and groups; a user without a home gets
+//     then Options.Accounts' users and groups (with Accounts.Exact, only
+//     those, in their order); a user without a home gets
 //     /home/NAME and the login shell /sbin/nologin;
 //   - tmp (1777), root (0700), home (0755), home/nonroot and home/NAME of
 //     every spec user whose home strata assigned (0700, owned by the
@@ -96,10 +108,15 @@ func Entries(opt Options) ([]closure.Entry, error) {
 		file(PasswdPath, passwd),
 		file(GroupPath, group),
 		file(NsswitchPath, nsswitch),
-		file(OSReleasePath, release),
 		dir("tmp", 0o777|fs.ModeSticky, 0, 0),
 		dir("root", 0o700, 0, 0),
 		dir("home", 0o755, 0, 0),
+	}
+	if opt.OSRelease.Fields != nil {
+		list = append(list, dir("usr", 0o755, 0, 0), dir("usr/lib", 0o755, 0, 0), file(UsrOSReleasePath, release),
+			closure.Entry{Path: OSReleasePath, Type: closure.Symlink, Mode: 0o777, Link: "../" + UsrOSReleasePath})
+	} else {
+		list = append(list, file(OSReleasePath, release))
 	}
 	for _, h := range homes {
 		list = append(list, dir(h.path, 0o700, h.uid, h.gid))
@@ -133,7 +150,11 @@ func accounts(a *spec.Accounts) (passwd, group string, homes []home, err error) 
 	}
 	groups := []spec.Group{{Name: "root", GID: 0}, {Name: "nobody", GID: NobodyID}, {Name: "nonroot", GID: NonrootID}}
 	homes = []home{{path: "home/nonroot", uid: NonrootID, gid: NonrootID}}
-	const defaults = "strata's defaults are root 0, nobody 65534, nonroot 65532"
+	defaults := "strata's defaults are root 0, nobody 65534, nonroot 65532"
+	if a != nil && a.Exact {
+		// accounts.exact: the spec's lists are the whole files.
+		users, groups, homes, defaults = nil, nil, nil, "accounts.exact lists every account"
+	}
 	userNames, userIDs := map[string]bool{}, map[int]string{}
 	for _, u := range users {
 		userNames[u.Name], userIDs[u.UID] = true, u.Name
@@ -227,7 +248,7 @@ func (r OSRelease) render() (string, error) {
 		fmt.Fprintf(&b, " (%s)", r.Note)
 	}
 	b.WriteString(".\n")
-	for _, f := range []struct {
+	fields := []struct {
 		key, value string
 		bare       bool
 	}{
@@ -237,7 +258,31 @@ func (r OSRelease) render() (string, error) {
 		{"VERSION", r.Version, false},
 		{"VERSION_CODENAME", r.VersionCodename, true},
 		{"ID", r.ID, true},
-	} {
+	}
+	known := map[string]bool{}
+	for i, f := range fields {
+		known[f.key] = true
+		if v, ok := r.Fields[f.key]; ok {
+			fields[i].value = v
+		}
+	}
+	extra := make([]string, 0, len(r.Fields))
+	for k := range r.Fields {
+		if !fieldKey.MatchString(k) {
+			return "", fmt.Errorf("osRelease key %q is not an os-release field name (uppercase letters, digits and _, like PRETTY_NAME)", k)
+		}
+		if !known[k] {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	for _, k := range extra {
+		fields = append(fields, struct {
+			key, value string
+			bare       bool
+		}{k, r.Fields[k], false})
+	}
+	for _, f := range fields {
 		switch {
 		case f.value == "":
 		case f.bare:

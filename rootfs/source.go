@@ -51,11 +51,12 @@ func Contents(opt Options) (closure.Contents, int64, error) {
 // generated node with the accounts, their homes, /tmp, nsswitch and a
 // neutral os-release. It pins nothing in strata.lock.
 type Source struct {
-	accounts *spec.Accounts
+	accounts  *spec.Accounts
+	osRelease map[string]string
 }
 
 // NewSource returns the source for s's accounts.
-func NewSource(s *spec.Spec) *Source { return &Source{accounts: s.Accounts} }
+func NewSource(s *spec.Spec) *Source { return &Source{accounts: s.Accounts, osRelease: s.OSRelease} }
 
 // Name implements closure.Source.
 func (s *Source) Name() string { return "rootfs" }
@@ -65,7 +66,11 @@ func (s *Source) Resolve(ctx context.Context, _ closure.Request) (*closure.Resul
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	c, size, err := Contents(Options{Accounts: s.accounts, OSRelease: Neutral()})
+	rel := Neutral()
+	if s.osRelease != nil {
+		rel.Note, rel.Fields = "from the spec's osRelease", s.osRelease
+	}
+	c, size, err := Contents(Options{Accounts: s.accounts, OSRelease: rel})
 	if err != nil {
 		return nil, fmt.Errorf("generating the image's accounts (fix `accounts` in the spec): %w", err)
 	}

@@ -123,6 +123,9 @@ func Parse(file string, b []byte) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.applyIncludes(display, filepath.Dir(abs), []string{abs}); err != nil {
+		return nil, err
+	}
 	s.Path, s.Dir = abs, filepath.Dir(abs)
 	if errs := validate(&s); len(errs) > 0 {
 		for _, e := range errs {
@@ -257,6 +260,9 @@ func checkKeys(file string, n ast.Node, t reflect.Type, prefix string) Errors {
 func typeMismatch(file, key string, n ast.Node, t reflect.Type) *Error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(reflect.TypeFor[yaml.InterfaceUnmarshaler]()) {
+		return nil // a type with its own decoder checks its own shapes
 	}
 	if n == nil || n.Type() == ast.NullType {
 		return nil

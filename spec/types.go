@@ -11,6 +11,9 @@ type Spec struct {
 	// Created is an RFC 3339 time, or "now" (not reproducible). Default
 	// 1970-01-01T00:00:01Z; SOURCE_DATE_EPOCH wins over the default.
 	Created string `yaml:"created,omitempty" json:"created,omitempty" jsonschema:"description=RFC 3339 creation time or 'now'; default 1970-01-01T00:00:01Z or SOURCE_DATE_EPOCH."`
+	// Include names other specs (files, or folders holding strata.yaml,
+	// relative to this one) merged in under this spec; see merge.
+	Include []string `yaml:"include,omitempty" json:"include,omitempty" jsonschema:"description=Specs (relative paths to files or folders holding strata.yaml) merged in under this one: their debian packages\\, excludes\\, keeps\\, accounts\\, osRelease and config come first and this spec's settings win. An included spec may not set files\\, builds\\, nix or base."`
 	// Base is an image strata's layers go on top of: a registry reference,
 	// oci:DIR[:TAG] or docker-archive:FILE.
 	Base string `yaml:"base,omitempty" json:"base,omitempty" jsonschema:"description=Base image: registry ref or oci:DIR[:TAG] or docker-archive:FILE."`
@@ -20,6 +23,8 @@ type Spec struct {
 	Debian *Debian `yaml:"debian,omitempty" json:"debian,omitempty" jsonschema:"description=Debian packages whose runtime closure goes into the image."`
 	// Accounts written to /etc/passwd and /etc/group, with any inputs.
 	Accounts *Accounts `yaml:"accounts,omitempty" json:"accounts,omitempty" jsonschema:"description=Extra users and groups for the generated /etc/passwd and /etc/group (root\\, nobody and nonroot are always there); a user without a home gets /home/NAME. Without debian inputs\\, setting it adds a layer with the accounts\\, their homes\\, /tmp\\, nsswitch.conf and a neutral os-release."`
+	// OSRelease fields written to the image's os-release files.
+	OSRelease map[string]string `yaml:"osRelease,omitempty" json:"osRelease,omitempty" jsonschema:"description=os-release(5) fields like PRETTY_NAME: Distroless; they replace or add to the distribution's and are written to /usr/lib/os-release with /etc/os-release linking to it (a package's os-release files are left out)."`
 	// Nix store inputs.
 	Nix *Nix `yaml:"nix,omitempty" json:"nix,omitempty" jsonschema:"description=Nix store paths whose runtime closure goes into the image."`
 	// Builds are build steps: sandboxed, cached commands whose outputs
@@ -90,8 +95,14 @@ type Debian struct {
 	Components []string `yaml:"components,omitempty" json:"components,omitempty"`
 	Packages   []string `yaml:"packages" json:"packages" jsonschema:"required"`
 	Exclude    []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
-	Mirror     string   `yaml:"mirror,omitempty" json:"mirror,omitempty"`
-	Keyring    string   `yaml:"keyring,omitempty" json:"keyring,omitempty"`
+	// Exact takes packages without their dependencies (true: all of
+	// them; a list: the ones named).
+	Exact *Exact `yaml:"exact,omitempty" json:"exact,omitempty"`
+	// Keep lists what the image keeps that strata prunes by default:
+	// docs (other than copyright files), man, locales.
+	Keep    []string `yaml:"keep,omitempty" json:"keep,omitempty" jsonschema:"description=Keep what strata prunes from packages by default: docs (besides copyright files; also info and lintian overrides)\\, man\\, locales (other than C and C.UTF-8).,uniqueItems=true"`
+	Mirror  string   `yaml:"mirror,omitempty" json:"mirror,omitempty"`
+	Keyring string   `yaml:"keyring,omitempty" json:"keyring,omitempty"`
 	// Updates also reads SUITE-updates and SUITE-security and takes, per
 	// package, the highest version across the suites. Default true; an
 	// explicit true makes a suite that cannot be read an error.
@@ -105,6 +116,9 @@ type Debian struct {
 type Accounts struct {
 	Users  []User  `yaml:"users,omitempty" json:"users,omitempty"`
 	Groups []Group `yaml:"groups,omitempty" json:"groups,omitempty"`
+	// Exact makes Users and Groups the whole files, in their order,
+	// without strata's root, nobody and nonroot.
+	Exact bool `yaml:"exact,omitempty" json:"exact,omitempty" jsonschema:"description=users and groups are the whole /etc/passwd and /etc/group\\, in this order\\, instead of being added after root\\, nobody and nonroot."`
 }
 
 // User is one /etc/passwd entry.

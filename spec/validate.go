@@ -27,6 +27,8 @@ var (
 	platformRe = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$`)
 	envKeyRe   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	modeRe     = regexp.MustCompile(`^(0|0o|0O)?[0-7]{3,4}$`)
+	// debName is a Debian package name (Policy 5.6.7).
+	debName = regexp.MustCompile(`^[a-z0-9][a-z0-9.+-]+$`)
 )
 
 // Strategies are the layering strategies a spec may name.
@@ -143,6 +145,18 @@ func validate(s *Spec) Errors {
 		}
 		if len(d.Packages) == 0 {
 			add("debian.packages", "no packages", "list at least one package, like [hello]")
+		}
+		if d.Exact != nil {
+			for i, n := range d.Exact.Packages {
+				if !debName.MatchString(n) {
+					add(fmt.Sprintf("debian.exact[%d]", i), fmt.Sprintf("%q is not a Debian package name", n), "write package names like libc6, or exact: true for every package")
+				}
+			}
+		}
+		for i, k := range d.Keep {
+			if k != "docs" && k != "man" && k != "locales" {
+				add(fmt.Sprintf("debian.keep[%d]", i), fmt.Sprintf("unknown kind %q", k), "keep takes docs, man and locales")
+			}
 		}
 		if d.Updates != nil && !*d.Updates && d.SecurityMirror != "" {
 			add("debian.securityMirror", "set while debian.updates is false, so it would never be read", "remove securityMirror or set updates: true")

@@ -36,18 +36,21 @@ type archivePkg struct {
 	// comp is the component, default main. Other components are published
 	// as Packages.gz only, to exercise the fallback.
 	comp string
+	// md5sums is the control archive's md5sums file ("" for none).
+	md5sums string
 }
 
-// pkgOf is an archivePkg with one file, usr/share/doc/NAME/VERSION.
+// pkgOf is an archivePkg with one file, usr/share/NAME/version (not a
+// doc, which strata would prune).
 func pkgOf(name, ver, arch string, extra ...string) archivePkg {
 	st := "Package: " + name + "\nVersion: " + ver + "\nArchitecture: " + arch + "\n"
 	for _, e := range extra {
 		st += e + "\n"
 	}
 	return archivePkg{stanza: st, files: []debtest.File{
-		{Name: "./usr/", Mode: 0o755}, {Name: "./usr/share/", Mode: 0o755}, {Name: "./usr/share/doc/", Mode: 0o755},
-		{Name: "./usr/share/doc/" + name + "/", Mode: 0o755},
-		{Name: "./usr/share/doc/" + name + "/version", Body: name + " " + ver + "\n"},
+		{Name: "./usr/", Mode: 0o755}, {Name: "./usr/share/", Mode: 0o755},
+		{Name: "./usr/share/" + name + "/", Mode: 0o755},
+		{Name: "./usr/share/" + name + "/version", Body: name + " " + ver + "\n"},
 	}}
 }
 
@@ -162,7 +165,7 @@ func (a *testArchive) publishAt(t testing.TB, prefix, suite string, pkgs []archi
 			indexes[comp] = &bytes.Buffer{}
 		}
 		ctl := p.stanza + "Maintainer: Test Maintainer <m@example.invalid>\nSection: misc\nHomepage: https://example.invalid/" + name + "\nInstalled-Size: 1\nDescription: the " + name + " package\n longer text\n"
-		deb, err := debtest.Bytes(debtest.Deb{Control: ctl, Files: p.files})
+		deb, err := debtest.Bytes(debtest.Deb{Control: ctl, Files: p.files, MD5Sums: p.md5sums})
 		if err != nil {
 			t.Fatal(err)
 		}

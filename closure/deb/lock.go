@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/stratabuild/strata/spec"
 )
 
 // Lock is the "debian" section of strata.lock for one platform. It
@@ -17,6 +19,9 @@ type Lock struct {
 	// Request is debian.packages and Exclude debian.exclude as locked.
 	Request []string `json:"request"`
 	Exclude []string `json:"exclude,omitempty"`
+	// ExactAll and Exact record debian.exact (true, or the names).
+	ExactAll bool     `json:"exactAll,omitempty"`
+	Exact    []string `json:"exact,omitempty"`
 	// NoUpdates records debian.updates: false (the main suite alone was
 	// read). Locks written before update suites existed lack it, and fit
 	// the default.
@@ -96,7 +101,12 @@ func ParseLock(raw json.RawMessage) (*Lock, error) {
 
 // matches reports why the lock does not fit the requested inputs ("" when
 // it does).
-func (l *Lock) matches(suite string, comps []string, arch string, request, exclude []string, updates bool) string {
+func (l *Lock) matches(suite string, comps []string, arch string, request, exclude []string, updates bool, exact *spec.Exact) string {
+	var exactAll bool
+	var exactNames []string
+	if exact != nil {
+		exactAll, exactNames = exact.All, exact.Packages
+	}
 	switch {
 	case l.Suite != suite:
 		return fmt.Sprintf("suite %s, the spec asks for %s", l.Suite, suite)
@@ -110,6 +120,8 @@ func (l *Lock) matches(suite string, comps []string, arch string, request, exclu
 		return fmt.Sprintf("packages %v, the spec asks for %v", l.Request, request)
 	case !slices.Equal(l.Exclude, exclude):
 		return fmt.Sprintf("exclude %v, the spec asks for %v", l.Exclude, exclude)
+	case l.ExactAll != exactAll || !slices.Equal(l.Exact, exactNames):
+		return "another debian.exact than the spec's"
 	}
 	return ""
 }

@@ -17,6 +17,10 @@ type ResolveOptions struct {
 	// Exclude names packages that count as not installable: a dependency
 	// only they satisfy is dropped, with everything only it pulled in.
 	Exclude []string
+	// Exact takes packages without their dependencies: every package
+	// when ExactAll, else the ones named in Exact (debian.exact).
+	ExactAll bool
+	Exact    []string
 	// Prefer maps names to versions to keep when the index still has them
 	// and they satisfy every relation (used to update a lock partially).
 	Prefer map[string]string
@@ -39,7 +43,8 @@ type Resolved struct {
 type Resolution struct {
 	// Packages sorted by name.
 	Packages []*Resolved
-	// Dropped lists the dependencies dropped because of Exclude, as
+	// Dropped lists the dependencies dropped because of Exclude or
+	// because only maintainer scripts use them (see scriptOnly), as
 	// "chain -> relation".
 	Dropped []string
 }
@@ -132,6 +137,7 @@ type resolver struct {
 	l        *lookup
 	opt      ResolveOptions
 	excluded map[string]bool
+	exact    map[string]bool
 	roots    map[string]bool
 	selected map[string]int // name -> index in idx.Packages
 	order    []string       // names in selection order
@@ -139,6 +145,7 @@ type resolver struct {
 	deps     map[string]map[string]bool
 	queue    []string
 	pending  []pendingRel
+	late     []pendingRel // script-only relations, settled last
 	dropped  []string
 	log      *events.Log
 }
@@ -166,12 +173,15 @@ func Resolve(idx *Index, opt ResolveOptions) (*Resolution, error) {
 func resolveWith(idx *Index, l *lookup, opt ResolveOptions) (*Resolution, error) {
 	r := &resolver{
 		idx: idx, l: l, opt: opt,
-		excluded: map[string]bool{}, roots: map[string]bool{},
+		excluded: map[string]bool{}, exact: map[string]bool{}, roots: map[string]bool{},
 		selected: map[string]int{}, parent: map[string]string{}, deps: map[string]map[string]bool{},
 		log: opt.Log,
 	}
 	for _, e := range opt.Exclude {
 		r.excluded[e] = true
+	}
+	for _, e := range opt.Exact {
+		r.exact[e] = true
 	}
 	if len(opt.Roots) == 0 {
 		return nil, fmt.Errorf("debian.packages is empty: name at least one package to install")
@@ -200,6 +210,12 @@ func resolveWith(idx *Index, l *lookup, opt ResolveOptions) (*Resolution, error)
 		r.pending = r.pending[1:]
 		if err := r.satisfy(p.owner, p.rel); err != nil {
 			return nil, err
+		}
+	}
+	r.settleScriptOnly()
+	for _, e := range opt.Exact {
+		if _, ok := r.selected[e]; !ok {
+			return nil, fmt.Errorf("debian.exact names %s, which is not in the closure: remove it, or add it to debian.packages", e)
 		}
 	}
 	if err := r.checkConflicts(); err != nil {
@@ -271,6 +287,9 @@ func (r *resolver) edge(owner, dep string) {
 }
 
 func (r *resolver) expand(name string) error {
+	if r.opt.ExactAll || r.exact[name] {
+		return nil // debian.exact: the package without its dependencies
+	}
 	p := &r.idx.Packages[r.selected[name]]
 	for _, field := range []struct{ name, text string }{{"Pre-Depends", p.PreDepends}, {"Depends", p.Depends}} {
 		rels, err := parseRelations(field.text, r.opt.Arch)
@@ -450,6 +469,12 @@ func (r *resolver) satisfy(owner string, rel relation) error {
 			return nil
 		}
 	}
+	if scriptOnlyRel(owner, rel) != "" {
+		// Settled last, by settleScriptOnly: kept as an edge if another
+		// package brings the dependency in, else dropped.
+		r.late = append(r.late, pendingRel{owner: owner, rel: rel})
+		return nil
+	}
 	for k, a := range rel {
 		if len(alts[k].real) > 0 {
 			r.choose(alts[k].real[0], owner)
@@ -494,6 +519,34 @@ func (r *resolver) satisfy(owner string, rel relation) error {
 		return fmt.Errorf("%s: %s", chain, reasons[0])
 	}
 	return fmt.Errorf("%s: no alternative can be installed (%s)", chain, strings.Join(reasons, "; "))
+}
+
+// settleScriptOnly settles the relations only maintainer scripts use once
+// everything else is chosen: an alternative in the closure becomes an
+// edge, else the relation is dropped with a notice. It chooses nothing.
+func (r *resolver) settleScriptOnly() {
+	for _, p := range r.late {
+		kept := false
+		for _, a := range p.rel {
+			for _, i := range append(r.realCandidates(a), r.providerCandidates(a)...) {
+				name := r.idx.Packages[i].Name
+				if si, ok := r.selected[name]; ok && si == i {
+					r.edge(p.owner, name)
+					kept = true
+					break
+				}
+			}
+			if kept {
+				break
+			}
+		}
+		if kept {
+			continue
+		}
+		msg := r.chain(p.owner) + " -> " + p.rel.String()
+		r.dropped = append(r.dropped, msg)
+		r.log.Noticef("dropped dependency %s: only maintainer scripts use it (%s), and strata runs none (name it in debian.packages to install it)", msg, scriptOnlyRel(p.owner, p.rel))
+	}
 }
 
 // why explains why no package satisfies a.

@@ -36,19 +36,35 @@ const baseIndex = "" +
 	"Package: gcc-12-base\nVersion: 12.2.0-14\nArchitecture: amd64\n\n" +
 	"Package: bash\nVersion: 5.2-2\nArchitecture: amd64\nEssential: yes\nPriority: required\nPre-Depends: libc6\n\n"
 
+// scriptIndex holds bookworm's relations of the packages whose
+// dependencies only maintainer scripts use.
+const scriptIndex = "" +
+	"Package: ca-certificates\nVersion: 20230311\nArchitecture: all\nDepends: openssl (>= 1.1.1), debconf (>= 0.5) | debconf-2.0\n\n" +
+	"Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\nDepends: debconf (>= 0.5) | debconf-2.0\nProvides: tzdata-bookworm\n\n" +
+	"Package: base-files\nVersion: 12.4+deb12u5\nArchitecture: amd64\nEssential: yes\nPriority: required\nPre-Depends: awk\nProvides: base\n\n" +
+	"Package: mawk\nVersion: 1.3.4.20200120-3.1\nArchitecture: amd64\nPriority: required\nProvides: awk\n\n" +
+	"Package: gawk\nVersion: 1:5.2.1-2\nArchitecture: amd64\nPriority: optional\nProvides: awk\n\n" +
+	"Package: openssl\nVersion: 3.0.11-1~deb12u2\nArchitecture: amd64\n\n" +
+	"Package: debconf\nVersion: 1.5.82\nArchitecture: all\nProvides: debconf-2.0\n\n" +
+	"Package: cdebconf\nVersion: 0.270\nArchitecture: amd64\nProvides: debconf-2.0\n\n" +
+	"Package: debconf-utils\nVersion: 1.5.82\nArchitecture: all\nDepends: debconf (>= 1.5.82)\n\n" +
+	"Package: curl-like\nVersion: 1\nArchitecture: amd64\nDepends: openssl, awk\n\n"
+
 func TestResolve(t *testing.T) {
 	type deps map[string][]string
 	cases := []struct {
-		name    string
-		index   string
-		roots   []string
-		exclude []string
-		prefer  map[string]string
-		want    []string // names in the closure
-		deps    deps     // some packages' chosen deps
-		dropped []string
-		log     string // substring of the log
-		err     string // substring of the error; want ignored
+		name     string
+		index    string
+		roots    []string
+		exclude  []string
+		prefer   map[string]string
+		exact    []string
+		exactAll bool
+		want     []string // names in the closure
+		deps     deps     // some packages' chosen deps
+		dropped  []string
+		log      string // substring of the log
+		err      string // substring of the error; want ignored
 	}{
 		{
 			name: "chain and cycle, essential not implied", index: baseIndex, roots: []string{"hello"},
@@ -223,11 +239,11 @@ func TestResolve(t *testing.T) {
 		},
 		{
 			name: "exclude: debconf excluded does not pull cdebconf in through debconf-2.0",
-			index: stanza("ca-certificates", "1", "all", "Depends: openssl, debconf (>= 0.5) | debconf-2.0") + stanza("openssl", "1", "amd64") +
+			index: stanza("cert-tool", "1", "all", "Depends: openssl, debconf (>= 0.5) | debconf-2.0") + stanza("openssl", "1", "amd64") +
 				stanza("debconf", "1.5", "all", "Provides: debconf-2.0") + stanza("cdebconf", "0.2", "amd64", "Provides: debconf-2.0", "Depends: libnewt0.52") +
 				stanza("libnewt0.52", "1", "amd64"),
-			roots: []string{"ca-certificates"}, exclude: []string{"debconf"}, want: []string{"ca-certificates", "openssl"},
-			dropped: []string{"ca-certificates -> debconf (>= 0.5) | debconf-2.0"},
+			roots: []string{"cert-tool"}, exclude: []string{"debconf"}, want: []string{"cert-tool", "openssl"},
+			dropped: []string{"cert-tool -> debconf (>= 0.5) | debconf-2.0"},
 			log:     "debconf counts as satisfying it, so cdebconf is not pulled in",
 		},
 		{
@@ -252,6 +268,47 @@ func TestResolve(t *testing.T) {
 			err: "a is both in debian.packages and debian.exclude",
 		},
 		{
+			// Issue 14: bookworm's real edges (see scriptonly.go).
+			name:  "script-only: ca-certificates without openssl and debconf",
+			index: scriptIndex, roots: []string{"ca-certificates"}, want: []string{"ca-certificates"},
+			dropped: []string{"ca-certificates -> openssl (>= 1.1.1)", "ca-certificates -> debconf (>= 0.5) | debconf-2.0"},
+			log:     "dropped dependency ca-certificates -> openssl (>= 1.1.1): only maintainer scripts use it (update-ca-certificates",
+		},
+		{
+			name:  "script-only: base-files' Pre-Depends awk takes no awk",
+			index: scriptIndex, roots: []string{"base-files", "tzdata"}, want: []string{"base-files", "tzdata"},
+			dropped: []string{"base-files -> awk", "tzdata -> debconf (>= 0.5) | debconf-2.0"},
+		},
+		{
+			name:  "script-only: a script-only dependency named in debian.packages is installed and kept as an edge",
+			index: scriptIndex, roots: []string{"ca-certificates", "debconf"}, want: []string{"ca-certificates", "debconf"},
+			deps: deps{"ca-certificates": {"debconf"}}, dropped: []string{"ca-certificates -> openssl (>= 1.1.1)"},
+		},
+		{
+			name:  "script-only: a package that runs openssl keeps it",
+			index: scriptIndex, roots: []string{"ca-certificates", "curl-like"}, want: []string{"ca-certificates", "curl-like", "mawk", "openssl"},
+			deps:    deps{"curl-like": {"mawk", "openssl"}, "ca-certificates": {"openssl"}},
+			dropped: []string{"ca-certificates -> debconf (>= 0.5) | debconf-2.0"},
+		},
+		{
+			name:  "script-only: debconf's own family keeps debconf",
+			index: scriptIndex, roots: []string{"debconf-utils"}, want: []string{"debconf", "debconf-utils"},
+		},
+		{
+			name:  "exact: true takes the roots alone",
+			index: baseIndex, roots: []string{"hello"}, exactAll: true, want: []string{"hello"}, deps: deps{"hello": nil},
+		},
+		{
+			name:  "exact: a named package comes without its dependencies, the others with theirs",
+			index: baseIndex, roots: []string{"hello"}, exact: []string{"libc6"}, want: []string{"hello", "libc6"},
+			deps: deps{"hello": {"libc6"}, "libc6": nil},
+		},
+		{
+			name:  "exact: a name outside the closure is an error",
+			index: baseIndex, roots: []string{"hello"}, exact: []string{"libcc6"},
+			err: "debian.exact names libcc6, which is not in the closure",
+		},
+		{
 			name:  "virtual root resolves to its provider",
 			index: stanza("b", "1", "amd64", "Provides: v"),
 			roots: []string{"v"}, want: []string{"b"},
@@ -265,7 +322,7 @@ func TestResolve(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var log bytes.Buffer
-			res, err := Resolve(testIndex(t, tc.index), ResolveOptions{Arch: "amd64", Roots: tc.roots, Exclude: tc.exclude, Prefer: tc.prefer, Log: events.New(events.WriterHandler(&log))})
+			res, err := Resolve(testIndex(t, tc.index), ResolveOptions{Arch: "amd64", Roots: tc.roots, Exclude: tc.exclude, Prefer: tc.prefer, Exact: tc.exact, ExactAll: tc.exactAll, Log: events.New(events.WriterHandler(&log))})
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("error = %v, want one containing %q", err, tc.err)

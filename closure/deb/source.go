@@ -24,6 +24,9 @@ import (
 // SystemNodeID is the ID of the node holding the generated system files.
 const SystemNodeID = "generated:debian-system"
 
+// statusKey marks a package's Contents that carry its status.d record.
+const statusKey = ":status-v1"
+
 // minDownloadJobs is the fewest parallel .deb downloads: they wait on the
 // network, not the CPU, so they do not shrink with a small Jobs.
 const minDownloadJobs = 4
@@ -189,7 +192,7 @@ func (s *Source) ResolveLock(ctx context.Context, req closure.Request) (*Lock, e
 	prefer := map[string]string{}
 	switch {
 	case !req.Update:
-		why := old.matches(in.suite, in.comps, in.arch, in.deb.Packages, in.deb.Exclude, in.updates)
+		why := old.matches(in.suite, in.comps, in.arch, in.deb.Packages, in.deb.Exclude, in.updates, in.deb.Exact)
 		if why == "" {
 			return old, nil
 		}
@@ -221,13 +224,17 @@ func (s *Source) resolveFresh(ctx context.Context, req closure.Request, in *inpu
 	if err != nil {
 		return nil, err
 	}
-	res, err := Resolve(idx, ResolveOptions{Arch: in.arch, Roots: in.deb.Packages, Exclude: in.deb.Exclude, Prefer: prefer, Log: req.Env.Events.With("debian")})
+	ro := ResolveOptions{Arch: in.arch, Roots: in.deb.Packages, Exclude: in.deb.Exclude, Prefer: prefer, Log: req.Env.Events.With("debian")}
+	if e := in.deb.Exact; e != nil {
+		ro.ExactAll, ro.Exact = e.All, e.Packages
+	}
+	res, err := Resolve(idx, ro)
 	if err != nil {
 		return nil, err
 	}
 	lock := &Lock{
 		Suite: in.suite, Components: in.comps, Arch: in.arch,
-		Request: in.deb.Packages, Exclude: in.deb.Exclude, NoUpdates: !in.updates,
+		Request: in.deb.Packages, Exclude: in.deb.Exclude, ExactAll: ro.ExactAll, Exact: ro.Exact, NoUpdates: !in.updates,
 		ReleaseDate: rel.Date, ReleaseVersion: rel.Version, KeyFingerprint: rel.Fingerprint,
 	}
 	for _, su := range idx.Suites {
@@ -267,15 +274,41 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	if err != nil {
 		return nil, err
 	}
+	// Minimal by default: docs, man pages and locales pruned unless
+	// debian.keep asks (see Keep.prunedPath).
+	keep := KeepOf(s.spec.Debian.Keep)
+	keep.SpecOSRelease = s.spec.OSRelease != nil
+	contents := make([]closure.Contents, len(pkgs))
+	for i, p := range pkgs {
+		pkgs[i], contents[i] = pruned(p, keep)
+	}
 	if err := checkOverlaps(pkgs); err != nil {
 		return nil, err
+	}
+	// Each package's dpkg status.d record travels in its own layer, so a
+	// scanner reading any one layer finds that layer's packages.
+	count := map[string]int{}
+	for _, p := range pkgs {
+		count[p.Name]++
+	}
+	for i, p := range pkgs {
+		name := p.Name
+		if count[p.Name] > 1 {
+			name += ":" + p.Arch
+		}
+		st, err := sysfiles.StatusEntries(p, name)
+		if err != nil {
+			return nil, err
+		}
+		list := append(slices.Clone(p.Entries), st...)
+		contents[i] = closure.StaticContents{ID: contents[i].Key() + statusKey, List: list}
 	}
 	g := closure.New()
 	distro := Distro(lock.Suite, lock.ReleaseVersion)
 	for i, lp := range lock.Packages {
 		p := pkgs[i]
 		src := sourceName(p.Fields["Source"], lp.Name)
-		lic, err := contentLicenses(ctx, lp.Name, p.Contents())
+		lic, err := contentLicenses(ctx, lp.Name, contents[i])
 		if err != nil {
 			return nil, err
 		}
@@ -295,7 +328,7 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 				"description": firstLine(p.Fields["Description"]),
 				"debSize":     fmt.Sprint(lp.Size),
 			},
-			Contents: p.Contents(),
+			Contents: contents[i],
 		}
 		if lic != "" {
 			n.Meta[MetaLicense] = lic
@@ -311,11 +344,11 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 			g.Roots = append(g.Roots, n.ID)
 		}
 	}
-	contents, size, err := sysfiles.Generate(ctx, sysfiles.Options{Packages: pkgs, Accounts: s.spec.Accounts, Suite: lock.Suite, Arch: lock.Arch})
+	sys, size, err := sysfiles.Generate(ctx, sysfiles.Options{Packages: pkgs, Accounts: s.spec.Accounts, Suite: lock.Suite, Arch: lock.Arch, OSRelease: s.spec.OSRelease, StatusInPackages: true})
 	if err != nil {
 		return nil, fmt.Errorf("generating the Debian system files: %w", err)
 	}
-	if err := g.Add(&closure.Node{ID: SystemNodeID, Kind: closure.KindGenerated, Name: "debian-system", Size: size, Contents: contents}); err != nil {
+	if err := g.Add(&closure.Node{ID: SystemNodeID, Kind: closure.KindGenerated, Name: "debian-system", Size: size, Contents: sys}); err != nil {
 		return nil, err
 	}
 	if err := g.Validate(); err != nil {

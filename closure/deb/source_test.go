@@ -58,8 +58,8 @@ func TestSourceResolveGraph(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.ContainsFunc(ents, func(e closure.Entry) bool { return e.Path == "usr/share/doc/app/version" }) {
-		t.Errorf("app entries lack usr/share/doc/app/version: %v", ents)
+	if !slices.ContainsFunc(ents, func(e closure.Entry) bool { return e.Path == "usr/share/app/version" }) {
+		t.Errorf("app entries lack usr/share/app/version: %v", ents)
 	}
 	sys := g.Nodes[SystemNodeID]
 	if sys.Kind != closure.KindGenerated || sys.Contents == nil || len(sys.Deps) != 0 || sys.Size == 0 {
@@ -69,8 +69,19 @@ func TestSourceResolveGraph(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.ContainsFunc(sysEnts, func(e closure.Entry) bool { return e.Path == "var/lib/dpkg/status.d/libc6" }) {
-		t.Errorf("system files lack the dpkg status of libc6")
+	// Issue 14: the dpkg status of a package travels in its own layer.
+	if slices.ContainsFunc(sysEnts, func(e closure.Entry) bool { return strings.HasPrefix(e.Path, "var/lib/dpkg/status.d/") }) {
+		t.Errorf("system files hold dpkg status records; they belong to the packages' own contents")
+	}
+	libcEnts, err := g.Nodes["deb:libc6:amd64"].Contents.Entries(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(libcEnts, func(e closure.Entry) bool { return e.Path == "var/lib/dpkg/status.d/libc6" }) {
+		t.Errorf("libc6's contents lack its dpkg status")
+	}
+	if k := g.Nodes["deb:libc6:amd64"].Contents.Key(); !strings.HasSuffix(k, ":minimal-v1:status-v1") {
+		t.Errorf("libc6's contents key %s does not name the prune rule and the status record", k)
 	}
 	if !strings.Contains(log.String(), "downloading 5 packages") {
 		t.Errorf("log %q", log.String())

@@ -34,6 +34,17 @@ type Options struct {
 	// Suite is the Debian suite (codename) like "bookworm"; Arch the Debian
 	// architecture like "amd64".
 	Suite, Arch string
+	// OSRelease is the spec's osRelease map: its fields replace or add to
+	// the suite's os-release facts, written to usr/lib/os-release with
+	// etc/os-release linking to it; the packages must not ship either
+	// (the Debian source prunes them). nil: the suite's facts, and a
+	// package's os-release wins.
+	OSRelease map[string]string
+	// StatusInPackages leaves var/lib/dpkg/status.d out of the generated
+	// files: the caller puts each package's record in the package's own
+	// layer (StatusEntries), so a scanner reading one layer finds that
+	// layer's packages.
+	StatusInPackages bool
 }
 
 // keyPrefix versions the Contents key.
@@ -73,7 +84,8 @@ var suiteName = regexp.MustCompile(`^[a-z0-9][a-z0-9.+-]*$`)
 //   - var/lib/dpkg/status.d/NAME (the control paragraph plus
 //     "Status: install ok installed") and NAME.md5sums per package, the
 //     layout distroless uses and scanners (syft, trivy) read; NAME:ARCH
-//     when two packages share a name.
+//     when two packages share a name (with StatusInPackages the caller
+//     puts them in each package's layer instead, from StatusEntries).
 //
 // The layer belongs on top of the package layers: the root symlinks must
 // not be shadowed, and a package shipping a generated path other than the
@@ -124,12 +136,16 @@ func Generate(ctx context.Context, opt Options) (closure.Contents, int64, error)
 	// Accounts, homes, /tmp, nsswitch and os-release: distro-neutral, from
 	// package rootfs; a package shipping nsswitch.conf or os-release
 	// (base-files) wins, one shipping passwd or group is an error.
-	common, err := rootfs.Entries(rootfs.Options{Accounts: opt.Accounts, OSRelease: osRelease(opt.Suite)})
+	rel := osRelease(opt.Suite)
+	if opt.OSRelease != nil {
+		rel.Note, rel.Fields = "from the spec's osRelease", opt.OSRelease
+	}
+	common, err := rootfs.Entries(rootfs.Options{Accounts: opt.Accounts, OSRelease: rel})
 	if err != nil {
 		return nil, 0, fmt.Errorf("generating system files: %w", err)
 	}
 	for _, e := range common {
-		if err := g.common(e); err != nil {
+		if err := g.common(e, opt.OSRelease != nil); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -151,8 +167,10 @@ func Generate(ctx context.Context, opt Options) (closure.Contents, int64, error)
 	}
 
 	// dpkg status.d.
-	if err := g.status(opt.Packages); err != nil {
-		return nil, 0, err
+	if !opt.StatusInPackages {
+		if err := g.status(opt.Packages); err != nil {
+			return nil, 0, err
+		}
 	}
 	return g.contents()
 }
@@ -249,9 +267,12 @@ func (g *gen) contents() (closure.Contents, int64, error) {
 	return closure.StaticContents{ID: keyPrefix + hex.EncodeToString(h.Sum(nil)), List: list}, size, nil
 }
 
-// common adds an entry of package rootfs.
-func (g *gen) common(e closure.Entry) error {
+// common adds an entry of package rootfs; specRelease says the spec's
+// osRelease wrote os-release, so no package's may win.
+func (g *gen) common(e closure.Entry, specRelease bool) error {
 	switch e.Type {
+	case closure.Symlink:
+		return g.symlink(e.Path, e.Link, false)
 	case closure.Dir:
 		g.dir(e.Path, e.Mode, e.UID, e.GID)
 		return nil
@@ -268,7 +289,7 @@ func (g *gen) common(e closure.Entry) error {
 		if err != nil {
 			return fmt.Errorf("generating system files: reading /%s: %w", e.Path, err)
 		}
-		yield := e.Path == rootfs.NsswitchPath || e.Path == rootfs.OSReleasePath
+		yield := e.Path == rootfs.NsswitchPath || (e.Path == rootfs.OSReleasePath && !specRelease)
 		return g.file(e.Path, string(data), yield)
 	}
 	return fmt.Errorf("generating system files: rootfs gave /%s as a %s", e.Path, e.Type)
@@ -413,6 +434,37 @@ func (g *gen) status(pkgs []*debfile.Package) error {
 		}
 	}
 	return nil
+}
+
+// StatusEntries returns the dpkg status.d entries of one package, for its
+// own layer: the folders var, var/lib, var/lib/dpkg and
+// var/lib/dpkg/status.d (0755), status.d/NAME (the control paragraph plus
+// "Status: install ok installed") and NAME.md5sums when the package has
+// one. name is the package name, or NAME:ARCH when two packages of the
+// closure share it.
+func StatusEntries(p *debfile.Package, name string) ([]closure.Entry, error) {
+	if !debfile.ValidName(p.Name) || !suiteName.MatchString(p.Arch) {
+		return nil, fmt.Errorf("writing dpkg status: package name %q or architecture %q is malformed", p.Name, p.Arch)
+	}
+	rec, err := statusRecord(p)
+	if err != nil {
+		return nil, err
+	}
+	g := &gen{byPath: map[string]closure.Entry{}}
+	g.dir("var/lib/dpkg/status.d", 0o755, 0, 0)
+	if err := g.file("var/lib/dpkg/status.d/"+name, rec, false); err != nil {
+		return nil, err
+	}
+	if p.MD5Sums != "" {
+		if err := g.file("var/lib/dpkg/status.d/"+name+".md5sums", p.MD5Sums, false); err != nil {
+			return nil, err
+		}
+	}
+	c, _, err := g.contents()
+	if err != nil {
+		return nil, err
+	}
+	return c.Entries(context.Background())
 }
 
 // statusRecord is the package's control paragraph with dpkg's Status line

@@ -1,0 +1,157 @@
+package deb
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/closure/deb/debfile"
+	"github.com/stratabuild/strata/closure/deb/debfile/debtest"
+)
+
+// docPaths are a package's files, each with whether the default image
+// keeps it.
+var docPaths = []struct {
+	path string
+	kept bool
+	kind string // what debian.keep brings it back with
+}{
+	{"usr/bin/tool", true, ""},
+	{"usr/share/doc/tool/copyright", true, ""},
+	{"usr/share/doc/tool/changelog.Debian.gz", false, "docs"},
+	{"usr/share/doc/tool/examples/a.conf", false, "docs"},
+	{"usr/share/info/tool.info.gz", false, "docs"},
+	{"usr/share/lintian/overrides/tool", false, "docs"},
+	{"usr/share/doc-base/tool", false, "docs"},
+	{"usr/share/man/man1/tool.1.gz", false, "man"},
+	{"usr/share/man/de/man1/tool.1.gz", false, "man"},
+	{"usr/share/locale/de/LC_MESSAGES/tool.mo", false, "locales"},
+	{"usr/lib/locale/C.utf8/LC_CTYPE", true, ""},
+	{"usr/lib/locale/de_DE.utf8/LC_CTYPE", false, "locales"},
+	{"usr/share/tool/data", true, ""},
+}
+
+func TestPrunedPath(t *testing.T) {
+	for _, keep := range []Keep{{}, {Docs: true}, {Man: true}, {Locales: true}, {Docs: true, Man: true, Locales: true}} {
+		for _, d := range docPaths {
+			want := d.kept || (d.kind == "docs" && keep.Docs) || (d.kind == "man" && keep.Man) || (d.kind == "locales" && keep.Locales)
+			if got := !keep.prunedPath(d.path); got != want {
+				t.Errorf("keep %+v: %s kept = %v, want %v", keep, d.path, got, want)
+			}
+		}
+	}
+	for _, p := range []string{"usr/share/doc", "usr/share/doc/tool", "usr/share/doc/libgcc-s1"} {
+		if (Keep{}).prunedPath(p) {
+			t.Errorf("%s pruned: the doc folders (and links to another package's) hold the copyright files", p)
+		}
+	}
+}
+
+func TestPrunedPackage(t *testing.T) {
+	p := &debfile.Package{Name: "tool", SHA256: strings.Repeat("a", 64)}
+	var md5 strings.Builder
+	for _, d := range docPaths {
+		p.Entries = append(p.Entries, closure.Entry{Path: d.path, Type: closure.Regular, Mode: 0o644, Size: 3})
+		md5.WriteString("0123456789abcdef0123456789abcdef  " + d.path + "\n")
+		p.InstalledBytes += 3
+	}
+	md5.WriteString("0123456789abcdef0123456789abcdef  bin/tool2\n") // merged /usr: stays
+	p.MD5Sums = md5.String()
+	q, c := pruned(p, Keep{})
+	if len(p.Entries) != len(docPaths) {
+		t.Fatal("pruned changed its argument")
+	}
+	var kept []string
+	for _, d := range docPaths {
+		if d.kept {
+			kept = append(kept, d.path)
+		}
+	}
+	var got []string
+	for _, e := range q.Entries {
+		got = append(got, e.Path)
+	}
+	if !slices.Equal(got, kept) {
+		t.Errorf("entries %v, want %v", got, kept)
+	}
+	if q.InstalledBytes != int64(3*len(kept)) {
+		t.Errorf("installed bytes %d, want %d", q.InstalledBytes, 3*len(kept))
+	}
+	var md5Paths []string
+	for _, l := range strings.Split(strings.TrimSpace(q.MD5Sums), "\n") {
+		md5Paths = append(md5Paths, strings.SplitN(l, "  ", 2)[1])
+	}
+	if !slices.Equal(md5Paths, append(kept, "bin/tool2")) {
+		t.Errorf("md5sums list %v, want what the image holds: %v", md5Paths, append(kept, "bin/tool2"))
+	}
+	if want := p.Contents().Key() + ":minimal-v1"; c.Key() != want {
+		t.Errorf("key %s, want %s", c.Key(), want)
+	}
+	if _, c2 := pruned(p, Keep{Man: true}); c2.Key() == c.Key() {
+		t.Error("debian.keep does not change the Contents key")
+	}
+}
+
+// The Debian source prunes by default, debian.keep brings them back, and
+// the dpkg status.d md5sums (in the package's own contents) follow.
+func TestSourcePrunes(t *testing.T) {
+	var files []debtest.File
+	var md5 strings.Builder
+	for _, d := range docPaths {
+		files = append(files, debtest.File{Name: "./" + d.path, Body: "abc"})
+		md5.WriteString("900150983cd24fb0d6963f7d28e17f72  " + d.path + "\n")
+	}
+	pkg := archivePkg{stanza: "Package: tool\nVersion: 1\nArchitecture: amd64\n", files: files, md5sums: md5.String()}
+	a := newTestArchive(t, []archivePkg{pkg})
+	for _, keep := range [][]string{nil, {"docs", "man", "locales"}} {
+		sp := a.spec("tool")
+		sp.Debian.Keep = keep
+		var log bytes.Buffer
+		res, err := New(sp, testStore(t)).Resolve(context.Background(), amd64Request(&log))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ents, err := res.Graph.Nodes["deb:tool:amd64"].Contents.Entries(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range docPaths {
+			has := slices.ContainsFunc(ents, func(e closure.Entry) bool { return e.Path == d.path })
+			if want := d.kept || keep != nil; has != want {
+				t.Errorf("keep %v: %s in the image = %v, want %v", keep, d.path, has, want)
+			}
+		}
+		sys, err := res.Graph.Nodes["deb:tool:amd64"].Contents.Entries(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, e := range sys {
+			if e.Path != "var/lib/dpkg/status.d/tool.md5sums" {
+				continue
+			}
+			found = true
+			rc, _ := e.Open()
+			b, _ := io.ReadAll(rc)
+			rc.Close()
+			if got := strings.Contains(string(b), "usr/share/man/"); got != (keep != nil) {
+				t.Errorf("keep %v: md5sums list man pages = %v:\n%s", keep, got, b)
+			}
+		}
+		if !found {
+			t.Errorf("keep %v: no status.d/tool.md5sums", keep)
+		}
+	}
+}
+
+func TestPrunedOSRelease(t *testing.T) {
+	for _, p := range []string{"etc/os-release", "usr/lib/os-release"} {
+		if (Keep{}).prunedPath(p) || !(Keep{SpecOSRelease: true}).prunedPath(p) {
+			t.Errorf("%s: pruned only when the spec's osRelease writes it", p)
+		}
+	}
+}

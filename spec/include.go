@@ -1,0 +1,177 @@
+package spec
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// maxIncludeDepth bounds include chains (a cycle is reported before).
+const maxIncludeDepth = 8
+
+// applyIncludes merges the specs s.Include names (relative to dir, a file
+// or a folder holding strata.yaml) into s, in order, each after its own
+// includes; chain holds the files on the way, for cycles. See merge for
+// what an included spec gives.
+func (s *Spec) applyIncludes(display, dir string, chain []string) error {
+	for i, inc := range s.Include {
+		key := fmt.Sprintf("include[%d]", i)
+		p := inc
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		file, err := Find(p)
+		if err != nil {
+			return &Error{File: display, Key: key, Msg: err.Error(), Fix: "name a spec file or a folder holding strata.yaml, relative to this spec"}
+		}
+		if slices.Contains(chain, file) {
+			return &Error{File: display, Key: key, Msg: fmt.Sprintf("%s includes itself through %s", inc, strings.Join(append(chain, file), " -> ")), Fix: "remove one include of the cycle"}
+		}
+		if len(chain) >= maxIncludeDepth {
+			return &Error{File: display, Key: key, Msg: fmt.Sprintf("includes nest deeper than %d", maxIncludeDepth), Fix: "include fewer levels"}
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return &Error{File: display, Key: key, Msg: fmt.Sprintf("reading %s: %v", inc, err)}
+		}
+		f, err := parser.ParseBytes(b, 0)
+		if err != nil {
+			return yamlError(file, err)
+		}
+		if len(f.Docs) != 1 || f.Docs[0].Body == nil {
+			return &Error{File: file, Msg: "an included spec must be one YAML mapping"}
+		}
+		if errs := checkKeys(file, f.Docs[0].Body, reflect.TypeOf(Spec{}), ""); len(errs) > 0 {
+			return errs
+		}
+		var in Spec
+		if err := yaml.UnmarshalWithOptions(b, &in, yaml.Strict()); err != nil {
+			return yamlError(file, err)
+		}
+		if err := in.applyIncludes(file, filepath.Dir(file), append(chain, file)); err != nil {
+			return err
+		}
+		if err := s.merge(&in, file); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// merge folds an included spec in under s: s's own settings win.
+//   - debian: suite, components, mirror, keyring, updates and
+//     securityMirror from s when set, else from in; packages, exclude
+//     and keep are in's then s's (each name once); exact: both lists
+//     joined, true in either wins;
+//   - accounts: in's users and groups, then s's; exact if either is;
+//   - osRelease, config.env and config.labels: merged per key, s wins;
+//   - the other config fields, platforms, layering: s's when set;
+//   - name and tag stay s's. An included spec may not have files,
+//     builds, nix or base (their paths and pins belong to one spec).
+func (s *Spec) merge(in *Spec, file string) error {
+	for _, f := range []struct {
+		key string
+		set bool
+	}{{"files", len(in.Files) > 0}, {"builds", len(in.Builds) > 0}, {"nix", in.Nix != nil}, {"base", in.Base != ""}} {
+		if f.set {
+			return &Error{File: file, Key: f.key, Msg: "an included spec may not set " + f.key, Fix: "move " + f.key + " into the spec that includes this one"}
+		}
+	}
+	if d := in.Debian; d != nil {
+		if s.Debian == nil {
+			s.Debian = &Debian{}
+		}
+		o := s.Debian
+		o.Suite = or(o.Suite, d.Suite)
+		if len(o.Components) == 0 {
+			o.Components = d.Components
+		}
+		o.Mirror, o.Keyring, o.SecurityMirror = or(o.Mirror, d.Mirror), or(o.Keyring, d.Keyring), or(o.SecurityMirror, d.SecurityMirror)
+		if d.Keyring != "" && o.Keyring == d.Keyring && !filepath.IsAbs(d.Keyring) {
+			o.Keyring = filepath.Join(filepath.Dir(file), d.Keyring)
+		}
+		if o.Updates == nil {
+			o.Updates = d.Updates
+		}
+		o.Packages = union(d.Packages, o.Packages)
+		o.Exclude = union(d.Exclude, o.Exclude)
+		o.Keep = union(d.Keep, o.Keep)
+		switch {
+		case d.Exact == nil:
+		case o.Exact == nil:
+			o.Exact = d.Exact
+		default:
+			o.Exact = &Exact{All: o.Exact.All || d.Exact.All, Packages: union(d.Exact.Packages, o.Exact.Packages)}
+		}
+	}
+	if a := in.Accounts; a != nil {
+		if s.Accounts == nil {
+			s.Accounts = &Accounts{}
+		}
+		s.Accounts.Users = append(slices.Clone(a.Users), s.Accounts.Users...)
+		s.Accounts.Groups = append(slices.Clone(a.Groups), s.Accounts.Groups...)
+		s.Accounts.Exact = s.Accounts.Exact || a.Exact
+	}
+	s.OSRelease = mergeMap(in.OSRelease, s.OSRelease)
+	c, ic := &s.Config, in.Config
+	c.Env, c.Labels = mergeMap(ic.Env, c.Env), mergeMap(ic.Labels, c.Labels)
+	if c.Entrypoint == nil && c.Cmd == nil {
+		c.Entrypoint, c.Cmd = ic.Entrypoint, ic.Cmd
+	}
+	c.WorkingDir, c.User, c.StopSignal = or(c.WorkingDir, ic.WorkingDir), or(c.User, ic.User), or(c.StopSignal, ic.StopSignal)
+	if c.ExposedPorts == nil {
+		c.ExposedPorts = ic.ExposedPorts
+	}
+	if c.Volumes == nil {
+		c.Volumes = ic.Volumes
+	}
+	if s.Platforms == nil {
+		s.Platforms = in.Platforms
+	}
+	if s.Layering == (Layering{}) {
+		s.Layering = in.Layering
+	}
+	return nil
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// union is a then the names of b not in a, each once.
+func union(a, b []string) []string {
+	if a == nil && b == nil {
+		return nil
+	}
+	var out []string
+	for _, x := range append(slices.Clone(a), b...) {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// mergeMap is base with over's keys on top (nil when both are).
+func mergeMap(base, over map[string]string) map[string]string {
+	if base == nil && over == nil {
+		return nil
+	}
+	out := map[string]string{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,79 @@
+package spec
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func writeAt(t *testing.T, p, s string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestInclude(t *testing.T) {
+	dir := t.TempDir()
+	writeAt(t, filepath.Join(dir, "static", FileName), `name: static
+osRelease: {PRETTY_NAME: Distroless, HOME_URL: "https://example.invalid/"}
+debian:
+  suite: bookworm
+  packages: [base-files, tzdata]
+  keep: [man]
+accounts:
+  groups: [{name: tty, gid: 5}]
+config:
+  env: {A: "1", B: "1"}
+  user: "0"
+  workingDir: /
+`)
+	writeAt(t, filepath.Join(dir, "base", FileName), `name: base
+include: [../static]
+osRelease: {PRETTY_NAME: Base}
+debian:
+  packages: [libc6, tzdata]
+config:
+  env: {B: "2"}
+  user: "65532"
+`)
+	s, err := Load(filepath.Join(dir, "base"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Name != "base" || s.Debian.Suite != "bookworm" {
+		t.Errorf("name %q suite %q", s.Name, s.Debian.Suite)
+	}
+	if want := []string{"base-files", "tzdata", "libc6"}; !reflect.DeepEqual(s.Debian.Packages, want) {
+		t.Errorf("packages %v, want %v", s.Debian.Packages, want)
+	}
+	if !reflect.DeepEqual(s.Debian.Keep, []string{"man"}) || len(s.Accounts.Groups) != 1 {
+		t.Errorf("keep %v accounts %+v", s.Debian.Keep, s.Accounts)
+	}
+	if want := map[string]string{"PRETTY_NAME": "Base", "HOME_URL": "https://example.invalid/"}; !reflect.DeepEqual(s.OSRelease, want) {
+		t.Errorf("osRelease %v, want %v", s.OSRelease, want)
+	}
+	if want := map[string]string{"A": "1", "B": "2"}; !reflect.DeepEqual(s.Config.Env, want) || s.Config.User != "65532" || s.Config.WorkingDir != "/" {
+		t.Errorf("config %+v", s.Config)
+	}
+
+	writeAt(t, filepath.Join(dir, "a", FileName), "name: a\ninclude: [../b]\n")
+	writeAt(t, filepath.Join(dir, "b", FileName), "name: b\ninclude: [../a]\n")
+	if _, err := Load(filepath.Join(dir, "a")); err == nil || !strings.Contains(err.Error(), "includes itself") {
+		t.Errorf("cycle: %v", err)
+	}
+	writeAt(t, filepath.Join(dir, "f", FileName), "name: f\nfiles: [{src: x, dst: /x}]\n")
+	writeAt(t, filepath.Join(dir, "g", FileName), "name: g\ninclude: [../f]\ndebian: {suite: bookworm, packages: [hello]}\n")
+	if _, err := Load(filepath.Join(dir, "g")); err == nil || !strings.Contains(err.Error(), "may not set files") {
+		t.Errorf("included files: %v", err)
+	}
+	writeAt(t, filepath.Join(dir, "h", FileName), "name: h\ninclude: [../nowhere]\n")
+	if _, err := Load(filepath.Join(dir, "h")); err == nil || !strings.Contains(err.Error(), "include[0]") {
+		t.Errorf("missing include: %v", err)
+	}
+}

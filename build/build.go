@@ -379,6 +379,14 @@ func recordLock(r *Resolved, opt Options) error {
 		return nil
 	}
 	path := LockPath(r.Spec)
+	// Two builds of one spec (one per platform, say) must not drop each
+	// other's sections: read, change and write under a cache lock.
+	sum := sha256.Sum256([]byte(path))
+	unlock, err := opt.Cache.Lock("strata-lock-" + hex.EncodeToString(sum[:8]))
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	lf, err := lockfile.Read(path)
 	if err != nil || lf == nil {
 		return nil // no lock (or one the build already refused to read)

@@ -113,4 +113,3 @@ func order(sources []closure.Source) ([]closure.Source, error) {
 	}
 	return out, nil
 }
-

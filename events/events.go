@@ -56,8 +56,8 @@ type Event struct {
 	// Stage, Scope, Done, Total and Bytes describe a Progress event; Scope
 	// narrows the stage (a platform: "linux/amd64").
 	Stage, Scope string
-	Done, Total int
-	Bytes       int64
+	Done, Total  int
+	Bytes        int64
 	// TotalBytes is what Bytes counts up to (a download's size); 0 when
 	// unknown.
 	TotalBytes int64

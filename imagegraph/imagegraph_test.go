@@ -51,4 +51,3 @@ func TestFromImageSymlinkReference(t *testing.T) {
 		t.Errorf("roots %v", g.Roots)
 	}
 }
-

@@ -16,7 +16,7 @@ import (
 // Summary is the default view: what the image is, how it runs, its layers.
 // For an index it lists the platform manifests instead.
 type Summary struct {
-	Name      string `json:"name"`
+	Name   string `json:"name"`
 	Digest string `json:"digest"`
 	// ImageID is the config digest: the one digest every output of an
 	// image shares (Docker shows it as the image ID).

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"fmt"
-
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 	"github.com/stratabuild/strata/inspect"
@@ -29,38 +27,19 @@ Exit 0 when identical, 1 when different, 2 on error.`,
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			fail := func(err error) error {
-				fmt.Fprintf(g.stderr, "strata: %v\n", err)
-				return exitError{ExitUsage}
-			}
 			var imgs [2]v1.Image
 			for i, a := range args {
-				ref, _, err := g.loadImage(c.Context(), a, platform, insecure)
+				img, err := g.singleImage(c.Context(), a, platform, insecure)
 				if err != nil {
-					return fail(err)
-				}
-				img, err := ref.SingleImage()
-				if err != nil {
-					return fail(err)
+					return g.compareFailed(err)
 				}
 				imgs[i] = img
 			}
 			rep, err := inspect.Diff(imgs[0], imgs[1])
 			if err != nil {
-				return fail(err)
+				return g.compareFailed(err)
 			}
-			if asJSON {
-				err = printJSON(g.stdout, rep)
-			} else {
-				err = rep.Text(g.stdout)
-			}
-			if err != nil {
-				return fail(err)
-			}
-			if !rep.Identical {
-				return exitError{ExitFailure}
-			}
-			return nil
+			return g.verdict(rep, rep.Identical, asJSON)
 		},
 	}
 	c.Flags().StringVar(&platform, "platform", "", "pick one platform of an index (os/arch)")

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 	"github.com/stratabuild/strata/build"
 	"github.com/stratabuild/strata/closure"
@@ -31,15 +29,8 @@ error.`,
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			fail := func(err error) error {
-				fmt.Fprintf(g.stderr, "strata: %v\n", err)
-				return exitError{ExitUsage}
-			}
-			ref, _, err := g.loadImage(c.Context(), args[0], platform, insecure)
-			if err != nil {
-				return fail(err)
-			}
-			got, err := ref.SingleImage()
+			fail := g.compareFailed
+			got, err := g.singleImage(c.Context(), args[0], platform, insecure)
 			if err != nil {
 				return fail(err)
 			}
@@ -63,18 +54,7 @@ error.`,
 			if err != nil {
 				return fail(err)
 			}
-			if asJSON {
-				err = printJSON(g.stdout, rep)
-			} else {
-				err = rep.Text(g.stdout)
-			}
-			if err != nil {
-				return fail(err)
-			}
-			if !rep.Identical {
-				return exitError{1}
-			}
-			return nil
+			return g.verdict(rep, rep.Identical, asJSON)
 		},
 	}
 	c.Flags().StringVar(&platform, "platform", "", "the platform to verify (os/arch)")

@@ -362,12 +362,15 @@ func (r *runner) inputAddressed(ctx context.Context) (dir, tree string, err erro
 		if tree, err = r.treeOf(ctx, dir); err != nil {
 			return "", "", err
 		}
-		if r.s.check {
-			if err := r.check(ctx, dir, tree); err != nil {
-				return "", "", err
-			}
-		} else {
+		if !r.s.check {
 			r.log.Infof("cached (key %s)", r.key[:12])
+		}
+	}
+	// --check compares a second run with the first, even when the first
+	// was this build's own (a cold cache).
+	if r.s.check {
+		if err := r.check(ctx, dir, tree); err != nil {
+			return "", "", err
 		}
 	}
 	return dir, tree, nil

@@ -299,3 +299,12 @@ func TestFixedOutputPinRules(t *testing.T) {
 		t.Fatalf("frozen without a pin: err = %v", err)
 	}
 }
+
+// --check on a cold cache runs the step twice and compares.
+func TestCheckOnAColdCache(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.resolve(&spec.Build{Src: "src", Run: stampRun}, "1.0", nil, true)
+	if err == nil || !strings.Contains(err.Error(), "not reproducible") {
+		t.Fatalf("--check with nothing cached: err = %v", err)
+	}
+}

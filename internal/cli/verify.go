@@ -50,7 +50,18 @@ error.`,
 			if err != nil {
 				return fail(err)
 			}
-			rep, err := inspect.Verify(got, res.Images[0].Image)
+			// Compare with the rebuilt image of the platform IMAGE is for
+			// (a multi-platform spec builds them all; the lock pins all).
+			want := res.Images[0]
+			if cf, err := got.ConfigFile(); err == nil {
+				for _, im := range res.Images {
+					if im.Platform.OS == cf.OS && im.Platform.Arch == cf.Architecture && (cf.Variant == "" || im.Platform.Variant == cf.Variant) {
+						want = im
+						break
+					}
+				}
+			}
+			rep, err := inspect.Verify(got, want.Image)
 			if err != nil {
 				return fail(err)
 			}

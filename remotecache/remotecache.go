@@ -507,6 +507,45 @@ func (c *Cache) Flush(ctx context.Context) {
 		fail(err)
 		return
 	}
+	// Two entries may hold the same blob (a step output and an unpacked
+	// .deb with the same tree); uploading one blob twice at once makes
+	// docker-registry answer DIGEST_INVALID, so pushes that share a blob
+	// take turns.
+	var locksMu sync.Mutex
+	blobLocks := map[v1.Hash]*sync.Mutex{}
+	lockBlobs := func(img v1.Image) func() {
+		ls, err := img.Layers()
+		if err != nil {
+			return func() {}
+		}
+		var hs []v1.Hash
+		for _, l := range ls {
+			if h, err := l.Digest(); err == nil {
+				hs = append(hs, h)
+			}
+		}
+		sort.Slice(hs, func(i, j int) bool { return hs[i].String() < hs[j].String() })
+		var held []*sync.Mutex
+		for i, h := range hs {
+			if i > 0 && hs[i-1] == h {
+				continue
+			}
+			locksMu.Lock()
+			m := blobLocks[h]
+			if m == nil {
+				m = &sync.Mutex{}
+				blobLocks[h] = m
+			}
+			locksMu.Unlock()
+			m.Lock()
+			held = append(held, m)
+		}
+		return func() {
+			for _, m := range held {
+				m.Unlock()
+			}
+		}
+	}
 	var g errgroup.Group
 	g.SetLimit(jobsN)
 	for _, j := range jobs {
@@ -528,7 +567,10 @@ func (c *Cache) Flush(ctx context.Context) {
 				c.log.Warnf("not writing %s to the remote cache: %v", ref, err)
 				return nil
 			}
-			if _, err := registry.Push(ctx, ref, img, nil, ropt); err != nil {
+			unlock := lockBlobs(img)
+			_, err = registry.Push(ctx, ref, img, nil, ropt)
+			unlock()
+			if err != nil {
 				fail(err)
 				return nil
 			}

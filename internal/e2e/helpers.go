@@ -65,6 +65,13 @@ func Run(t testing.TB, env []string, args ...string) Result {
 	t.Helper()
 	cmd := exec.Command(Strata(t), args...)
 	cmd.Env = append(os.Environ(), env...)
+	return RunCmd(t, cmd)
+}
+
+// RunCmd runs cmd and returns its output and exit code; a command that
+// cannot start at all fails the test.
+func RunCmd(t testing.TB, cmd *exec.Cmd) Result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -73,7 +80,7 @@ func Run(t testing.TB, env []string, args ...string) Result {
 	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("running strata: %v", err)
+		t.Fatalf("running %s: %v", cmd.Path, err)
 	}
 	return Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
 }

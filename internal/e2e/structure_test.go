@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"archive/tar"
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -178,29 +176,19 @@ func runStructure(t *testing.T, cfgPath, tarPath, tag string) (failed map[string
 			failed[ct.Name] = "no command"
 			continue
 		}
-		cmd := exec.Command("docker", append([]string{"run", "--rm", "--network", "none", "--entrypoint", argv[0], tag}, argv[1:]...)...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("docker run: %v", err)
-		}
-		if code != ct.ExitCode {
-			failed[ct.Name] = fmt.Sprintf("exit %d, want %d; stderr: %s", code, ct.ExitCode, lastLines(errb.String(), 3))
+		r := RunCmd(t, exec.Command("docker", append([]string{"run", "--rm", "--network", "none", "--entrypoint", argv[0], tag}, argv[1:]...)...))
+		if r.Code != ct.ExitCode {
+			failed[ct.Name] = fmt.Sprintf("exit %d, want %d; stderr: %s", r.Code, ct.ExitCode, lastLines(r.Stderr, 3))
 			continue
 		}
 		for _, re := range ct.ExpectedOutput {
-			if !regexp.MustCompile(re).MatchString(out.String()) {
-				failed[ct.Name] = fmt.Sprintf("stdout %q does not match %q", lastLines(out.String(), 3), re)
+			if !regexp.MustCompile(re).MatchString(r.Stdout) {
+				failed[ct.Name] = fmt.Sprintf("stdout %q does not match %q", lastLines(r.Stdout, 3), re)
 			}
 		}
 		for _, re := range ct.ExpectedError {
-			if !regexp.MustCompile(re).MatchString(errb.String()) {
-				failed[ct.Name] = fmt.Sprintf("stderr %q does not match %q", lastLines(errb.String(), 3), re)
+			if !regexp.MustCompile(re).MatchString(r.Stderr) {
+				failed[ct.Name] = fmt.Sprintf("stderr %q does not match %q", lastLines(r.Stderr, 3), re)
 			}
 		}
 	}

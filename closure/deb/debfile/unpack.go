@@ -216,7 +216,7 @@ func extract(ctx context.Context, open func() (io.ReadCloser, error), deb, wantS
 			if !sawBinary || ctl != nil {
 				return fmt.Errorf("ar member %s is out of place (expected debian-binary, control.tar, data.tar in that order)", m.Name)
 			}
-			if ctl, err = readControl(m.Name, r); err != nil {
+			if ctl, err = readControl(WithXZ(ctx, XZGo), m.Name, r); err != nil {
 				return err
 			}
 			if fields, err = parseControl(ctl.control); err != nil {
@@ -274,8 +274,8 @@ func budgetFor(fields map[string]string) int64 {
 	return kib*1024*bombFactor + bombSlack
 }
 
-func readControl(member string, r io.Reader) (*controlFiles, error) {
-	dr, done, err := decompress(member, r)
+func readControl(ctx context.Context, member string, r io.Reader) (*controlFiles, error) {
+	dr, done, err := decompress(ctx, member, r)
 	if err != nil {
 		return nil, err
 	}
@@ -365,7 +365,7 @@ func (x *extractor) unsafe(name, format string, args ...any) error {
 }
 
 func (x *extractor) run(ctx context.Context, r io.Reader) error {
-	dr, done, err := decompress(x.member, r)
+	dr, done, err := decompress(ctx, x.member, r)
 	if err != nil {
 		return err
 	}

@@ -83,7 +83,10 @@ floor() {
 cold() {
   rm -rf "$work/c" "$work/out.tar" && mkdir -p "$work/c/blobs/sha256"
   for s in "${shas[@]}"; do ln "$seed/blobs/sha256/$s" "$work/c/blobs/sha256/$s"; done
-  "$1" build "$work/spec" --cache "$work/c" --jobs "$jobs" --compression "$compression" -o "$work/out.tar" -q
+  local j=()
+  # strata before --jobs existed used one job per CPU.
+  "$1" build --help | grep -q -- --jobs && j=(--jobs "$jobs")
+  "$1" build "$work/spec" --cache "$work/c" "${j[@]}" --compression "$compression" -o "$work/out.tar" -q
 }
 
 declare -A wall cpu
@@ -92,6 +95,7 @@ for ((r = 1; r <= rounds; r++)); do
   wall[floor]+="$w " cpu[floor]+="$c "
   for i in "${!bins[@]}"; do
     read -r w c <<<"$(secs cold "${bins[$i]}")"
+    [ -n "$c" ] || exit 1
     wall[${names[$i]}]+="$w " cpu[${names[$i]}]+="$c "
   done
 done

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stratabuild/strata/cache"
@@ -267,10 +268,7 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	if err != nil {
 		return nil, err
 	}
-	if err := s.fetchDebs(ctx, req, lock); err != nil {
-		return nil, err
-	}
-	pkgs, err := s.unpack(ctx, req, lock)
+	pkgs, err := s.fetchAndUnpack(ctx, req, lock)
 	if err != nil {
 		return nil, err
 	}
@@ -390,20 +388,30 @@ func firstLine(s string) string {
 // fetchDebs downloads every locked .deb missing from the store, verifying
 // its sha256 (and size) on the way in.
 func (s *Source) fetchDebs(ctx context.Context, req closure.Request, lock *Lock) error {
+	return s.fetchDebsThen(ctx, req, lock, func(int) {})
+}
+
+// fetchDebsThen is fetchDebs calling ready(i) (from any goroutine) as soon
+// as lock.Packages[i] is in the store.
+func (s *Source) fetchDebsThen(ctx context.Context, req closure.Request, lock *Lock, ready func(i int)) error {
 	req.Env = req.Env.WithDefaults()
 	// HasBlob may ask a remote cache (which then fetches the .deb), so
 	// the packages are checked in parallel.
 	have := make([]bool, len(lock.Packages))
 	run(ctx, len(lock.Packages), max(req.Env.Jobs, minDownloadJobs), func(i int) {
-		have[i] = s.store.HasBlob(lock.Packages[i].SHA256)
+		if have[i] = s.store.HasBlob(lock.Packages[i].SHA256); have[i] {
+			ready(i)
+		}
 	})
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	var missing []LockedPackage
+	var missingAt []int // missing[k] is lock.Packages[missingAt[k]]
 	for i, p := range lock.Packages {
 		if !have[i] {
 			missing = append(missing, p)
+			missingAt = append(missingAt, i)
 		}
 	}
 	if len(missing) == 0 {
@@ -429,7 +437,9 @@ func (s *Source) fetchDebs(ctx context.Context, req closure.Request, lock *Lock)
 	errs := make([]error, len(missing))
 	log := req.Env.Events.With("debian")
 	run(ctx, len(missing), max(req.Env.Jobs, minDownloadJobs), func(i int) {
-		errs[i] = s.fetchDeb(ctx, fetchers[lock.suiteOf(missing[i])], missing[i], log)
+		if errs[i] = s.fetchDeb(ctx, fetchers[lock.suiteOf(missing[i])], missing[i], log); errs[i] == nil {
+			ready(missingAt[i])
+		}
 	})
 	if err := ctx.Err(); err != nil {
 		return err
@@ -506,32 +516,77 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// unpack unpacks every locked .deb, in lock order.
-func (s *Source) unpack(ctx context.Context, req closure.Request, lock *Lock) ([]*debfile.Package, error) {
-	pkgs := make([]*debfile.Package, len(lock.Packages))
-	errs := make([]error, len(lock.Packages))
-	run(ctx, len(lock.Packages), req.Env.Jobs, func(i int) {
-		lp := lock.Packages[i]
-		p, err := debfile.UnpackBlob(ctx, s.store, lp.SHA256)
-		if err != nil {
-			errs[i] = err
-			return
-		}
-		if p.Name != lp.Name || p.Version != lp.Version {
-			errs[i] = fmt.Errorf("%s holds %s %s, the lock says %s %s (run `strata lock --update`)", lp.Filename, p.Name, p.Version, lp.Name, lp.Version)
-			return
-		}
-		pkgs[i] = p
-	})
+// fetchAndUnpack downloads the missing .debs and unpacks every locked
+// one, each as soon as its .deb is in the store: downloads, decompression
+// and unpacking overlap across packages, downloads at most
+// max(Jobs, minDownloadJobs) at once (they wait on the network), unpacks
+// at most Jobs (each also keeps an xz process busy, see debfile.XZDecoder;
+// STRATA_XZ=go|system|auto picks the decoder). The first failure stops
+// the rest. Results are in lock order.
+func (s *Source) fetchAndUnpack(ctx context.Context, req closure.Request, lock *Lock) ([]*debfile.Package, error) {
+	xzd, err := debfile.ParseXZDecoder(req.Env.Getenv("STRATA_XZ"))
+	if err != nil {
+		return nil, err
+	}
+	n := len(lock.Packages)
+	pkgs := make([]*debfile.Package, n)
+	errs := make([]error, n)
+	uctx, cancel := context.WithCancel(debfile.WithXZ(ctx, xzd))
+	defer cancel()
+	ready := make(chan int, n) // never blocks a download
+	var wg sync.WaitGroup
+	for range min(req.Env.Jobs, n) {
+		wg.Go(func() {
+			for i := range ready {
+				if uctx.Err() != nil {
+					continue
+				}
+				if pkgs[i], errs[i] = s.unpackOne(uctx, lock.Packages[i]); errs[i] != nil {
+					cancel()
+				}
+			}
+		})
+	}
+	ferr := s.fetchDebsThen(uctx, req, lock, func(i int) { ready <- i })
+	close(ready)
+	if ferr != nil {
+		cancel()
+	}
+	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// An unpack's own failure wins over the cancellations it caused.
 	for _, err := range errs {
-		if err != nil {
+		if err != nil && !errors.Is(err, context.Canceled) {
 			return nil, err
 		}
 	}
+	if ferr != nil {
+		return nil, ferr
+	}
+	for i, p := range pkgs {
+		if p == nil {
+			if errs[i] != nil {
+				return nil, errs[i]
+			}
+			return nil, fmt.Errorf("%s %s was not unpacked", lock.Packages[i].Name, lock.Packages[i].Version)
+		}
+	}
 	return pkgs, nil
+}
+
+// unpackOne unpacks one locked .deb from the store and checks it is the
+// package the lock names.
+func (s *Source) unpackOne(ctx context.Context, lp LockedPackage) (*debfile.Package, error) {
+	p, err := debfile.UnpackBlob(ctx, s.store, lp.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	if p.Name != lp.Name || p.Version != lp.Version {
+		return nil, fmt.Errorf("%s holds %s %s, the lock says %s %s (run `strata lock --update`)", lp.Filename, p.Name, p.Version, lp.Name, lp.Version)
+	}
+	return p, nil
 }
 
 // run calls fn(0..n-1) on at most jobs goroutines; it stops handing out

@@ -52,6 +52,7 @@ type buildFlags struct {
 	name        string
 	cache       cacheFlags
 	attachSBOM  bool
+	jobs        int
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -75,7 +76,8 @@ fleet they are planned jointly so that shared packages get identical layers.`,
 	fl.StringVar(&f.oci, "oci", "", "write an OCI image layout to DIR (with --out-dir: any value also writes DIR/NAME/ layouts)")
 	fl.StringVar(&f.outDir, "out-dir", "", "with several specs: write DIR/NAME.tar (and DIR/NAME/ with --oci)")
 	fl.StringVar(&f.tag, "tag", "", "override the spec's tag (TAG or NAME:TAG)")
-	fl.StringVar(&f.compression, "compression", "gzip", "layer compression: none, gzip or zstd")
+	fl.StringVar(&f.compression, "compression", "gzip", "layer compression: gzip, gzip:1 (fastest) to gzip:9 (smallest), zstd or none")
+	fl.IntVar(&f.jobs, "jobs", 0, "work done at once: unpacks, layers (downloads: at least 4); default: the number of CPUs")
 	fl.StringSliceVar(&f.platforms, "platform", nil, "override the spec's platforms (os/arch, repeatable)")
 	fl.BoolVar(&f.check, "check", false, "run every build step again, ignoring the cache, and fail at the first file that differs")
 	fl.BoolVar(&f.frozen, "frozen", false, "fail when strata.lock is missing or the spec changed since it was written")
@@ -99,6 +101,14 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 	comp, err := layer.ParseCompression(f.compression)
 	if err != nil {
 		return usageError{err}
+	}
+	if comp == layer.Zstd && (f.output != "" || f.outDir != "" || f.load) {
+		// docker load before Engine 23 fails on zstd layers ("unexpected
+		// EOF"), and converting would throw the choice away.
+		return usagef("--compression zstd writes OCI zstd layers, which docker-archive files (-o, --out-dir's NAME.tar) and --load (docker load) cannot be relied on to carry: use --oci DIR or --push REF for zstd, or gzip for Docker")
+	}
+	if f.jobs < 0 {
+		return usagef("--jobs %d: use 1 or more (0, the default, means one per CPU)", f.jobs)
 	}
 	if len(args) == 0 {
 		args = []string{"."}
@@ -191,7 +201,7 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		Compression:  comp,
 		Tag:          f.tag,
 		Platforms:    f.platforms,
-		Env:          closure.Env{Events: log},
+		Env:          closure.Env{Events: log, Jobs: f.jobs},
 		Frozen:       f.frozen,
 		Check:        f.check,
 		Registry:     registry.Options{Insecure: f.insecure},

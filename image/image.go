@@ -137,7 +137,20 @@ func buildLayers(ctx context.Context, groups []Group, opt Options) ([]*layer.Lay
 	done := 0
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(jobs)
+	// Largest layers start first (by their nodes' sizes), so the last
+	// running layer is a small one and no core idles at the end while one
+	// big layer compresses; the order changes no byte.
+	order := make([]int, len(groups))
+	size := make([]int64, len(groups))
 	for i, grp := range groups {
+		order[i] = i
+		for _, n := range grp.Nodes {
+			size[i] += n.Size
+		}
+	}
+	sort.SliceStable(order, func(a, b int) bool { return size[order[a]] > size[order[b]] })
+	for _, i := range order {
+		grp := groups[i]
 		contents := make([]closure.Contents, 0, len(grp.Nodes))
 		for _, n := range grp.Nodes {
 			if n.Contents != nil {

@@ -7,7 +7,9 @@
 // Unpack streams the .deb once. Every write goes through an os.Root, and
 // before that each entry is checked: no absolute or ".." names, nothing
 // under a symlink or file the package created, hardlinks only to files
-// already unpacked, no devices or fifos. Every decompressed byte of the
+// already unpacked, no devices or fifos, names and link targets in UTF-8
+// (Debian requires it; the JSON manifest and the image's tar headers carry
+// text, and a name rewritten on the way would name no file). Every decompressed byte of the
 // tarballs counts against a budget (headers, PAX records and the bodies of
 // skipped entries too): the data tarball gets the least of BombFactor x
 // Installed-Size + BombSlack, MaxExpansion x its compressed size +

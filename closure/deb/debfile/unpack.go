@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/closure"
@@ -478,6 +479,14 @@ func (x *extractor) run(ctx context.Context, r io.Reader) error {
 	}
 }
 
+// notUTF8 explains why a name that is not UTF-8 is refused rather than
+// kept: Debian requires UTF-8 file names (lintian's
+// file-name-is-not-valid-UTF-8), the unpacked entry's JSON manifest, the
+// PAX records of the layers strata writes and the tools that read images
+// all carry text, and a name rewritten on the way (U+FFFD) no longer
+// names the file on disk.
+const notUTF8 = "the name is not valid UTF-8 (Debian requires UTF-8 file names; strata refuses rather than rewrite them)"
+
 // cleanName turns a tarball name into an entry path: relative, clean,
 // merged-/usr rewritten. "" means the root folder itself.
 func (x *extractor) cleanName(raw string) (string, error) {
@@ -486,6 +495,9 @@ func (x *extractor) cleanName(raw string) (string, error) {
 	}
 	if strings.ContainsRune(raw, 0) {
 		return "", x.unsafe(raw, "NUL byte in the name")
+	}
+	if !utf8.ValidString(raw) {
+		return "", x.unsafe(raw, notUTF8)
 	}
 	for _, el := range strings.Split(raw, "/") {
 		if el == ".." {
@@ -623,6 +635,9 @@ func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
 		if rec.Link == "" || strings.ContainsRune(rec.Link, 0) {
 			return x.unsafe(raw, "symlink with an empty or bad target")
 		}
+		if !utf8.ValidString(rec.Link) {
+			return x.unsafe(raw, "symlink target %q: %s", rec.Link, notUTF8)
+		}
 		if old != nil {
 			return x.duplicate(old, rec)
 		}
@@ -631,6 +646,9 @@ func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
 		}
 	case tar.TypeLink:
 		rec.Type = closure.Hardlink
+		if !utf8.ValidString(hdr.Linkname) {
+			return x.unsafe(raw, "hardlink target %q: %s", hdr.Linkname, notUTF8)
+		}
 		target, err := x.cleanName(hdr.Linkname)
 		if err != nil {
 			return x.unsafe(raw, "hardlink target %q points outside the package", hdr.Linkname)

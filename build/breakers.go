@@ -37,15 +37,16 @@ func checkBreakers(ctx context.Context, g *closure.Graph, plan *layering.Plan) e
 	// others maps a path to the providers of it (at most one per node,
 	// folders implied by deeper paths included).
 	others := map[string][]provider{}
-	addProv := func(p string, pr provider) {
+	addProv := func(p string, pr provider) bool {
 		for _, o := range others[p] {
 			if o.node == pr.node {
-				return
+				return false
 			}
 		}
 		if len(others[p]) < 4 {
 			others[p] = append(others[p], pr)
 		}
+		return true
 	}
 	type filesEntry struct {
 		e    closure.Entry
@@ -70,7 +71,9 @@ func checkBreakers(ctx context.Context, g *closure.Graph, plan *layering.Plan) e
 			for _, e := range es {
 				addProv(e.Path, provider{typ: e.Type, link: e.Link, node: n})
 				for d := path.Dir(e.Path); d != "." && d != "/"; d = path.Dir(d) {
-					addProv(d, provider{typ: closure.Dir, node: n})
+					if !addProv(d, provider{typ: closure.Dir, node: n}) {
+						break // its ancestors were added with it
+					}
 				}
 				if n.Kind == closure.KindFiles {
 					files = append(files, filesEntry{e, n})

@@ -79,6 +79,7 @@ type Cache struct {
 	blobs   map[string]bool   // blobs the build asked for (.deb candidates)
 	fetched map[string]int    // kind -> entries read from a remote
 	pushed  map[string]int    // kind -> entries written to To
+	made    map[string]int    // kind -> entries this build made itself
 }
 
 var _ cache.Cache = (*Cache)(nil)
@@ -88,7 +89,7 @@ func New(ctx context.Context, local cache.Cache, opt Options) *Cache {
 	c := &Cache{
 		Cache: local, ctx: ctx, opt: opt, log: opt.Events.With("cache"),
 		dead: map[string]bool{}, missed: map[string]bool{}, layers: map[string]bool{},
-		trees: map[treeID]string{}, blobs: map[string]bool{}, fetched: map[string]int{}, pushed: map[string]int{},
+		trees: map[treeID]string{}, blobs: map[string]bool{}, fetched: map[string]int{}, pushed: map[string]int{}, made: map[string]int{},
 	}
 	if len(opt.From) > 0 {
 		s, err := registry.NewSession(ctx, opt.Registry)
@@ -112,19 +113,32 @@ func (c *Cache) Repositories() []string {
 	return out
 }
 
+// WritesTo is the repository Flush writes to ("" for none).
+func (c *Cache) WritesTo() string { return c.opt.To }
+
+// Signs reports whether Flush signs what it writes (so layers and step
+// outputs are written at all).
+func (c *Cache) Signs() bool { return c.opt.Sign != nil }
+
 // Stats are the counts of entries read and written, by kind.
 type Stats struct {
-	Fetched map[string]int
-	Pushed  map[string]int
+	Fetched map[string]int `json:"fetched"`
+	Pushed  map[string]int `json:"pushed"`
+	// Made are the entries found nowhere that the build made itself
+	// (layers written, steps run, .debs unpacked).
+	Made map[string]int `json:"made"`
 }
 
 // Stats returns what the tier did so far.
 func (c *Cache) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := Stats{Fetched: map[string]int{}, Pushed: map[string]int{}}
+	s := Stats{Fetched: map[string]int{}, Pushed: map[string]int{}, Made: map[string]int{}}
 	for k, v := range c.fetched {
 		s.Fetched[k] = v
+	}
+	for k, v := range c.made {
+		s.Made[k] = v
 	}
 	for k, v := range c.pushed {
 		s.Pushed[k] = v
@@ -164,7 +178,8 @@ func (c *Cache) Put(kind, key string, rec []byte) error {
 		return err
 	}
 	if lk, ok := strings.CutSuffix(key, ".json"); ok && kind == layersKind {
-		c.use(func() { c.layers[lk] = true })
+		// Get stores fetched records itself: a Put is a layer made here.
+		c.use(func() { c.layers[lk] = true; c.made[KindLayer]++ })
 	}
 	return nil
 }
@@ -210,6 +225,7 @@ func (c *Cache) PutDir(kind, key string, fill func(tmpDir string) error) (string
 		if c.fetchTree(ek, key, tmp) {
 			return nil
 		}
+		c.use(func() { c.made[ek]++ })
 		return fill(tmp)
 	})
 	if err == nil {

@@ -32,6 +32,7 @@ const (
 	stepOutKind  = "step-out"     // Trees: a step's output by its input key (step package)
 	unpackedKind = "deb-unpacked" // Trees: an unpacked .deb by SHA256-vN (debfile package)
 	stepInfoKind = "step-info"    // Index: a step key -> its tree hash (step package)
+	listingKind  = "deb-listing"  // Trees: a package's listing by SHA256-vN-lN (debfile package)
 )
 
 // Options configure the remote tier.
@@ -211,7 +212,7 @@ func (c *Cache) PutBlob(r io.Reader, want string) (string, error) {
 type treeID struct{ kind, key string }
 
 // treeKinds maps the local tree kinds served remotely to entry kinds.
-var treeKinds = map[string]string{stepOutKind: KindStep, unpackedKind: KindUnpacked}
+var treeKinds = map[string]string{stepOutKind: KindStep, unpackedKind: KindUnpacked, listingKind: KindListing}
 
 // PutDir implements cache.Trees: a missing input-addressed step output,
 // or unpacked .deb, is fetched from the remotes instead of calling fill.
@@ -225,8 +226,11 @@ func (c *Cache) PutDir(kind, key string, fill func(tmpDir string) error) (string
 		if c.fetchTree(ek, key, tmp) {
 			return nil
 		}
+		if err := fill(tmp); err != nil {
+			return err
+		}
 		c.use(func() { c.made[ek]++ })
-		return fill(tmp)
+		return nil
 	})
 	if err == nil {
 		c.use(func() { c.trees[treeID{kind, key}] = dir })
@@ -672,10 +676,10 @@ func (c *Cache) summary() {
 		verb string
 		ref  string
 	}{{s.Fetched, "read from", strings.Join(c.opt.From, ", ")}, {s.Pushed, "wrote to", c.opt.To}} {
-		if n := p.m[KindLayer] + p.m[KindStep] + p.m[KindDeb] + p.m[KindUnpacked]; n == 0 {
+		if n := p.m[KindLayer] + p.m[KindStep] + p.m[KindDeb] + p.m[KindUnpacked] + p.m[KindListing]; n == 0 {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s %s %d layers, %d step outputs, %d .debs, %d unpacked .debs", p.verb, p.ref, p.m[KindLayer], p.m[KindStep], p.m[KindDeb], p.m[KindUnpacked]))
+		parts = append(parts, fmt.Sprintf("%s %s %d layers, %d step outputs, %d .debs, %d unpacked .debs, %d package listings", p.verb, p.ref, p.m[KindLayer], p.m[KindStep], p.m[KindDeb], p.m[KindUnpacked], p.m[KindListing]))
 	}
 	if len(parts) > 0 {
 		c.log.Noticef("remote cache: %s", strings.Join(parts, "; "))

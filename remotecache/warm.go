@@ -52,7 +52,7 @@ func (c *Cache) PullAll(ctx context.Context) (map[string]int, error) {
 				continue
 			}
 			switch kind {
-			case KindLayer, KindDeb, KindStep, KindUnpacked:
+			case KindLayer, KindDeb, KindStep, KindUnpacked, KindListing:
 				items = append(items, item{kind, key})
 				seen[kind]++
 			}
@@ -76,8 +76,10 @@ func (c *Cache) PullAll(ctx context.Context) (map[string]int, error) {
 				c.HasBlob(it.key)
 			default:
 				local := stepOutKind
-				if it.kind == KindUnpacked {
-					local = unpackedKind
+				for k, ek := range treeKinds {
+					if ek == it.kind {
+						local = k
+					}
 				}
 				_, err := c.Cache.PutDir(local, it.key, func(tmp string) error {
 					if c.fetchTree(it.kind, it.key, tmp) {

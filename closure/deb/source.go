@@ -267,9 +267,8 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	if err != nil {
 		return nil, err
 	}
-	if err := s.fetchDebs(ctx, req, lock); err != nil {
-		return nil, err
-	}
+	// .debs are fetched and unpacked only for packages without a listing
+	// (or, later, when a layer that is not cached reads their files).
 	pkgs, err := s.unpack(ctx, req, lock)
 	if err != nil {
 		return nil, err
@@ -506,13 +505,63 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// unpack unpacks every locked .deb, in lock order.
+// errNoListing stops a first look for listings (no .deb is fetched then).
+var errNoListing = errors.New("no listing")
+
+// unpack gives every locked package, in lock order, from its listing
+// (debfile.Listing); the packages with none are fetched together, then
+// unpacked and listed.
 func (s *Source) unpack(ctx context.Context, req closure.Request, lock *Lock) ([]*debfile.Package, error) {
 	pkgs := make([]*debfile.Package, len(lock.Packages))
+	full := func(lp LockedPackage) func() (*debfile.Package, error) {
+		return func() (*debfile.Package, error) {
+			one := *lock
+			one.Packages = []LockedPackage{lp}
+			if err := s.fetchDebs(ctx, req, &one); err != nil {
+				return nil, err
+			}
+			return debfile.UnpackBlob(ctx, s.store, lp.SHA256)
+		}
+	}
+	run(ctx, len(lock.Packages), max(req.Env.Jobs, minDownloadJobs), func(i int) {
+		lp := lock.Packages[i]
+		// A listing found serves the layers built later, which read the
+		// package's files through full; a missing one is not made here.
+		first := true
+		p, err := debfile.Listing(ctx, s.store, lp.SHA256, listed(lp.Name), func() (*debfile.Package, error) {
+			if first {
+				return nil, errNoListing
+			}
+			return full(lp)()
+		})
+		first = false
+		if err == nil {
+			pkgs[i] = p
+		}
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	missing := *lock
+	missing.Packages = nil
+	for i, lp := range lock.Packages {
+		if pkgs[i] == nil {
+			missing.Packages = append(missing.Packages, lp)
+		}
+	}
+	if err := s.fetchDebs(ctx, req, &missing); err != nil {
+		return nil, err
+	}
 	errs := make([]error, len(lock.Packages))
 	run(ctx, len(lock.Packages), req.Env.Jobs, func(i int) {
 		lp := lock.Packages[i]
-		p, err := debfile.UnpackBlob(ctx, s.store, lp.SHA256)
+		if p := pkgs[i]; p != nil {
+			if p.Name != lp.Name || p.Version != lp.Version {
+				errs[i] = fmt.Errorf("%s holds %s %s, the lock says %s %s (run `strata lock --update`)", lp.Filename, p.Name, p.Version, lp.Name, lp.Version)
+			}
+			return
+		}
+		p, err := debfile.Listing(ctx, s.store, lp.SHA256, listed(lp.Name), full(lp))
 		if err != nil {
 			errs[i] = err
 			return
@@ -532,6 +581,19 @@ func (s *Source) unpack(ctx context.Context, req closure.Request, lock *Lock) ([
 		}
 	}
 	return pkgs, nil
+}
+
+// listed says which files of package name its listing holds: those
+// Resolve reads (its copyright file for the licences; the certificates
+// the CA bundle is made of).
+func listed(name string) func(closure.Entry) bool {
+	cp := copyrightPath(name)
+	return func(e closure.Entry) bool {
+		if e.Path == cp {
+			return true
+		}
+		return name == "ca-certificates" && strings.HasPrefix(e.Path, "usr/share/ca-certificates/") && strings.HasSuffix(e.Path, ".crt")
+	}
 }
 
 // run calls fn(0..n-1) on at most jobs goroutines; it stops handing out

@@ -13,6 +13,7 @@ import (
 	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/events"
 	"github.com/stratabuild/strata/layer"
+	"github.com/stratabuild/strata/layering"
 	"github.com/stratabuild/strata/spec"
 	"golang.org/x/sync/errgroup"
 )
@@ -105,46 +106,22 @@ func BuildShard(ctx context.Context, specs []*spec.Spec, opt Options, sh Shard) 
 	if err != nil {
 		return nil, err
 	}
-	res := &ShardResult{Shard: sh}
-	byKey := map[string]*ShardLayer{}
 	for i, r := range resolved {
-		s := r.Spec
-		res.Steps = append(res.Steps, r.Steps...)
-		created, _, err := s.CreatedTime(opt.Env.Getenv, opt.Env.Now)
-		if err != nil {
-			return nil, err
-		}
 		for j, g := range r.Graphs {
-			p := r.Platforms[j]
-			plan := plans[i][j]
 			// The same checks as a full build, so a shard fails where
 			// the assembly would.
-			if err := checkImage(ctx, s, p, g, plan, r.Bases[j], opt.Env.Events); err != nil {
+			if err := checkImage(ctx, r.Spec, r.Platforms[j], g, plans[i][j], r.Bases[j], opt.Env.Events); err != nil {
 				return nil, err
 			}
-			img := s.Name + " for " + p.String()
-			for _, l := range plan.Layers {
-				ls := layer.Spec{MTime: created, Compression: opt.Compression}
-				var size int64
-				for _, id := range l.Nodes {
-					n := g.Nodes[id]
-					size += n.Size
-					if n.Contents != nil {
-						ls.Contents = append(ls.Contents, n.Contents)
-					}
-				}
-				k := ls.Key()
-				sl := byKey[k]
-				if sl == nil {
-					sl = &ShardLayer{Key: k, Title: l.Title, Bytes: size, spec: ls}
-					byKey[k] = sl
-					res.Layers = append(res.Layers, sl)
-				}
-				if !slices.Contains(sl.Images, img) {
-					sl.Images = append(sl.Images, img)
-				}
-			}
 		}
+	}
+	layers, err := fleetLayers(resolved, plans, opt)
+	if err != nil {
+		return nil, err
+	}
+	res := &ShardResult{Shard: sh, Layers: layers}
+	for _, r := range resolved {
+		res.Steps = append(res.Steps, r.Steps...)
 	}
 	AssignShards(res.Layers, sh.Count)
 	mine := res.Mine()
@@ -178,6 +155,69 @@ func BuildShard(ctx context.Context, specs []*spec.Spec, opt Options, sh Shard) 
 		return nil, err
 	}
 	return res, nil
+}
+
+// fleetLayers are the distinct layers of the planned images, in plan
+// order, with the images holding each.
+func fleetLayers(resolved []*Resolved, plans [][]*layering.Plan, opt Options) ([]*ShardLayer, error) {
+	var out []*ShardLayer
+	byKey := map[string]*ShardLayer{}
+	for i, r := range resolved {
+		s := r.Spec
+		created, _, err := s.CreatedTime(opt.Env.Getenv, opt.Env.Now)
+		if err != nil {
+			return nil, err
+		}
+		for j, g := range r.Graphs {
+			img := s.Name + " for " + r.Platforms[j].String()
+			for _, l := range plans[i][j].Layers {
+				ls := layer.Spec{MTime: created, Compression: opt.Compression}
+				var size int64
+				for _, id := range l.Nodes {
+					n := g.Nodes[id]
+					size += n.Size
+					if n.Contents != nil {
+						ls.Contents = append(ls.Contents, n.Contents)
+					}
+				}
+				k := ls.Key()
+				sl := byKey[k]
+				if sl == nil {
+					sl = &ShardLayer{Key: k, Title: l.Title, Bytes: size, spec: ls}
+					byKey[k] = sl
+					out = append(out, sl)
+				}
+				if !slices.Contains(sl.Images, img) {
+					sl.Images = append(sl.Images, img)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// Prefetcher is a cache that can fetch many index records at once (a
+// remote tier): a build hands it every layer key before assembling, so
+// the layers' downloads overlap instead of waiting for the layer jobs.
+type Prefetcher interface {
+	Prefetch(kind string, keys []string)
+}
+
+// prefetchLayers asks a Prefetcher cache for every layer of the plans.
+func prefetchLayers(resolved []*Resolved, plans [][]*layering.Plan, opt Options) {
+	pf, ok := opt.Cache.(Prefetcher)
+	if !ok {
+		return
+	}
+	layers, err := fleetLayers(resolved, plans, opt)
+	if err != nil {
+		return // assemble reports it
+	}
+	keys := make([]string, len(layers))
+	for i, l := range layers {
+		keys[i] = l.Key + ".json"
+	}
+	pf.Prefetch("layers", keys)
 }
 
 // AssignShards gives every layer to one of n shards, balanced by bytes:

@@ -96,3 +96,27 @@ func (c *Cache) PullAll(ctx context.Context) (map[string]int, error) {
 	}
 	return seen, g.Wait()
 }
+
+// prefetchJobs bounds Prefetch's parallel lookups: they wait on the
+// network, so more than the CPU count.
+const prefetchJobs = 8
+
+// Prefetch implements build.Prefetcher: every layer record of keys
+// ("KEY.json") missing locally is looked up in the remotes at once, so
+// the downloads overlap; the layer jobs then find them locally.
+func (c *Cache) Prefetch(kind string, keys []string) {
+	if kind != layersKind || c.reads == nil || len(c.opt.Trust) == 0 {
+		return
+	}
+	var g errgroup.Group
+	g.SetLimit(prefetchJobs)
+	for _, k := range keys {
+		g.Go(func() error {
+			if c.ctx.Err() == nil {
+				c.Get(kind, k) //nolint:errcheck // a miss is built by the layer job
+			}
+			return nil
+		})
+	}
+	g.Wait() //nolint:errcheck // nothing returns an error
+}

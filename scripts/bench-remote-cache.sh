@@ -71,11 +71,13 @@ done
 read -r ow oc <<<"$(secs "$work/strata" build "${fdirs[@]}" --cache "$work/fleet-one" --out-dir "$work/fleet-one-out" -q)"
 frepo=127.0.0.1:$port/bench/fleet-cache
 start=$(date +%s.%N)
+pids=()
 for i in 1 2 3 4; do
   /usr/bin/time -f '%e %U %S' -o "$work/shard$i.time" "$work/strata" build "${fdirs[@]}" --shard "$i/4" --cache "$work/shard$i" \
     --cache-to "$frepo" --cache-sign-key "$work/ci.key" -q >"$work/shard$i.err" 2>&1 &
+  pids+=($!)
 done
-wait
+for p in "${pids[@]}"; do wait "$p" || { cat "$work"/shard?.err; exit 1; }; done
 sw=$(echo "$(date +%s.%N) - $start" | bc -l)
 sc=$(cat "$work"/shard?.time | awk '{s += $2 + $3} END {printf "%.2f", s}')
 read -r aw ac <<<"$(secs "$work/strata" build "${fdirs[@]}" --cache "$work/fleet-asm" --out-dir "$work/fleet-asm-out" -q --cache-from "$frepo" --cache-trust "$work/ci.pub")"

@@ -354,6 +354,7 @@ func BuildFleet(ctx context.Context, specs []*spec.Spec, opt Options) ([]*Result
 	if err != nil {
 		return nil, err
 	}
+	prefetchLayers(resolved, plans, opt)
 	results := make([]*Result, len(specs))
 	for i, r := range resolved {
 		res, err := assemble(ctx, r, plans[i], opt)

@@ -20,6 +20,8 @@ import (
 // Store is a cache rooted at a folder.
 type Store struct {
 	root string
+	// held is the shared hold on the cache (see GC) while it is open.
+	held *os.File
 }
 
 // DefaultRoot is $STRATA_CACHE, else $XDG_CACHE_HOME/strata, else
@@ -49,7 +51,11 @@ func Open(root string) (*Store, error) {
 			return nil, fmt.Errorf("opening cache %s: %w (is it writable? choose another with --cache or STRATA_CACHE)", abs, err)
 		}
 	}
-	return &Store{root: abs}, nil
+	s := &Store{root: abs}
+	if err := s.hold(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // Root is the store's folder.
@@ -72,7 +78,11 @@ func (s *Store) blobPath(hexDigest string) string {
 
 // HasBlob reports whether a blob is present (its content is checked on read).
 func (s *Store) HasBlob(hexDigest string) bool {
-	_, err := os.Stat(s.blobPath(hexDigest))
+	p := s.blobPath(hexDigest)
+	_, err := os.Stat(p)
+	if err == nil {
+		touch(p)
+	}
 	return err == nil
 }
 
@@ -89,6 +99,7 @@ func (s *Store) OpenBlob(hexDigest string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
+	touch(p)
 	return &verifyReader{f: f, h: sha256.New(), want: hexDigest, path: p}, nil
 }
 
@@ -156,6 +167,7 @@ func (s *Store) PutDir(kind, key string, fill func(tmpDir string) error) (string
 	}
 	final := filepath.Join(base, key)
 	if _, err := os.Stat(final); err == nil {
+		touch(final)
 		return final, nil
 	}
 	unlock, err := s.Lock(kind + "-" + key)
@@ -236,7 +248,11 @@ func (s *Store) StateFile(name string) string { return filepath.Join(s.root, nam
 
 // Get implements cache.Index.
 func (s *Store) Get(kind, key string) ([]byte, error) {
-	b, err := os.ReadFile(filepath.Join(s.root, kind, key))
+	p := filepath.Join(s.root, kind, key)
+	b, err := os.ReadFile(p)
+	if err == nil {
+		touch(p)
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%s/%s: %w", kind, key, cache.ErrNotFound)
 	}

@@ -268,7 +268,9 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	if err != nil {
 		return nil, err
 	}
-	pkgs, err := s.fetchAndUnpack(ctx, req, lock)
+	// .debs are fetched and unpacked only for packages without a listing
+	// (or, later, when a layer that is not cached reads their files).
+	pkgs, err := s.unpack(ctx, req, lock)
 	if err != nil {
 		return nil, err
 	}
@@ -516,43 +518,97 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// fetchAndUnpack downloads the missing .debs and unpacks every locked
-// one, each as soon as its .deb is in the store: downloads, decompression
-// and unpacking overlap across packages, downloads at most
+// errNoListing stops a first look for listings (no .deb is fetched then).
+var errNoListing = errors.New("no listing")
+
+// unpack gives every locked package, in lock order, from its listing
+// (debfile.Listing); the packages with none are downloaded and each is
+// unpacked and listed as soon as its .deb is in the store: downloads,
+// decompression and unpacking overlap across packages, downloads at most
 // max(Jobs, minDownloadJobs) at once (they wait on the network), unpacks
-// at most Jobs (each also keeps an xz process busy, see debfile.XZDecoder;
-// STRATA_XZ=go|system|auto picks the decoder). The first failure stops
-// the rest. Results are in lock order.
-func (s *Source) fetchAndUnpack(ctx context.Context, req closure.Request, lock *Lock) ([]*debfile.Package, error) {
+// at most Jobs (each also keeps an xz process busy, see
+// debfile.XZDecoder; STRATA_XZ=go|system|auto picks the decoder). The
+// first failure stops the rest.
+func (s *Source) unpack(ctx context.Context, req closure.Request, lock *Lock) ([]*debfile.Package, error) {
 	xzd, err := debfile.ParseXZDecoder(req.Env.Getenv("STRATA_XZ"))
 	if err != nil {
 		return nil, err
 	}
-	n := len(lock.Packages)
-	pkgs := make([]*debfile.Package, n)
-	errs := make([]error, n)
-	uctx, cancel := context.WithCancel(debfile.WithXZ(ctx, xzd))
+	ctx = debfile.WithXZ(ctx, xzd)
+	pkgs := make([]*debfile.Package, len(lock.Packages))
+	full := func(lp LockedPackage) func() (*debfile.Package, error) {
+		return func() (*debfile.Package, error) {
+			one := *lock
+			one.Packages = []LockedPackage{lp}
+			if err := s.fetchDebs(ctx, req, &one); err != nil {
+				return nil, err
+			}
+			return debfile.UnpackBlob(ctx, s.store, lp.SHA256)
+		}
+	}
+	run(ctx, len(lock.Packages), max(req.Env.Jobs, minDownloadJobs), func(i int) {
+		lp := lock.Packages[i]
+		// A listing found serves the layers built later, which read the
+		// package's files through full; a missing one is not made here.
+		first := true
+		p, err := debfile.Listing(ctx, s.store, lp.SHA256, listed(lp.Name), func() (*debfile.Package, error) {
+			if first {
+				return nil, errNoListing
+			}
+			return full(lp)()
+		})
+		first = false
+		if err == nil {
+			pkgs[i] = p
+		}
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	missing := *lock
+	missing.Packages = nil
+	var at []int // at[j]: the index in lock.Packages of missing.Packages[j]
+	for i, lp := range lock.Packages {
+		if pkgs[i] == nil {
+			missing.Packages = append(missing.Packages, lp)
+			at = append(at, i)
+		}
+	}
+	errs := make([]error, len(lock.Packages))
+	n := len(missing.Packages)
+	uctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ready := make(chan int, n) // never blocks a download
 	var wg sync.WaitGroup
 	for range min(req.Env.Jobs, n) {
 		wg.Go(func() {
-			for i := range ready {
+			for j := range ready {
 				if uctx.Err() != nil {
 					continue
 				}
-				if pkgs[i], errs[i] = s.unpackOne(uctx, lock.Packages[i]); errs[i] != nil {
+				i, lp := at[j], missing.Packages[j]
+				p, err := debfile.Listing(uctx, s.store, lp.SHA256, listed(lp.Name), full(lp))
+				if err == nil {
+					pkgs[i] = p
+				}
+				errs[i] = err
+				if err != nil {
 					cancel()
 				}
 			}
 		})
 	}
-	ferr := s.fetchDebsThen(uctx, req, lock, func(i int) { ready <- i })
+	ferr := s.fetchDebsThen(uctx, req, &missing, func(j int) { ready <- j })
 	close(ready)
 	if ferr != nil {
 		cancel()
 	}
 	wg.Wait()
+	for i, lp := range lock.Packages {
+		if p := pkgs[i]; p != nil && errs[i] == nil && (p.Name != lp.Name || p.Version != lp.Version) {
+			errs[i] = fmt.Errorf("%s holds %s %s, the lock says %s %s (run `strata lock --update`)", lp.Filename, p.Name, p.Version, lp.Name, lp.Version)
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -576,17 +632,17 @@ func (s *Source) fetchAndUnpack(ctx context.Context, req closure.Request, lock *
 	return pkgs, nil
 }
 
-// unpackOne unpacks one locked .deb from the store and checks it is the
-// package the lock names.
-func (s *Source) unpackOne(ctx context.Context, lp LockedPackage) (*debfile.Package, error) {
-	p, err := debfile.UnpackBlob(ctx, s.store, lp.SHA256)
-	if err != nil {
-		return nil, err
+// listed says which files of package name its listing holds: those
+// Resolve reads (its copyright file for the licences; the certificates
+// the CA bundle is made of).
+func listed(name string) func(closure.Entry) bool {
+	cp := copyrightPath(name)
+	return func(e closure.Entry) bool {
+		if e.Path == cp {
+			return true
+		}
+		return name == "ca-certificates" && strings.HasPrefix(e.Path, "usr/share/ca-certificates/") && strings.HasSuffix(e.Path, ".crt")
 	}
-	if p.Name != lp.Name || p.Version != lp.Version {
-		return nil, fmt.Errorf("%s holds %s %s, the lock says %s %s (run `strata lock --update`)", lp.Filename, p.Name, p.Version, lp.Name, lp.Version)
-	}
-	return p, nil
 }
 
 // run calls fn(0..n-1) on at most jobs goroutines; it stops handing out

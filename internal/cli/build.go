@@ -20,6 +20,7 @@ import (
 	"github.com/stratabuild/strata/internal/atomicfile"
 	"github.com/stratabuild/strata/layer"
 	"github.com/stratabuild/strata/registry"
+	"github.com/stratabuild/strata/remotecache"
 	"github.com/stratabuild/strata/sbom"
 	"github.com/stratabuild/strata/sink"
 	"github.com/stratabuild/strata/sink/daemon"
@@ -53,6 +54,7 @@ type buildFlags struct {
 	cache       cacheFlags
 	attachSBOM  bool
 	jobs        int
+	shard       string
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -93,6 +95,7 @@ fleet they are planned jointly so that shared packages get identical layers.`,
 	fl.IntVar(&f.budget, "budget", 0, "override the specs' layer budget (1 to 127, base layers included)")
 	fl.StringArrayVar(&f.mountFrom, "mount-from", nil, "mount blobs from this repository of the same registry instead of uploading (repeatable)")
 	f.cache.register(c)
+	fl.StringVar(&f.shard, "shard", "", "build only shard I/N of the specs' layers (the fleet plan's, balanced by bytes) into --cache-to; writes no image")
 	fl.BoolVar(&f.attachSBOM, "attach-sbom", false, "with --push: attach SPDX and CycloneDX SBOMs to the pushed image as OCI referrers (also done by --push with --sbom)")
 	return c
 }
@@ -183,6 +186,9 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		// Pushed images mount the blobs the cache repositories hold.
 		f.mountFrom = append(f.mountFrom, tier.Repositories()...)
 	}
+	if f.shard != "" {
+		return runShard(c, g, f, specs, buildCache, tier, comp, extra, log)
+	}
 	// One image to -o/--oci/--push: streaming sinks write layers while
 	// the build makes them.
 	streams := newStreams()
@@ -271,6 +277,12 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 				if strings.HasPrefix(o.Sink, "registry:") {
 					all[i].Pushed = append(all[i].Pushed, o.Ref)
 				}
+			}
+		}
+		if tier != nil {
+			st := tier.Stats()
+			for i := range all {
+				all[i].RemoteCache = &st
 			}
 		}
 		if len(all) == 1 {
@@ -461,6 +473,9 @@ type buildSummary struct {
 	Steps []build.StepRun `json:"steps,omitempty"`
 	// Outputs are what each sink wrote, with the digest it holds.
 	Outputs []outputSummary `json:"outputs,omitempty"`
+	// RemoteCache counts the remote cache entries read, written and
+	// made locally (with --cache-from/--cache-to).
+	RemoteCache *remotecache.Stats `json:"remoteCache,omitempty"`
 }
 
 // outputSummary is one output and the digest it holds: a manifest digest

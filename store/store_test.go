@@ -148,3 +148,35 @@ func TestIndexAndBlobWriter(t *testing.T) {
 		t.Fatalf("Abort left %d temp files", len(ents))
 	}
 }
+
+func TestBlobFileIsReadOnlyAndChecked(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hex, err := s.PutBlob(strings.NewReader("hello"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.BlobFile(hex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(p)
+	if err != nil || fi.Mode().Perm() != 0o444 {
+		t.Fatalf("blob mode %v (%v), want 0444: sinks hard-link blobs", fi.Mode(), err)
+	}
+	// Another process (a fresh Store) has not checked the blob: a blob
+	// changed behind the cache's back is found and removed.
+	os.Chmod(p, 0o644)
+	if err := os.WriteFile(p, []byte("HELLO"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s2, _ := Open(s.Root())
+	if _, err := s2.BlobFile(hex); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("BlobFile of a changed blob: %v, want ErrCorrupt", err)
+	}
+	if s2.HasBlob(hex) {
+		t.Error("a corrupt blob was kept")
+	}
+}

@@ -168,7 +168,7 @@ func (a *Archive) Fail() {
 	var hdr bytes.Buffer
 	tw := tar.NewWriter(&hdr)
 	tw.WriteHeader(&tar.Header{Name: "strata-build-failed", Mode: 0o644, Typeflag: tar.TypeReg, Size: blockSize}) //nolint:errcheck // into a buffer
-	a.w.Write(hdr.Bytes())                                                                                          //nolint:errcheck // best effort on a stream already failing
+	a.w.Write(hdr.Bytes())                                                                                        //nolint:errcheck // best effort on a stream already failing
 }
 
 // Stop makes every later Put a no-op and waits for one still writing.

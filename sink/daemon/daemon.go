@@ -16,8 +16,8 @@ import (
 	gcrdaemon "github.com/google/go-containerregistry/pkg/v1/daemon"
 	"github.com/moby/moby/client"
 	"github.com/stratabuild/strata/image"
-	"github.com/stratabuild/strata/sink/dockerarchive"
 	"github.com/stratabuild/strata/sink"
+	"github.com/stratabuild/strata/sink/dockerarchive"
 )
 
 // Option configures the sink.

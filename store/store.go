@@ -138,6 +138,7 @@ func (s *Store) PutBlob(r io.Reader, want string) (string, error) {
 		return "", fmt.Errorf("storing blob %s: %w", got, err)
 	}
 	s.verified.Store(got, true)
+	s.stampNew(got)
 	return got, nil
 }
 
@@ -169,6 +170,10 @@ func (s *Store) BlobFile(hexDigest string) (string, error) {
 			return "", fmt.Errorf("making cache blob %s read-only: %w", p, err)
 		}
 	}
+	if s.stampMatches(hexDigest, fi) {
+		s.verified.Store(hexDigest, true)
+		return p, nil
+	}
 	rc, err := s.OpenBlob(hexDigest)
 	if err != nil {
 		return "", err
@@ -177,7 +182,52 @@ func (s *Store) BlobFile(hexDigest string) (string, error) {
 	if _, err := io.Copy(io.Discard, rc); err != nil {
 		return "", err
 	}
+	if after, err := os.Stat(p); err == nil && stampOf(after) == stampOf(fi) {
+		s.writeStamp(hexDigest, after)
+	}
 	return p, nil
+}
+
+// A blob's stamp records its inode, size and modification time (ns) when
+// its bytes were last checked, in blob-stamps/HEX; a later process takes a
+// blob whose stat still matches as checked without hashing it. Any write
+// to the file (also through a hard link in an OCI layout) sets its mtime
+// to the time of the write, so an edited blob no longer matches and is
+// hashed (and removed when wrong). Stamps are hints: they are written
+// without fsync, and a missing or torn one only costs a hash.
+func stampOf(fi os.FileInfo) string {
+	var ino uint64
+	if st, ok := fi.Sys().(*unix.Stat_t); ok {
+		ino = st.Ino
+	}
+	return fmt.Sprintf("v1 %d %d %d\n", ino, fi.Size(), fi.ModTime().UnixNano())
+}
+
+func (s *Store) stampPath(hexDigest string) string {
+	return filepath.Join(s.root, "blob-stamps", hexDigest)
+}
+
+func (s *Store) stampMatches(hexDigest string, fi os.FileInfo) bool {
+	b, err := os.ReadFile(s.stampPath(hexDigest))
+	return err == nil && string(b) == stampOf(fi)
+}
+
+func (s *Store) writeStamp(hexDigest string, fi os.FileInfo) {
+	p := s.stampPath(hexDigest)
+	if os.MkdirAll(filepath.Dir(p), 0o755) != nil {
+		return
+	}
+	tmp := fmt.Sprintf("%s.tmp-%d", p, os.Getpid())
+	if os.WriteFile(tmp, []byte(stampOf(fi)), 0o644) != nil || os.Rename(tmp, p) != nil {
+		os.Remove(tmp)
+	}
+}
+
+// stampNew stamps a blob this process just wrote.
+func (s *Store) stampNew(hexDigest string) {
+	if fi, err := os.Stat(s.blobPath(hexDigest)); err == nil {
+		s.writeStamp(hexDigest, fi)
+	}
 }
 
 // writeTemp copies r into a fsynced temp file in the store and returns its path.
@@ -352,6 +402,7 @@ func (w *blobWriter) Commit(hex string) error {
 		return fmt.Errorf("storing blob %s: %w", hex, err)
 	}
 	w.s.verified.Store(hex, true)
+	w.s.stampNew(hex)
 	return nil
 }
 

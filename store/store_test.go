@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stratabuild/strata/cache"
 )
@@ -178,5 +179,42 @@ func TestBlobFileIsReadOnlyAndChecked(t *testing.T) {
 	}
 	if s2.HasBlob(hex) {
 		t.Error("a corrupt blob was kept")
+	}
+}
+
+func TestBlobStampSkipsTheHashUntilTheFileChanges(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hex, err := s.PutBlob(strings.NewReader("hello"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.blobPath(hex)
+	fi, _ := os.Stat(p)
+	// Same size and mtime, other bytes: only a stamp lets this through,
+	// which shows that a fresh process does not hash a stamped blob.
+	os.Chmod(p, 0o644)
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("J"), 0)
+	f.Close()
+	os.Chmod(p, 0o444)
+	if err := os.Chtimes(p, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	s2, _ := Open(s.Root())
+	if _, err := s2.BlobFile(hex); err != nil {
+		t.Fatalf("a stamped blob was hashed again: %v", err)
+	}
+	// Any other mtime (a write through a hard link sets it) means a hash.
+	later := fi.ModTime().Add(time.Second)
+	os.Chtimes(p, later, later)
+	s3, _ := Open(s.Root())
+	if _, err := s3.BlobFile(hex); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a blob written after its stamp: %v, want ErrCorrupt", err)
 	}
 }

@@ -49,9 +49,10 @@ type Options struct {
 	// Jobs bounds how many layers are built at once; 0 means runtime.NumCPU().
 	Jobs int
 	// OnLayer, when set, gets each layer as soon as it is ready (in any
-	// order, from several goroutines), so a streaming sink can write it
-	// while the next is built; an error fails the assembly.
-	OnLayer func(ctx context.Context, l v1.Layer) error
+	// order, from several goroutines), with i its place among the layers
+	// Assemble adds (0 is the first above the base), so a streaming sink
+	// can write it while the next is built; an error fails the assembly.
+	OnLayer func(ctx context.Context, i int, l v1.Layer) error
 	// DefaultEnv ("KEY=VALUE", in order) is set where neither the base
 	// nor the spec sets the variable, like PATH (see DefaultPath).
 	DefaultEnv []string
@@ -169,7 +170,7 @@ func buildLayers(ctx context.Context, groups []Group, opt Options) ([]*layer.Lay
 			}
 			out[i] = l
 			if opt.OnLayer != nil {
-				if err := opt.OnLayer(ctx, l); err != nil {
+				if err := opt.OnLayer(ctx, i, l); err != nil {
 					errs[i] = fmt.Errorf("writing layer %d (%s): %w", i+1, grp.Title, err)
 					return errs[i]
 				}

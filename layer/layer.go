@@ -160,7 +160,7 @@ func Build(ctx context.Context, st cache.Cache, spec Spec) (*Layer, error) {
 	if err := st.Put(cacheKind, key+".json", b); err != nil {
 		return nil, err
 	}
-	return &Layer{st: st, info: info}, nil
+	return &Layer{st: st, info: info, built: true}, nil
 }
 
 // cacheKind is the cache index holding a layer's Info by its key.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/internal/atomicfile"
@@ -22,6 +23,10 @@ type Store struct {
 	root string
 	// held is the shared hold on the cache (see GC) while it is open.
 	held *os.File
+	// verified holds the blobs this process wrote (and hashed while
+	// writing) or read to the end and checked: BlobFile hands them out
+	// without hashing them again.
+	verified sync.Map
 }
 
 // DefaultRoot is $STRATA_CACHE, else $XDG_CACHE_HOME/strata, else
@@ -100,7 +105,7 @@ func (s *Store) OpenBlob(hexDigest string) (io.ReadCloser, error) {
 		return nil, err
 	}
 	touch(p)
-	return &verifyReader{f: f, h: sha256.New(), want: hexDigest, path: p}, nil
+	return &verifyReader{f: f, h: sha256.New(), want: hexDigest, path: p, s: s}, nil
 }
 
 type verifyReader struct {
@@ -108,6 +113,7 @@ type verifyReader struct {
 	h    hash.Hash
 	want string
 	path string
+	s    *Store
 }
 
 func (v *verifyReader) Read(p []byte) (int, error) {
@@ -118,6 +124,7 @@ func (v *verifyReader) Read(p []byte) (int, error) {
 			os.Remove(v.path)
 			return n, fmt.Errorf("%w: %s has sha256 %s (removed; run again to fetch it anew)", ErrCorrupt, v.path, got)
 		}
+		v.s.verified.Store(v.want, true)
 	}
 	return n, err
 }
@@ -129,7 +136,7 @@ func (v *verifyReader) Close() error { return v.f.Close() }
 func (s *Store) PutBlob(r io.Reader, want string) (string, error) {
 	h := sha256.New()
 	var got string
-	tmp, err := s.writeTemp(io.TeeReader(r, h))
+	tmp, err := s.writeTemp(io.TeeReader(r, h), atomicfile.WithMode(blobMode))
 	if err != nil {
 		return "", err
 	}
@@ -141,15 +148,105 @@ func (s *Store) PutBlob(r io.Reader, want string) (string, error) {
 	if err := atomicfile.Rename(tmp, s.blobPath(got)); err != nil {
 		return "", fmt.Errorf("storing blob %s: %w", got, err)
 	}
+	s.verified.Store(got, true)
+	s.stampNew(got)
 	return got, nil
 }
 
+// blobMode is the mode of every blob: read-only, because sinks hard-link
+// blobs into OCI layouts (BlobFile) and a blob is never written in place.
+const blobMode = 0o444
+
+var _ cache.Files = (*Store)(nil)
+
+// BlobFile implements cache.Files: the path of blob hex, its bytes known
+// to hash to the name. A blob this process wrote or already read through
+// costs nothing; any other is hashed once here (a mismatch removes it and
+// is ErrCorrupt). A blob left writable by an older strata is made
+// read-only first.
+func (s *Store) BlobFile(hexDigest string) (string, error) {
+	p := s.blobPath(hexDigest)
+	if _, ok := s.verified.Load(hexDigest); ok {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		s.verified.Delete(hexDigest)
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return "", err
+	}
+	if fi.Mode().Perm()&0o222 != 0 {
+		if err := os.Chmod(p, blobMode); err != nil {
+			return "", fmt.Errorf("making cache blob %s read-only: %w", p, err)
+		}
+	}
+	if s.stampMatches(hexDigest, fi) {
+		s.verified.Store(hexDigest, true)
+		return p, nil
+	}
+	rc, err := s.OpenBlob(hexDigest)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		return "", err
+	}
+	if after, err := os.Stat(p); err == nil && stampOf(after) == stampOf(fi) {
+		s.writeStamp(hexDigest, after)
+	}
+	return p, nil
+}
+
+// A blob's stamp records its inode, size and modification time (ns) when
+// its bytes were last checked, in blob-stamps/HEX; a later process takes a
+// blob whose stat still matches as checked without hashing it. Any write
+// to the file (also through a hard link in an OCI layout) sets its mtime
+// to the time of the write, so an edited blob no longer matches and is
+// hashed (and removed when wrong). Stamps are hints: they are written
+// without fsync, and a missing or torn one only costs a hash.
+func stampOf(fi os.FileInfo) string {
+	var ino uint64
+	if st, ok := fi.Sys().(*unix.Stat_t); ok {
+		ino = st.Ino
+	}
+	return fmt.Sprintf("v1 %d %d %d\n", ino, fi.Size(), fi.ModTime().UnixNano())
+}
+
+func (s *Store) stampPath(hexDigest string) string {
+	return filepath.Join(s.root, "blob-stamps", hexDigest)
+}
+
+func (s *Store) stampMatches(hexDigest string, fi os.FileInfo) bool {
+	b, err := os.ReadFile(s.stampPath(hexDigest))
+	return err == nil && string(b) == stampOf(fi)
+}
+
+func (s *Store) writeStamp(hexDigest string, fi os.FileInfo) {
+	p := s.stampPath(hexDigest)
+	if os.MkdirAll(filepath.Dir(p), 0o755) != nil {
+		return
+	}
+	tmp := fmt.Sprintf("%s.tmp-%d", p, os.Getpid())
+	if os.WriteFile(tmp, []byte(stampOf(fi)), 0o644) != nil || os.Rename(tmp, p) != nil {
+		os.Remove(tmp)
+	}
+}
+
+// stampNew stamps a blob this process just wrote.
+func (s *Store) stampNew(hexDigest string) {
+	if fi, err := os.Stat(s.blobPath(hexDigest)); err == nil {
+		s.writeStamp(hexDigest, fi)
+	}
+}
+
 // writeTemp copies r into a fsynced temp file in the store and returns its path.
-func (s *Store) writeTemp(r io.Reader) (string, error) {
+func (s *Store) writeTemp(r io.Reader, opts ...atomicfile.Option) (string, error) {
 	tmp, err := atomicfile.WriteTemp(filepath.Join(s.root, "tmp"), "put-*", func(w io.Writer) error {
 		_, err := io.Copy(w, r)
 		return err
-	})
+	}, opts...)
 	if err != nil {
 		return "", fmt.Errorf("writing to cache: %w", err)
 	}
@@ -306,7 +403,10 @@ func (w *blobWriter) Commit(hex string) error {
 		return errors.New("blob already committed or aborted")
 	}
 	w.done = true
-	err := w.f.Sync()
+	err := w.f.Chmod(blobMode)
+	if err == nil {
+		err = w.f.Sync()
+	}
 	if cerr := w.f.Close(); err == nil {
 		err = cerr
 	}
@@ -317,6 +417,8 @@ func (w *blobWriter) Commit(hex string) error {
 		os.Remove(w.f.Name())
 		return fmt.Errorf("storing blob %s: %w", hex, err)
 	}
+	w.s.verified.Store(hex, true)
+	w.s.stampNew(hex)
 	return nil
 }
 

@@ -198,6 +198,9 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		if err != nil {
 			return err
 		}
+		if f.load {
+			pre = append(pre, daemon.New())
+		}
 		if err := streams.begin(c.Context(), specs[0], build.TagOf(specs[0], f.tag), append(pre, pushSinks(st, f, log)...)); err != nil {
 			return err
 		}

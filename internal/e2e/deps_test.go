@@ -59,7 +59,7 @@ var allowedImports = map[string][]string{
 	"imageref/imagetest":    {"closure", "closure/deb", "closure/nix"},
 	// sinks: they meet the build at image.Artifact
 	"sink":               {"image"},
-	"sink/daemon":        {"image", "sink"},
+	"sink/daemon":        {"image", "sink", "sink/dockerarchive"},
 	"sink/dockerarchive": {"image", "internal/atomicfile", "sink"},
 	"sink/ocilayout":     {"image", "internal/atomicfile", "sink"},
 	"sink/registry":      {"image", "registry", "sink"},

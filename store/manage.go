@@ -46,8 +46,9 @@ func (s *Store) Path(e Entry) string {
 	return filepath.Join(s.root, e.Kind, e.Key)
 }
 
-// notEntries are the store's own folders and state files, not entries.
-var notEntries = map[string]bool{"blobs": true, "tmp": true, "locks": true}
+// notEntries are the store's own folders and state files, not entries
+// (blob-stamps belong to their blobs: removed with them).
+var notEntries = map[string]bool{"blobs": true, "tmp": true, "locks": true, "blob-stamps": true}
 
 // List returns every entry, sorted by kind and key.
 func (s *Store) List() ([]Entry, error) {
@@ -290,6 +291,12 @@ func (s *Store) remove(e Entry, dry bool) error {
 	}
 	if err := os.RemoveAll(p); err != nil {
 		return fmt.Errorf("removing %s: %w", p, err)
+	}
+	if e.Type == TypeBlob {
+		s.verified.Delete(e.Key)
+		if err := os.Remove(s.stampPath(e.Key)); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("removing %s: %w", s.stampPath(e.Key), err)
+		}
 	}
 	return nil
 }

@@ -587,7 +587,8 @@ func (s *Source) unpack(ctx context.Context, req closure.Request, lock *Lock) ([
 					continue
 				}
 				i, lp := at[j], missing.Packages[j]
-				p, err := debfile.Listing(uctx, s.store, lp.SHA256, listed(lp.Name), full(lp))
+				// ctx, not uctx: the package keeps it for the files layers read later.
+				p, err := debfile.Listing(ctx, s.store, lp.SHA256, listed(lp.Name), full(lp))
 				if err == nil {
 					pkgs[i] = p
 				}

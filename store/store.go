@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/internal/atomicfile"
@@ -19,8 +20,20 @@ import (
 
 // Store is a cache rooted at a folder.
 type Store struct {
-	root string
+	root  string
+	users *os.File // the shared lock on locks/usersLock, held while open
 }
+
+// usersLock is the lock file every open Store holds shared: a process that
+// gets it exclusively knows no other process uses the cache.
+const usersLock = ".users"
+
+// TempGrace is how long Open keeps a temp file or folder in cache/tmp whose
+// owner process is not running while another process uses the cache: that
+// owner may run in another pid namespace (a container sharing the cache
+// folder), where its id means nothing here. With no other user every
+// leftover goes at once.
+const TempGrace = time.Hour
 
 // DefaultRoot is $STRATA_CACHE, else $XDG_CACHE_HOME/strata, else
 // ~/.cache/strata.
@@ -49,7 +62,66 @@ func Open(root string) (*Store, error) {
 			return nil, fmt.Errorf("opening cache %s: %w (is it writable? choose another with --cache or STRATA_CACHE)", abs, err)
 		}
 	}
-	return &Store{root: abs}, nil
+	st := &Store{root: abs}
+	if err := st.lockUsers(); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// lockUsers takes the users lock and removes what killed builds left in
+// cache/tmp (partial blobs, half-filled entries): everything when no other
+// process has the cache open, else the temps of dead owners older than
+// TempGrace (atomicfile.RemoveStale: the owner pid is in the name).
+func (s *Store) lockUsers() error {
+	f, err := os.OpenFile(filepath.Join(s.root, "locks", usersLock), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("locking cache: %w", err)
+	}
+	tmp := filepath.Join(s.root, "tmp")
+	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+		if ents, err := os.ReadDir(tmp); err == nil {
+			for _, e := range ents {
+				p := filepath.Join(tmp, e.Name())
+				makeWritable(p)
+				os.RemoveAll(p)
+			}
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
+			f.Close()
+			return fmt.Errorf("locking cache: %w", err)
+		}
+	} else {
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
+			f.Close()
+			return fmt.Errorf("locking cache: %w", err)
+		}
+		for _, prefix := range tempPrefixes {
+			atomicfile.RemoveStale(tmp, prefix, atomicfile.StaleOptions{Grace: TempGrace})
+		}
+	}
+	s.users = f
+	return nil
+}
+
+// The prefixes of the store's temp names in cache/tmp.
+const (
+	putPrefix  = "put-"
+	dirPrefix  = "dir-"
+	blobPrefix = "blob-"
+)
+
+var tempPrefixes = []string{putPrefix, dirPrefix, blobPrefix}
+
+// Close releases the cache (its users lock). The process exiting does the
+// same; Close is for tests and long-lived callers that open many caches.
+func (s *Store) Close() error {
+	if s.users == nil {
+		return nil
+	}
+	err := s.users.Close()
+	s.users = nil
+	return err
 }
 
 // Root is the store's folder.
@@ -135,7 +207,7 @@ func (s *Store) PutBlob(r io.Reader, want string) (string, error) {
 
 // writeTemp copies r into a fsynced temp file in the store and returns its path.
 func (s *Store) writeTemp(r io.Reader) (string, error) {
-	tmp, err := atomicfile.WriteTemp(filepath.Join(s.root, "tmp"), "put-*", func(w io.Writer) error {
+	tmp, err := atomicfile.WriteTemp(filepath.Join(s.root, "tmp"), atomicfile.TempPattern(putPrefix), func(w io.Writer) error {
 		_, err := io.Copy(w, r)
 		return err
 	})
@@ -166,7 +238,7 @@ func (s *Store) PutDir(kind, key string, fill func(tmpDir string) error) (string
 	if _, err := os.Stat(final); err == nil {
 		return final, nil
 	}
-	tmp, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), "dir-*")
+	tmp, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), atomicfile.TempPattern(dirPrefix))
 	if err != nil {
 		return "", fmt.Errorf("creating cache entry %s/%s: %w", kind, key, err)
 	}
@@ -270,7 +342,7 @@ func (s *Store) RemoveDir(kind, key string) error {
 
 // CreateBlob implements cache.Blobs.
 func (s *Store) CreateBlob() (cache.BlobWriter, error) {
-	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "blob-*")
+	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), atomicfile.TempPattern(blobPrefix))
 	if err != nil {
 		return nil, fmt.Errorf("writing to cache: %w", err)
 	}

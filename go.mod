@@ -9,6 +9,7 @@ require (
 	github.com/google/go-containerregistry v0.22.1 // image model, mutate, tarball/layout/remote/daemon
 	github.com/invopop/jsonschema v0.14.0 // JSON Schema generated from the spec types
 	github.com/klauspost/compress v1.20.4 // fast, deterministic gzip and zstd
+	github.com/klauspost/pgzip v1.3.0 // opt-in gzip on every core (--compression pgzip): deterministic 1 MiB blocks
 	github.com/moby/moby/client v0.5.1 // Docker Engine API for --load (API version negotiation)
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // tests: validate SBOMs against the official schemas
 	github.com/spdx/tools-golang v0.5.7 // tests: round-trip SPDX SBOMs

@@ -58,7 +58,7 @@ type Options struct {
 	// OnLayer, when set, gets every layer of spec s as soon as it is ready
 	// (any order, concurrently): streaming sinks write it while the build
 	// goes on. An error fails the build.
-	OnLayer func(ctx context.Context, s *spec.Spec, l v1.Layer) error
+	OnLayer func(ctx context.Context, s *spec.Spec, i int, l v1.Layer) error
 }
 
 func (o *Options) defaults() {
@@ -354,6 +354,7 @@ func BuildFleet(ctx context.Context, specs []*spec.Spec, opt Options) ([]*Result
 	if err != nil {
 		return nil, err
 	}
+	prefetchLayers(resolved, plans, opt)
 	results := make([]*Result, len(specs))
 	for i, r := range resolved {
 		res, err := assemble(ctx, r, plans[i], opt)
@@ -557,11 +558,11 @@ func assemble(ctx context.Context, r *Resolved, plans []*layering.Plan, opt Opti
 	return res, nil
 }
 
-func onLayer(opt Options, s *spec.Spec) func(context.Context, v1.Layer) error {
+func onLayer(opt Options, s *spec.Spec) func(context.Context, int, v1.Layer) error {
 	if opt.OnLayer == nil {
 		return nil
 	}
-	return func(ctx context.Context, l v1.Layer) error { return opt.OnLayer(ctx, s, l) }
+	return func(ctx context.Context, i int, l v1.Layer) error { return opt.OnLayer(ctx, s, i, l) }
 }
 
 // TagOf is the name:tag a build of s writes, with the --tag override

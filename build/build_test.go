@@ -288,7 +288,7 @@ func TestOnLayerGetsEveryLayerBeforeBuildReturns(t *testing.T) {
 	opt := testOptions(t, a)
 	var mu sync.Mutex
 	got := map[string]bool{}
-	opt.OnLayer = func(_ context.Context, s *spec.Spec, l v1.Layer) error {
+	opt.OnLayer = func(_ context.Context, s *spec.Spec, _ int, l v1.Layer) error {
 		d, _ := l.Digest()
 		mu.Lock()
 		defer mu.Unlock()
@@ -307,7 +307,7 @@ func TestOnLayerGetsEveryLayerBeforeBuildReturns(t *testing.T) {
 	if len(got) != 3 {
 		t.Fatalf("OnLayer saw %d layers, want 3", len(got))
 	}
-	opt.OnLayer = func(context.Context, *spec.Spec, v1.Layer) error { return errors.New("disk full") }
+	opt.OnLayer = func(context.Context, *spec.Spec, int, v1.Layer) error { return errors.New("disk full") }
 	if _, err := Build(context.Background(), testSpec(t, "name: app\n"), opt); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("an OnLayer error must fail the build, got %v", err)
 	}

@@ -262,10 +262,14 @@ func (v *fsView) read(p string) ([]byte, bool, error) {
 }
 
 // checkImage checks what only the whole image shows, before its layers are
-// written: that config.user names an account of its /etc/passwd (and a
+// written: that no files entry crosses or replaces another input's symlink
+// or folder (checkBreakers), that config.user names an account of its /etc/passwd (and a
 // group of /etc/group), and that every symlink a files entry brings points
 // at something (a warning naming each one that dangles).
 func checkImage(ctx context.Context, s *spec.Spec, p closure.Platform, g *closure.Graph, plan *layering.Plan, base v1.Image, log *events.Log) error {
+	if err := checkBreakers(ctx, g, plan); err != nil {
+		return fmt.Errorf("%s: the image for %s: %w", s.Path, p, err)
+	}
 	userName, groupName := accountNames(s.Config.User)
 	var links []closure.Entry
 	var linkNodes []string

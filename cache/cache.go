@@ -27,6 +27,17 @@ type Blobs interface {
 	CreateBlob() (BlobWriter, error)
 }
 
+// Files is implemented by a Blobs whose blobs are local files, so that a
+// sink can link, reflink or copy_file_range a blob instead of reading it
+// through Go.
+type Files interface {
+	// BlobFile returns the path of blob hex once its bytes are known to
+	// hash to the name (without reading it again when this process wrote
+	// or checked it). The file is read-only: callers never write it, and
+	// a hard link to it is the same file.
+	BlobFile(hex string) (string, error)
+}
+
 // BlobWriter is a blob being written. Exactly one of Commit or Abort must
 // be called.
 type BlobWriter interface {

@@ -49,9 +49,10 @@ type Options struct {
 	// Jobs bounds how many layers are built at once; 0 means runtime.NumCPU().
 	Jobs int
 	// OnLayer, when set, gets each layer as soon as it is ready (in any
-	// order, from several goroutines), so a streaming sink can write it
-	// while the next is built; an error fails the assembly.
-	OnLayer func(ctx context.Context, l v1.Layer) error
+	// order, from several goroutines), with i its place among the layers
+	// Assemble adds (0 is the first above the base), so a streaming sink
+	// can write it while the next is built; an error fails the assembly.
+	OnLayer func(ctx context.Context, i int, l v1.Layer) error
 	// DefaultEnv ("KEY=VALUE", in order) is set where neither the base
 	// nor the spec sets the variable, like PATH (see DefaultPath).
 	DefaultEnv []string
@@ -137,7 +138,20 @@ func buildLayers(ctx context.Context, groups []Group, opt Options) ([]*layer.Lay
 	done := 0
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(jobs)
+	// Largest layers start first (by their nodes' sizes), so the last
+	// running layer is a small one and no core idles at the end while one
+	// big layer compresses; the order changes no byte.
+	order := make([]int, len(groups))
+	size := make([]int64, len(groups))
 	for i, grp := range groups {
+		order[i] = i
+		for _, n := range grp.Nodes {
+			size[i] += n.Size
+		}
+	}
+	sort.SliceStable(order, func(a, b int) bool { return size[order[a]] > size[order[b]] })
+	for _, i := range order {
+		grp := groups[i]
 		contents := make([]closure.Contents, 0, len(grp.Nodes))
 		for _, n := range grp.Nodes {
 			if n.Contents != nil {
@@ -156,7 +170,7 @@ func buildLayers(ctx context.Context, groups []Group, opt Options) ([]*layer.Lay
 			}
 			out[i] = l
 			if opt.OnLayer != nil {
-				if err := opt.OnLayer(ctx, l); err != nil {
+				if err := opt.OnLayer(ctx, i, l); err != nil {
 					errs[i] = fmt.Errorf("writing layer %d (%s): %w", i+1, grp.Title, err)
 					return errs[i]
 				}

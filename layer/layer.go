@@ -10,35 +10,76 @@ import (
 	"hash"
 	"io"
 	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
 	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/closure"
 )
 
-// Compression of layer blobs.
+// Compression of layer blobs: "none", "gzip" (level 5), "gzip:1" to
+// "gzip:9", "pgzip" or "pgzip:1" to "pgzip:9" (gzip compressed in 1 MiB
+// blocks on every core: the same format, other bytes), or "zstd".
+// ParseCompression gives the canonical spelling ("gzip:5" is "gzip"), so
+// the value can go into cache keys as it is.
 type Compression string
 
 // Supported compressions.
 const (
-	None Compression = "none"
-	Gzip Compression = "gzip"
-	Zstd Compression = "zstd"
+	None  Compression = "none"
+	Gzip  Compression = "gzip"
+	PGzip Compression = "pgzip"
+	Zstd  Compression = "zstd"
 )
+
+// DefaultGzipLevel is the level of plain "gzip" (klauspost/compress's
+// default: close to level 6's size at a good deal less CPU).
+const DefaultGzipLevel = 5
 
 // ParseCompression validates a --compression value.
 func ParseCompression(s string) (Compression, error) {
+	bad := func() (Compression, error) {
+		return "", fmt.Errorf("unknown compression %q: use none, gzip, gzip:1 (fastest) to gzip:9 (smallest), pgzip or pgzip:1..9 (gzip on every core: other digests), or zstd", s)
+	}
 	switch Compression(s) {
-	case None, Gzip, Zstd:
+	case None, Gzip, PGzip, Zstd:
 		return Compression(s), nil
 	case "":
 		return Gzip, nil
 	}
-	return "", fmt.Errorf("unknown compression %q: use none, gzip or zstd", s)
+	algo, lvl, ok := strings.Cut(s, ":")
+	if !ok || (algo != string(Gzip) && algo != string(PGzip)) || len(lvl) != 1 || lvl[0] < '1' || lvl[0] > '9' {
+		return bad()
+	}
+	if int(lvl[0]-'0') == DefaultGzipLevel {
+		return Compression(algo), nil
+	}
+	return Compression(s), nil
+}
+
+// gzipParams returns the gzip level and whether the blocks are
+// compressed in parallel; ok is false for other compressions.
+func (c Compression) gzipParams() (level int, parallel, ok bool) {
+	algo, lvl, _ := strings.Cut(string(c), ":")
+	if algo != string(Gzip) && algo != string(PGzip) {
+		return 0, false, false
+	}
+	level = DefaultGzipLevel
+	if lvl != "" {
+		n, err := strconv.Atoi(lvl)
+		if err != nil || n < 1 || n > 9 {
+			return 0, false, false
+		}
+		level = n
+	}
+	return level, algo == string(PGzip), true
 }
 
 // MediaType is the OCI layer media type for a compression.
@@ -119,7 +160,7 @@ func Build(ctx context.Context, st cache.Cache, spec Spec) (*Layer, error) {
 	if err := st.Put(cacheKind, key+".json", b); err != nil {
 		return nil, err
 	}
-	return &Layer{st: st, info: info}, nil
+	return &Layer{st: st, info: info, built: true}, nil
 }
 
 // cacheKind is the cache index holding a layer's Info by its key.
@@ -160,17 +201,33 @@ func (h *hashWriter) Write(p []byte) (int, error) {
 func Stream(ctx context.Context, w io.Writer, entries []closure.Entry, mtime time.Time, c Compression) (Info, error) {
 	blob := &hashWriter{w: w, h: sha256.New()}
 	var cw io.WriteCloser
-	switch c {
-	case None:
+	level, parallel, isGzip := c.gzipParams()
+	switch {
+	case c == None:
 		// The blob is the tar: hash it once, below.
 		cw = nopCloser{w}
-	case Gzip:
-		gz, err := gzip.NewWriterLevel(blob, gzip.DefaultCompression)
+	case isGzip && parallel:
+		// Blocks of 1 MiB, each with the previous block's last 32 KiB as
+		// its dictionary: the bytes depend on the input and the level
+		// only, never on how many blocks run at once.
+		gz, err := pgzip.NewWriterLevel(blob, level)
+		if err != nil {
+			return Info{}, err
+		}
+		if err := gz.SetConcurrency(pgzipBlock, max(2, runtime.GOMAXPROCS(0))); err != nil {
+			return Info{}, err
+		}
+		cw = gz
+	case isGzip:
+		if level == DefaultGzipLevel {
+			level = gzip.DefaultCompression // the same bytes, as strata always wrote them
+		}
+		gz, err := gzip.NewWriterLevel(blob, level)
 		if err != nil {
 			return Info{}, err
 		}
 		cw = gz
-	case Zstd:
+	case c == Zstd:
 		zw, err := zstd.NewWriter(blob, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
 		if err != nil {
 			return Info{}, err
@@ -198,6 +255,10 @@ func Stream(ctx context.Context, w io.Writer, entries []closure.Entry, mtime tim
 	}
 	return info, nil
 }
+
+// pgzipBlock is pgzip's block size; it decides pgzip's bytes, so a change
+// needs a new formatVersion.
+const pgzipBlock = 1 << 20
 
 type nopCloser struct{ io.Writer }
 

@@ -2,6 +2,7 @@ package layer
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 
@@ -14,14 +15,19 @@ import (
 
 // Layer is a finished layer in the store; it implements v1.Layer.
 type Layer struct {
-	st   cache.Blobs
-	info Info
+	st    cache.Blobs
+	info  Info
+	built bool
 }
 
 var _ v1.Layer = (*Layer)(nil)
 
 // Info returns the layer's recorded facts.
 func (l *Layer) Info() Info { return l.info }
+
+// Built reports whether this process wrote the layer (a cache miss), so a
+// sink can tell a cold build from a warm one.
+func (l *Layer) Built() bool { return l.built }
 
 // Digest implements v1.Layer.
 func (l *Layer) Digest() (v1.Hash, error) { return l.info.Digest, nil }
@@ -42,6 +48,17 @@ func (l *Layer) Compressed() (io.ReadCloser, error) {
 		return nil, fmt.Errorf("opening layer %s: %w", l.info.Digest, err)
 	}
 	return rc, nil
+}
+
+// BlobFile returns the path of the layer's blob in a file-system cache
+// (cache.Files), checked against its digest, for sinks that link or copy
+// files; errors.ErrUnsupported when the cache holds no local files.
+func (l *Layer) BlobFile() (string, error) {
+	f, ok := l.st.(cache.Files)
+	if !ok {
+		return "", errors.ErrUnsupported
+	}
+	return f.BlobFile(l.info.Digest.Hex)
 }
 
 // Uncompressed implements v1.Layer: the tar stream.

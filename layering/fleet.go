@@ -1,6 +1,7 @@
 package layering
 
 import (
+	"fmt"
 	"math/bits"
 	"sort"
 	"strings"
@@ -40,9 +41,10 @@ import (
 // images using the layer) is split off into its own layer, in every image
 // using it, while all of them have a layer to spare.
 //
-// Each image lists its layers by the number of images sharing them, most
-// first, then by node IDs, so fleet-wide layers form a common prefix (equal
-// ChainIDs). A fleet of one image, or PlanImage, falls back to per-package.
+// Each image's layers are ordered as a trie over the fleet (orderFleet), so
+// images share the longest common prefixes of layers (equal ChainIDs: a
+// node extracts a shared layer once). A fleet of one image, or PlanImage,
+// falls back to per-package.
 func planFleet(preps []*prepared, budgets []int) [][][]string {
 	nimg := len(preps)
 	// Global package table.
@@ -219,26 +221,104 @@ func planFleet(preps []*prepared, budgets []int) [][][]string {
 		}
 		units = addUnit(units, single)
 	}
-	// Order each image's layers: most shared first, then by node IDs.
-	sort.Slice(units, func(i, j int) bool {
-		ci, cj := units[i].images.count(), units[j].images.count()
-		if ci != cj {
-			return ci > cj
-		}
-		return units[i].key < units[j].key
-	})
-	out := make([][][]string, nimg)
-	for _, u := range units {
+	return orderFleet(units, nimg, func(u *unit) []string {
 		ids := make([]string, len(u.pkgs))
 		for k, i := range u.pkgs {
 			ids[k] = pkgs[i].id
 		}
+		return ids
+	})
+}
+
+// orderFleet orders each image's layers so that images share the longest
+// common prefixes: Docker and containerd key an extracted layer by its
+// ChainID (the layer and every layer below it), so a node reuses an
+// image's snapshots for another image only along a common prefix. The
+// order is a trie built greedily from the top: for a set of images with
+// equal layers so far (at first the whole fleet), the next layer is the
+// unit the most of them still need (ties: the one after which those
+// images have the most units in common still, then more images in the
+// fleet, then node IDs); the images holding it take it and go on together, the others
+// go on as a set of their own. Fleet-wide layers thus come first, in the
+// same order in every image, then layers shared by fewer images.
+func orderFleet(units []*unit, nimg int, ids func(*unit) []string) [][][]string {
+	sortUnits(units)
+	left := make([]map[*unit]bool, nimg) // the units each image still needs
+	for img := range nimg {
+		left[img] = map[*unit]bool{}
+	}
+	for _, u := range units {
 		for img := range nimg {
 			if u.images.has(img) {
-				out[img] = append(out[img], ids)
+				left[img][u] = true
 			}
 		}
 	}
+	out := make([][][]string, nimg)
+	var walk func(set []int)
+	walk = func(set []int) {
+		for len(set) > 0 {
+			var best *unit
+			bestN, bestRun := 0, 0
+			runs := map[string]int{} // by the set of images taking u
+			for _, u := range units {
+				var took []int
+				for _, img := range set {
+					if left[img][u] {
+						took = append(took, img)
+					}
+				}
+				n := len(took)
+				if n == 0 || n < bestN {
+					continue
+				}
+				// How long the images taking u could go on together:
+				// the units all of them still need.
+				k := fmt.Sprint(took)
+				run, ok := runs[k]
+				if !ok {
+					for _, v := range units {
+						all := true
+						for _, img := range took {
+							if !left[img][v] {
+								all = false
+								break
+							}
+						}
+						if all {
+							run++
+						}
+					}
+					runs[k] = run
+				}
+				if best == nil || n > bestN || (n == bestN && (run > bestRun || (run == bestRun && u.images.count() > best.images.count()))) {
+					best, bestN, bestRun = u, n, run
+				}
+			}
+			if best == nil {
+				return
+			}
+			var with, without []int
+			for _, img := range set {
+				if left[img][best] {
+					delete(left[img], best)
+					out[img] = append(out[img], ids(best))
+					with = append(with, img)
+				} else {
+					without = append(without, img)
+				}
+			}
+			if len(without) > 0 {
+				walk(without)
+			}
+			set = with
+		}
+	}
+	all := make([]int, nimg)
+	for i := range all {
+		all[i] = i
+	}
+	walk(all)
 	return out
 }
 

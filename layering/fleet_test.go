@@ -218,3 +218,30 @@ func TestFleetProperties(t *testing.T) {
 		}
 	}
 }
+
+// Images 0 and 1 share two layers and images 1 and 2 one: ordering by
+// sharing count alone (then names) could put {1,2}'s layer first in image
+// 1 and leave 0 and 1 no common prefix; the trie puts 0 and 1's layers
+// first in both.
+func TestFleetOrderSharesPrefixes(t *testing.T) {
+	mk := func(key string, imgs ...int) *unit {
+		u := &unit{images: newBitset(3), key: key}
+		for _, i := range imgs {
+			u.images.set(i)
+		}
+		return u
+	}
+	x, y, z := mk("b", 0, 1), mk("a", 1, 2), mk("c", 0, 1)
+	all := mk("0", 0, 1, 2)
+	out := orderFleet([]*unit{x, y, z, all}, 3, func(u *unit) []string { return []string{u.key} })
+	got := func(i int) string {
+		var s []string
+		for _, l := range out[i] {
+			s = append(s, l[0])
+		}
+		return strings.Join(s, " ")
+	}
+	if got(0) != "0 b c" || got(1) != "0 b c a" || got(2) != "0 a" {
+		t.Fatalf("orders %q %q %q, want %q %q %q", got(0), got(1), got(2), "0 b c", "0 b c a", "0 a")
+	}
+}

@@ -27,6 +27,11 @@ const (
 	// by SHA256-vN: derived from content-addressed input, but its tree
 	// cannot be checked without unpacking the .deb, so it is signed too.
 	KindUnpacked = "unpacked"
+	// KindListing is a package's listing (debfile.Listing: manifest,
+	// control files and the few files a resolution reads) by
+	// SHA256-vN-lN, signed like an unpacked .deb: with it a machine whose
+	// layers all come from the cache downloads and unpacks no .deb.
+	KindListing = "listing"
 )
 
 // Manifest vocabulary.

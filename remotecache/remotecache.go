@@ -32,6 +32,7 @@ const (
 	stepOutKind  = "step-out"     // Trees: a step's output by its input key (step package)
 	unpackedKind = "deb-unpacked" // Trees: an unpacked .deb by SHA256-vN (debfile package)
 	stepInfoKind = "step-info"    // Index: a step key -> its tree hash (step package)
+	listingKind  = "deb-listing"  // Trees: a package's listing by SHA256-vN-lN (debfile package)
 )
 
 // Options configure the remote tier.
@@ -79,6 +80,7 @@ type Cache struct {
 	blobs   map[string]bool   // blobs the build asked for (.deb candidates)
 	fetched map[string]int    // kind -> entries read from a remote
 	pushed  map[string]int    // kind -> entries written to To
+	made    map[string]int    // kind -> entries this build made itself
 }
 
 var _ cache.Cache = (*Cache)(nil)
@@ -88,7 +90,7 @@ func New(ctx context.Context, local cache.Cache, opt Options) *Cache {
 	c := &Cache{
 		Cache: local, ctx: ctx, opt: opt, log: opt.Events.With("cache"),
 		dead: map[string]bool{}, missed: map[string]bool{}, layers: map[string]bool{},
-		trees: map[treeID]string{}, blobs: map[string]bool{}, fetched: map[string]int{}, pushed: map[string]int{},
+		trees: map[treeID]string{}, blobs: map[string]bool{}, fetched: map[string]int{}, pushed: map[string]int{}, made: map[string]int{},
 	}
 	if len(opt.From) > 0 {
 		s, err := registry.NewSession(ctx, opt.Registry)
@@ -112,19 +114,32 @@ func (c *Cache) Repositories() []string {
 	return out
 }
 
+// WritesTo is the repository Flush writes to ("" for none).
+func (c *Cache) WritesTo() string { return c.opt.To }
+
+// Signs reports whether Flush signs what it writes (so layers and step
+// outputs are written at all).
+func (c *Cache) Signs() bool { return c.opt.Sign != nil }
+
 // Stats are the counts of entries read and written, by kind.
 type Stats struct {
-	Fetched map[string]int
-	Pushed  map[string]int
+	Fetched map[string]int `json:"fetched"`
+	Pushed  map[string]int `json:"pushed"`
+	// Made are the entries found nowhere that the build made itself
+	// (layers written, steps run, .debs unpacked).
+	Made map[string]int `json:"made"`
 }
 
 // Stats returns what the tier did so far.
 func (c *Cache) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := Stats{Fetched: map[string]int{}, Pushed: map[string]int{}}
+	s := Stats{Fetched: map[string]int{}, Pushed: map[string]int{}, Made: map[string]int{}}
 	for k, v := range c.fetched {
 		s.Fetched[k] = v
+	}
+	for k, v := range c.made {
+		s.Made[k] = v
 	}
 	for k, v := range c.pushed {
 		s.Pushed[k] = v
@@ -164,7 +179,8 @@ func (c *Cache) Put(kind, key string, rec []byte) error {
 		return err
 	}
 	if lk, ok := strings.CutSuffix(key, ".json"); ok && kind == layersKind {
-		c.use(func() { c.layers[lk] = true })
+		// Get stores fetched records itself: a Put is a layer made here.
+		c.use(func() { c.layers[lk] = true; c.made[KindLayer]++ })
 	}
 	return nil
 }
@@ -196,7 +212,7 @@ func (c *Cache) PutBlob(r io.Reader, want string) (string, error) {
 type treeID struct{ kind, key string }
 
 // treeKinds maps the local tree kinds served remotely to entry kinds.
-var treeKinds = map[string]string{stepOutKind: KindStep, unpackedKind: KindUnpacked}
+var treeKinds = map[string]string{stepOutKind: KindStep, unpackedKind: KindUnpacked, listingKind: KindListing}
 
 // PutDir implements cache.Trees: a missing input-addressed step output,
 // or unpacked .deb, is fetched from the remotes instead of calling fill.
@@ -210,7 +226,11 @@ func (c *Cache) PutDir(kind, key string, fill func(tmpDir string) error) (string
 		if c.fetchTree(ek, key, tmp) {
 			return nil
 		}
-		return fill(tmp)
+		if err := fill(tmp); err != nil {
+			return err
+		}
+		c.use(func() { c.made[ek]++ })
+		return nil
 	})
 	if err == nil {
 		c.use(func() { c.trees[treeID{kind, key}] = dir })
@@ -656,10 +676,10 @@ func (c *Cache) summary() {
 		verb string
 		ref  string
 	}{{s.Fetched, "read from", strings.Join(c.opt.From, ", ")}, {s.Pushed, "wrote to", c.opt.To}} {
-		if n := p.m[KindLayer] + p.m[KindStep] + p.m[KindDeb] + p.m[KindUnpacked]; n == 0 {
+		if n := p.m[KindLayer] + p.m[KindStep] + p.m[KindDeb] + p.m[KindUnpacked] + p.m[KindListing]; n == 0 {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s %s %d layers, %d step outputs, %d .debs, %d unpacked .debs", p.verb, p.ref, p.m[KindLayer], p.m[KindStep], p.m[KindDeb], p.m[KindUnpacked]))
+		parts = append(parts, fmt.Sprintf("%s %s %d layers, %d step outputs, %d .debs, %d unpacked .debs, %d package listings", p.verb, p.ref, p.m[KindLayer], p.m[KindStep], p.m[KindDeb], p.m[KindUnpacked], p.m[KindListing]))
 	}
 	if len(parts) > 0 {
 		c.log.Noticef("remote cache: %s", strings.Join(parts, "; "))

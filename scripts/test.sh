@@ -31,4 +31,6 @@ done < scripts/go-tools.txt
 [ -x scripts/test-setup.sh ] && scripts/test-setup.sh
 
 go vet ./...
+# The peer benchmark on a tiny workload: every step of bench/run runs (< 60 s).
+bench/run --smoke
 go test -count=1 -timeout 45m "$@" ./...

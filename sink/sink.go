@@ -33,8 +33,10 @@ type Sink interface {
 
 // Streamer is a Sink that takes layers while the build still makes them,
 // so that writing overlaps building. The call order is Begin, then
-// PutLayer for some or all layers (in any order, from several goroutines),
-// then exactly one of Commit, with the finished artifact, or Abort.
+// PutLayer for some or all layers (in any order, from several goroutines;
+// i is the layer's place among the layers the build adds above any base,
+// so a stream that writes in image order can), then exactly one of
+// Commit, with the finished artifact, or Abort.
 // Nothing is visible under the destination's name before Commit.
 type Streamer interface {
 	Sink
@@ -44,12 +46,28 @@ type Streamer interface {
 // Stream is one artifact being written by a Streamer.
 type Stream interface {
 	// PutLayer writes one layer's blob; safe for concurrent use.
-	PutLayer(ctx context.Context, l v1.Layer) error
+	PutLayer(ctx context.Context, i int, l v1.Layer) error
 	// Commit writes what PutLayer did not (config, any layer not put,
 	// manifests) and makes the artifact visible.
 	Commit(ctx context.Context, a image.Artifact) (Result, error)
 	// Abort drops what was written; a no-op after Commit.
 	Abort()
+}
+
+// LayerFile returns the path of a layer's blob when it is a read-only
+// local file already checked against its digest (a layer from strata's
+// file-system cache), so a sink can link or copy it without reading and
+// hashing it again; "" otherwise.
+func LayerFile(l v1.Layer) string {
+	f, ok := l.(interface{ BlobFile() (string, error) })
+	if !ok {
+		return ""
+	}
+	p, err := f.BlobFile()
+	if err != nil {
+		return ""
+	}
+	return p
 }
 
 // Multi writes to each sink in turn and stops at the first error.

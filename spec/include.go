@@ -2,14 +2,9 @@ package spec
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
-
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/parser"
 )
 
 // maxIncludeDepth bounds include chains (a cycle is reported before).
@@ -36,23 +31,23 @@ func (s *Spec) applyIncludes(display, dir string, chain []string) error {
 		if len(chain) >= maxIncludeDepth {
 			return &Error{File: display, Key: key, Msg: fmt.Sprintf("includes nest deeper than %d", maxIncludeDepth), Fix: "include fewer levels"}
 		}
-		b, err := os.ReadFile(file)
+		b, err := readSpecFile(file, file)
 		if err != nil {
+			if se, ok := err.(*Error); ok {
+				return se
+			}
 			return &Error{File: display, Key: key, Msg: fmt.Sprintf("reading %s: %v", inc, err)}
 		}
-		f, err := parser.ParseBytes(b, 0)
+		f, err := parseYAML(file, b)
 		if err != nil {
-			return yamlError(file, err)
+			return err
 		}
 		if len(f.Docs) != 1 || f.Docs[0].Body == nil {
 			return &Error{File: file, Msg: "an included spec must be one YAML mapping"}
 		}
-		if errs := checkKeys(file, f.Docs[0].Body, reflect.TypeOf(Spec{}), ""); len(errs) > 0 {
-			return errs
-		}
 		var in Spec
-		if err := yaml.UnmarshalWithOptions(b, &in, yaml.Strict()); err != nil {
-			return yamlError(file, err)
+		if err := decodeSpec(file, f, b, &in); err != nil {
+			return err
 		}
 		if err := in.applyIncludes(file, filepath.Dir(file), append(chain, file)); err != nil {
 			return err

@@ -11,7 +11,6 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
 )
 
 // FileName is the spec's default file name.
@@ -84,7 +83,10 @@ func Load(arg string) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(p)
+	b, err := readSpecFile(p, p)
+	if se, ok := err.(*Error); ok {
+		return nil, se
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading spec: %w", err)
 	}
@@ -104,19 +106,16 @@ func Parse(file string, b []byte) (*Spec, error) {
 			display = rel
 		}
 	}
-	f, err := parser.ParseBytes(b, 0)
+	f, err := parseYAML(display, b)
 	if err != nil {
-		return nil, yamlError(display, err)
+		return nil, err
 	}
 	if len(f.Docs) != 1 || f.Docs[0].Body == nil {
 		return nil, &Error{File: display, Msg: "the spec must be one YAML document (a mapping with at least `name`)", Fix: "see examples/ for a spec"}
 	}
-	if errs := checkKeys(display, f.Docs[0].Body, reflect.TypeOf(Spec{}), ""); len(errs) > 0 {
-		return nil, errs
-	}
 	var s Spec
-	if err := yaml.UnmarshalWithOptions(b, &s, yaml.Strict()); err != nil {
-		return nil, yamlError(display, err)
+	if err := decodeSpec(display, f, b, &s); err != nil {
+		return nil, err
 	}
 	modeLiterals(f.Docs[0].Body, &s)
 	abs, err := filepath.Abs(file)
@@ -136,6 +135,19 @@ func Parse(file string, b []byte) (*Spec, error) {
 	}
 	s.applyDefaults()
 	return &s, nil
+}
+
+// decodeSpec checks the keys of a parsed spec and decodes it into s; a
+// panic inside the YAML decoder becomes an Error for the file.
+func decodeSpec(display string, f *ast.File, b []byte, s *Spec) (err error) {
+	defer recoverYAML(display, &err)
+	if errs := checkKeys(display, f.Docs[0].Body, reflect.TypeOf(Spec{}), ""); len(errs) > 0 {
+		return errs
+	}
+	if err := yaml.UnmarshalWithOptions(b, s, yaml.Strict()); err != nil {
+		return yamlError(display, err)
+	}
+	return nil
 }
 
 // modeLiterals puts back the literal of every unquoted files[].mode: the

@@ -11,7 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
+	"sync"
 
 	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/internal/atomicfile"
@@ -20,20 +20,14 @@ import (
 
 // Store is a cache rooted at a folder.
 type Store struct {
-	root  string
-	users *os.File // the shared lock on locks/usersLock, held while open
+	root string
+	// held is the shared hold on the cache (see GC) while it is open.
+	held *os.File
+	// verified holds the blobs this process wrote (and hashed while
+	// writing) or read to the end and checked: BlobFile hands them out
+	// without hashing them again.
+	verified sync.Map
 }
-
-// usersLock is the lock file every open Store holds shared: a process that
-// gets it exclusively knows no other process uses the cache.
-const usersLock = ".users"
-
-// TempGrace is how long Open keeps a temp file or folder in cache/tmp whose
-// owner process is not running while another process uses the cache: that
-// owner may run in another pid namespace (a container sharing the cache
-// folder), where its id means nothing here. With no other user every
-// leftover goes at once.
-const TempGrace = time.Hour
 
 // DefaultRoot is $STRATA_CACHE, else $XDG_CACHE_HOME/strata, else
 // ~/.cache/strata.
@@ -62,66 +56,11 @@ func Open(root string) (*Store, error) {
 			return nil, fmt.Errorf("opening cache %s: %w (is it writable? choose another with --cache or STRATA_CACHE)", abs, err)
 		}
 	}
-	st := &Store{root: abs}
-	if err := st.lockUsers(); err != nil {
+	s := &Store{root: abs}
+	if err := s.hold(); err != nil {
 		return nil, err
 	}
-	return st, nil
-}
-
-// lockUsers takes the users lock and removes what killed builds left in
-// cache/tmp (partial blobs, half-filled entries): everything when no other
-// process has the cache open, else the temps of dead owners older than
-// TempGrace (atomicfile.RemoveStale: the owner pid is in the name).
-func (s *Store) lockUsers() error {
-	f, err := os.OpenFile(filepath.Join(s.root, "locks", usersLock), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return fmt.Errorf("locking cache: %w", err)
-	}
-	tmp := filepath.Join(s.root, "tmp")
-	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
-		if ents, err := os.ReadDir(tmp); err == nil {
-			for _, e := range ents {
-				p := filepath.Join(tmp, e.Name())
-				makeWritable(p)
-				os.RemoveAll(p)
-			}
-		}
-		if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
-			f.Close()
-			return fmt.Errorf("locking cache: %w", err)
-		}
-	} else {
-		if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
-			f.Close()
-			return fmt.Errorf("locking cache: %w", err)
-		}
-		for _, prefix := range tempPrefixes {
-			atomicfile.RemoveStale(tmp, prefix, atomicfile.StaleOptions{Grace: TempGrace})
-		}
-	}
-	s.users = f
-	return nil
-}
-
-// The prefixes of the store's temp names in cache/tmp.
-const (
-	putPrefix  = "put-"
-	dirPrefix  = "dir-"
-	blobPrefix = "blob-"
-)
-
-var tempPrefixes = []string{putPrefix, dirPrefix, blobPrefix}
-
-// Close releases the cache (its users lock). The process exiting does the
-// same; Close is for tests and long-lived callers that open many caches.
-func (s *Store) Close() error {
-	if s.users == nil {
-		return nil
-	}
-	err := s.users.Close()
-	s.users = nil
-	return err
+	return s, nil
 }
 
 // Root is the store's folder.
@@ -144,7 +83,11 @@ func (s *Store) blobPath(hexDigest string) string {
 
 // HasBlob reports whether a blob is present (its content is checked on read).
 func (s *Store) HasBlob(hexDigest string) bool {
-	_, err := os.Stat(s.blobPath(hexDigest))
+	p := s.blobPath(hexDigest)
+	_, err := os.Stat(p)
+	if err == nil {
+		touch(p)
+	}
 	return err == nil
 }
 
@@ -161,7 +104,8 @@ func (s *Store) OpenBlob(hexDigest string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &verifyReader{f: f, h: sha256.New(), want: hexDigest, path: p}, nil
+	touch(p)
+	return &verifyReader{f: f, h: sha256.New(), want: hexDigest, path: p, s: s}, nil
 }
 
 type verifyReader struct {
@@ -169,6 +113,7 @@ type verifyReader struct {
 	h    hash.Hash
 	want string
 	path string
+	s    *Store
 }
 
 func (v *verifyReader) Read(p []byte) (int, error) {
@@ -179,6 +124,7 @@ func (v *verifyReader) Read(p []byte) (int, error) {
 			os.Remove(v.path)
 			return n, fmt.Errorf("%w: %s has sha256 %s (removed; run again to fetch it anew)", ErrCorrupt, v.path, got)
 		}
+		v.s.verified.Store(v.want, true)
 	}
 	return n, err
 }
@@ -190,7 +136,7 @@ func (v *verifyReader) Close() error { return v.f.Close() }
 func (s *Store) PutBlob(r io.Reader, want string) (string, error) {
 	h := sha256.New()
 	var got string
-	tmp, err := s.writeTemp(io.TeeReader(r, h))
+	tmp, err := s.writeTemp(io.TeeReader(r, h), atomicfile.WithMode(blobMode))
 	if err != nil {
 		return "", err
 	}
@@ -202,15 +148,105 @@ func (s *Store) PutBlob(r io.Reader, want string) (string, error) {
 	if err := atomicfile.Rename(tmp, s.blobPath(got)); err != nil {
 		return "", fmt.Errorf("storing blob %s: %w", got, err)
 	}
+	s.verified.Store(got, true)
+	s.stampNew(got)
 	return got, nil
 }
 
+// blobMode is the mode of every blob: read-only, because sinks hard-link
+// blobs into OCI layouts (BlobFile) and a blob is never written in place.
+const blobMode = 0o444
+
+var _ cache.Files = (*Store)(nil)
+
+// BlobFile implements cache.Files: the path of blob hex, its bytes known
+// to hash to the name. A blob this process wrote or already read through
+// costs nothing; any other is hashed once here (a mismatch removes it and
+// is ErrCorrupt). A blob left writable by an older strata is made
+// read-only first.
+func (s *Store) BlobFile(hexDigest string) (string, error) {
+	p := s.blobPath(hexDigest)
+	if _, ok := s.verified.Load(hexDigest); ok {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		s.verified.Delete(hexDigest)
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return "", err
+	}
+	if fi.Mode().Perm()&0o222 != 0 {
+		if err := os.Chmod(p, blobMode); err != nil {
+			return "", fmt.Errorf("making cache blob %s read-only: %w", p, err)
+		}
+	}
+	if s.stampMatches(hexDigest, fi) {
+		s.verified.Store(hexDigest, true)
+		return p, nil
+	}
+	rc, err := s.OpenBlob(hexDigest)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		return "", err
+	}
+	if after, err := os.Stat(p); err == nil && stampOf(after) == stampOf(fi) {
+		s.writeStamp(hexDigest, after)
+	}
+	return p, nil
+}
+
+// A blob's stamp records its inode, size and modification time (ns) when
+// its bytes were last checked, in blob-stamps/HEX; a later process takes a
+// blob whose stat still matches as checked without hashing it. Any write
+// to the file (also through a hard link in an OCI layout) sets its mtime
+// to the time of the write, so an edited blob no longer matches and is
+// hashed (and removed when wrong). Stamps are hints: they are written
+// without fsync, and a missing or torn one only costs a hash.
+func stampOf(fi os.FileInfo) string {
+	var ino uint64
+	if st, ok := fi.Sys().(*unix.Stat_t); ok {
+		ino = st.Ino
+	}
+	return fmt.Sprintf("v1 %d %d %d\n", ino, fi.Size(), fi.ModTime().UnixNano())
+}
+
+func (s *Store) stampPath(hexDigest string) string {
+	return filepath.Join(s.root, "blob-stamps", hexDigest)
+}
+
+func (s *Store) stampMatches(hexDigest string, fi os.FileInfo) bool {
+	b, err := os.ReadFile(s.stampPath(hexDigest))
+	return err == nil && string(b) == stampOf(fi)
+}
+
+func (s *Store) writeStamp(hexDigest string, fi os.FileInfo) {
+	p := s.stampPath(hexDigest)
+	if os.MkdirAll(filepath.Dir(p), 0o755) != nil {
+		return
+	}
+	tmp := fmt.Sprintf("%s.tmp-%d", p, os.Getpid())
+	if os.WriteFile(tmp, []byte(stampOf(fi)), 0o644) != nil || os.Rename(tmp, p) != nil {
+		os.Remove(tmp)
+	}
+}
+
+// stampNew stamps a blob this process just wrote.
+func (s *Store) stampNew(hexDigest string) {
+	if fi, err := os.Stat(s.blobPath(hexDigest)); err == nil {
+		s.writeStamp(hexDigest, fi)
+	}
+}
+
 // writeTemp copies r into a fsynced temp file in the store and returns its path.
-func (s *Store) writeTemp(r io.Reader) (string, error) {
+func (s *Store) writeTemp(r io.Reader, opts ...atomicfile.Option) (string, error) {
 	tmp, err := atomicfile.WriteTemp(filepath.Join(s.root, "tmp"), atomicfile.TempPattern(putPrefix), func(w io.Writer) error {
 		_, err := io.Copy(w, r)
 		return err
-	})
+	}, opts...)
 	if err != nil {
 		return "", fmt.Errorf("writing to cache: %w", err)
 	}
@@ -228,6 +264,7 @@ func (s *Store) PutDir(kind, key string, fill func(tmpDir string) error) (string
 	}
 	final := filepath.Join(base, key)
 	if _, err := os.Stat(final); err == nil {
+		touch(final)
 		return final, nil
 	}
 	unlock, err := s.Lock(kind + "-" + key)
@@ -308,7 +345,11 @@ func (s *Store) StateFile(name string) string { return filepath.Join(s.root, nam
 
 // Get implements cache.Index.
 func (s *Store) Get(kind, key string) ([]byte, error) {
-	b, err := os.ReadFile(filepath.Join(s.root, kind, key))
+	p := filepath.Join(s.root, kind, key)
+	b, err := os.ReadFile(p)
+	if err == nil {
+		touch(p)
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%s/%s: %w", kind, key, cache.ErrNotFound)
 	}
@@ -362,7 +403,10 @@ func (w *blobWriter) Commit(hex string) error {
 		return errors.New("blob already committed or aborted")
 	}
 	w.done = true
-	err := w.f.Sync()
+	err := w.f.Chmod(blobMode)
+	if err == nil {
+		err = w.f.Sync()
+	}
 	if cerr := w.f.Close(); err == nil {
 		err = cerr
 	}
@@ -373,6 +417,8 @@ func (w *blobWriter) Commit(hex string) error {
 		os.Remove(w.f.Name())
 		return fmt.Errorf("storing blob %s: %w", hex, err)
 	}
+	w.s.verified.Store(hex, true)
+	w.s.stampNew(hex)
 	return nil
 }
 

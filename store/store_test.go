@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stratabuild/strata/cache"
 )
@@ -146,5 +147,74 @@ func TestIndexAndBlobWriter(t *testing.T) {
 	w2.Abort()
 	if ents, _ := os.ReadDir(filepath.Join(st.Root(), "tmp")); len(ents) != 0 {
 		t.Fatalf("Abort left %d temp files", len(ents))
+	}
+}
+
+func TestBlobFileIsReadOnlyAndChecked(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hex, err := s.PutBlob(strings.NewReader("hello"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.BlobFile(hex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(p)
+	if err != nil || fi.Mode().Perm() != 0o444 {
+		t.Fatalf("blob mode %v (%v), want 0444: sinks hard-link blobs", fi.Mode(), err)
+	}
+	// Another process (a fresh Store) has not checked the blob: a blob
+	// changed behind the cache's back is found and removed.
+	os.Chmod(p, 0o644)
+	if err := os.WriteFile(p, []byte("HELLO"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s2, _ := Open(s.Root())
+	if _, err := s2.BlobFile(hex); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("BlobFile of a changed blob: %v, want ErrCorrupt", err)
+	}
+	if s2.HasBlob(hex) {
+		t.Error("a corrupt blob was kept")
+	}
+}
+
+func TestBlobStampSkipsTheHashUntilTheFileChanges(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hex, err := s.PutBlob(strings.NewReader("hello"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.blobPath(hex)
+	fi, _ := os.Stat(p)
+	// Same size and mtime, other bytes: only a stamp lets this through,
+	// which shows that a fresh process does not hash a stamped blob.
+	os.Chmod(p, 0o644)
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("J"), 0)
+	f.Close()
+	os.Chmod(p, 0o444)
+	if err := os.Chtimes(p, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	s2, _ := Open(s.Root())
+	if _, err := s2.BlobFile(hex); err != nil {
+		t.Fatalf("a stamped blob was hashed again: %v", err)
+	}
+	// Any other mtime (a write through a hard link sets it) means a hash.
+	later := fi.ModTime().Add(time.Second)
+	os.Chtimes(p, later, later)
+	s3, _ := Open(s.Root())
+	if _, err := s3.BlobFile(hex); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a blob written after its stamp: %v, want ErrCorrupt", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stratabuild/strata/cache"
@@ -267,9 +268,8 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	if err != nil {
 		return nil, err
 	}
-	if err := s.fetchDebs(ctx, req, lock); err != nil {
-		return nil, err
-	}
+	// .debs are fetched and unpacked only for packages without a listing
+	// (or, later, when a layer that is not cached reads their files).
 	pkgs, err := s.unpack(ctx, req, lock)
 	if err != nil {
 		return nil, err
@@ -390,20 +390,30 @@ func firstLine(s string) string {
 // fetchDebs downloads every locked .deb missing from the store, verifying
 // its sha256 (and size) on the way in.
 func (s *Source) fetchDebs(ctx context.Context, req closure.Request, lock *Lock) error {
+	return s.fetchDebsThen(ctx, req, lock, func(int) {})
+}
+
+// fetchDebsThen is fetchDebs calling ready(i) (from any goroutine) as soon
+// as lock.Packages[i] is in the store.
+func (s *Source) fetchDebsThen(ctx context.Context, req closure.Request, lock *Lock, ready func(i int)) error {
 	req.Env = req.Env.WithDefaults()
 	// HasBlob may ask a remote cache (which then fetches the .deb), so
 	// the packages are checked in parallel.
 	have := make([]bool, len(lock.Packages))
 	run(ctx, len(lock.Packages), max(req.Env.Jobs, minDownloadJobs), func(i int) {
-		have[i] = s.store.HasBlob(lock.Packages[i].SHA256)
+		if have[i] = s.store.HasBlob(lock.Packages[i].SHA256); have[i] {
+			ready(i)
+		}
 	})
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	var missing []LockedPackage
+	var missingAt []int // missing[k] is lock.Packages[missingAt[k]]
 	for i, p := range lock.Packages {
 		if !have[i] {
 			missing = append(missing, p)
+			missingAt = append(missingAt, i)
 		}
 	}
 	if len(missing) == 0 {
@@ -429,7 +439,9 @@ func (s *Source) fetchDebs(ctx context.Context, req closure.Request, lock *Lock)
 	errs := make([]error, len(missing))
 	log := req.Env.Events.With("debian")
 	run(ctx, len(missing), max(req.Env.Jobs, minDownloadJobs), func(i int) {
-		errs[i] = s.fetchDeb(ctx, fetchers[lock.suiteOf(missing[i])], missing[i], log)
+		if errs[i] = s.fetchDeb(ctx, fetchers[lock.suiteOf(missing[i])], missing[i], log); errs[i] == nil {
+			ready(missingAt[i])
+		}
 	})
 	if err := ctx.Err(); err != nil {
 		return err
@@ -506,32 +518,131 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// unpack unpacks every locked .deb, in lock order.
+// errNoListing stops a first look for listings (no .deb is fetched then).
+var errNoListing = errors.New("no listing")
+
+// unpack gives every locked package, in lock order, from its listing
+// (debfile.Listing); the packages with none are downloaded and each is
+// unpacked and listed as soon as its .deb is in the store: downloads,
+// decompression and unpacking overlap across packages, downloads at most
+// max(Jobs, minDownloadJobs) at once (they wait on the network), unpacks
+// at most Jobs (each also keeps an xz process busy, see
+// debfile.XZDecoder; STRATA_XZ=go|system|auto picks the decoder). The
+// first failure stops the rest.
 func (s *Source) unpack(ctx context.Context, req closure.Request, lock *Lock) ([]*debfile.Package, error) {
+	xzd, err := debfile.ParseXZDecoder(req.Env.Getenv("STRATA_XZ"))
+	if err != nil {
+		return nil, err
+	}
+	ctx = debfile.WithXZ(ctx, xzd)
 	pkgs := make([]*debfile.Package, len(lock.Packages))
-	errs := make([]error, len(lock.Packages))
-	run(ctx, len(lock.Packages), req.Env.Jobs, func(i int) {
+	full := func(lp LockedPackage) func() (*debfile.Package, error) {
+		return func() (*debfile.Package, error) {
+			one := *lock
+			one.Packages = []LockedPackage{lp}
+			if err := s.fetchDebs(ctx, req, &one); err != nil {
+				return nil, err
+			}
+			return debfile.UnpackBlob(ctx, s.store, lp.SHA256)
+		}
+	}
+	run(ctx, len(lock.Packages), max(req.Env.Jobs, minDownloadJobs), func(i int) {
 		lp := lock.Packages[i]
-		p, err := debfile.UnpackBlob(ctx, s.store, lp.SHA256)
-		if err != nil {
-			errs[i] = err
-			return
+		// A listing found serves the layers built later, which read the
+		// package's files through full; a missing one is not made here.
+		first := true
+		p, err := debfile.Listing(ctx, s.store, lp.SHA256, listed(lp.Name), func() (*debfile.Package, error) {
+			if first {
+				return nil, errNoListing
+			}
+			return full(lp)()
+		})
+		first = false
+		if err == nil {
+			pkgs[i] = p
 		}
-		if p.Name != lp.Name || p.Version != lp.Version {
-			errs[i] = fmt.Errorf("%s holds %s %s, the lock says %s %s (run `strata lock --update`)", lp.Filename, p.Name, p.Version, lp.Name, lp.Version)
-			return
-		}
-		pkgs[i] = p
 	})
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	missing := *lock
+	missing.Packages = nil
+	var at []int // at[j]: the index in lock.Packages of missing.Packages[j]
+	for i, lp := range lock.Packages {
+		if pkgs[i] == nil {
+			missing.Packages = append(missing.Packages, lp)
+			at = append(at, i)
+		}
+	}
+	errs := make([]error, len(lock.Packages))
+	n := len(missing.Packages)
+	uctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ready := make(chan int, n) // never blocks a download
+	var wg sync.WaitGroup
+	for range min(req.Env.Jobs, n) {
+		wg.Go(func() {
+			for j := range ready {
+				if uctx.Err() != nil {
+					continue
+				}
+				i, lp := at[j], missing.Packages[j]
+				p, err := debfile.Listing(uctx, s.store, lp.SHA256, listed(lp.Name), full(lp))
+				if err == nil {
+					pkgs[i] = p
+				}
+				errs[i] = err
+				if err != nil {
+					cancel()
+				}
+			}
+		})
+	}
+	ferr := s.fetchDebsThen(uctx, req, &missing, func(j int) { ready <- j })
+	close(ready)
+	if ferr != nil {
+		cancel()
+	}
+	wg.Wait()
+	for i, lp := range lock.Packages {
+		if p := pkgs[i]; p != nil && errs[i] == nil && (p.Name != lp.Name || p.Version != lp.Version) {
+			errs[i] = fmt.Errorf("%s holds %s %s, the lock says %s %s (run `strata lock --update`)", lp.Filename, p.Name, p.Version, lp.Name, lp.Version)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// An unpack's own failure wins over the cancellations it caused.
 	for _, err := range errs {
-		if err != nil {
+		if err != nil && !errors.Is(err, context.Canceled) {
 			return nil, err
 		}
 	}
+	if ferr != nil {
+		return nil, ferr
+	}
+	for i, p := range pkgs {
+		if p == nil {
+			if errs[i] != nil {
+				return nil, errs[i]
+			}
+			return nil, fmt.Errorf("%s %s was not unpacked", lock.Packages[i].Name, lock.Packages[i].Version)
+		}
+	}
 	return pkgs, nil
+}
+
+// listed says which files of package name its listing holds: those
+// Resolve reads (its copyright file for the licences; the certificates
+// the CA bundle is made of).
+func listed(name string) func(closure.Entry) bool {
+	cp := copyrightPath(name)
+	return func(e closure.Entry) bool {
+		if e.Path == cp {
+			return true
+		}
+		return name == "ca-certificates" && strings.HasPrefix(e.Path, "usr/share/ca-certificates/") && strings.HasSuffix(e.Path, ".crt")
+	}
 }
 
 // run calls fn(0..n-1) on at most jobs goroutines; it stops handing out

@@ -20,6 +20,7 @@ import (
 	"github.com/stratabuild/strata/internal/atomicfile"
 	"github.com/stratabuild/strata/layer"
 	"github.com/stratabuild/strata/registry"
+	"github.com/stratabuild/strata/remotecache"
 	"github.com/stratabuild/strata/sbom"
 	"github.com/stratabuild/strata/sink"
 	"github.com/stratabuild/strata/sink/daemon"
@@ -52,6 +53,8 @@ type buildFlags struct {
 	name        string
 	cache       cacheFlags
 	attachSBOM  bool
+	jobs        int
+	shard       string
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -75,7 +78,8 @@ fleet they are planned jointly so that shared packages get identical layers.`,
 	fl.StringVar(&f.oci, "oci", "", "write an OCI image layout to DIR (with --out-dir: any value also writes DIR/NAME/ layouts)")
 	fl.StringVar(&f.outDir, "out-dir", "", "with several specs: write DIR/NAME.tar (and DIR/NAME/ with --oci)")
 	fl.StringVar(&f.tag, "tag", "", "override the spec's tag (TAG or NAME:TAG)")
-	fl.StringVar(&f.compression, "compression", "gzip", "layer compression: none, gzip or zstd")
+	fl.StringVar(&f.compression, "compression", "gzip", "layer compression: gzip, gzip:1 (fastest) to gzip:9 (smallest), zstd or none")
+	fl.IntVar(&f.jobs, "jobs", 0, "work done at once: unpacks, layers (downloads: at least 4); default: the number of CPUs")
 	fl.StringSliceVar(&f.platforms, "platform", nil, "override the spec's platforms (os/arch, repeatable)")
 	fl.BoolVar(&f.check, "check", false, "run every build step again, ignoring the cache, and fail at the first file that differs")
 	fl.BoolVar(&f.frozen, "frozen", false, "fail when strata.lock is missing or the spec changed since it was written")
@@ -91,6 +95,7 @@ fleet they are planned jointly so that shared packages get identical layers.`,
 	fl.IntVar(&f.budget, "budget", 0, "override the specs' layer budget (1 to 127, base layers included)")
 	fl.StringArrayVar(&f.mountFrom, "mount-from", nil, "mount blobs from this repository of the same registry instead of uploading (repeatable)")
 	f.cache.register(c)
+	fl.StringVar(&f.shard, "shard", "", "build only shard I/N of the specs' layers (the fleet plan's, balanced by bytes) into --cache-to; writes no image")
 	fl.BoolVar(&f.attachSBOM, "attach-sbom", false, "with --push: attach SPDX and CycloneDX SBOMs to the pushed image as OCI referrers (also done by --push with --sbom)")
 	return c
 }
@@ -99,6 +104,14 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 	comp, err := layer.ParseCompression(f.compression)
 	if err != nil {
 		return usageError{err}
+	}
+	if comp == layer.Zstd && (f.output != "" || f.outDir != "" || f.load) {
+		// docker load before Engine 23 fails on zstd layers ("unexpected
+		// EOF"), and converting would throw the choice away.
+		return usagef("--compression zstd writes OCI zstd layers, which docker-archive files (-o, --out-dir's NAME.tar) and --load (docker load) cannot be relied on to carry: use --oci DIR or --push REF for zstd, or gzip for Docker")
+	}
+	if f.jobs < 0 {
+		return usagef("--jobs %d: use 1 or more (0, the default, means one per CPU)", f.jobs)
 	}
 	if len(args) == 0 {
 		args = []string{"."}
@@ -173,6 +186,9 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		// Pushed images mount the blobs the cache repositories hold.
 		f.mountFrom = append(f.mountFrom, tier.Repositories()...)
 	}
+	if f.shard != "" {
+		return runShard(c, g, f, specs, buildCache, tier, comp, extra, log)
+	}
 	// One image to -o/--oci/--push: streaming sinks write layers while
 	// the build makes them.
 	streams := newStreams()
@@ -181,6 +197,9 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		pre, err := sinksFor(f, nil, false)
 		if err != nil {
 			return err
+		}
+		if f.load {
+			pre = append(pre, daemon.New())
 		}
 		if err := streams.begin(c.Context(), specs[0], build.TagOf(specs[0], f.tag), append(pre, pushSinks(st, f, log)...)); err != nil {
 			return err
@@ -191,7 +210,7 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		Compression:  comp,
 		Tag:          f.tag,
 		Platforms:    f.platforms,
-		Env:          closure.Env{Events: log},
+		Env:          closure.Env{Events: log, Jobs: f.jobs},
 		Frozen:       f.frozen,
 		Check:        f.check,
 		Registry:     registry.Options{Insecure: f.insecure},
@@ -261,6 +280,12 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 				if strings.HasPrefix(o.Sink, "registry:") {
 					all[i].Pushed = append(all[i].Pushed, o.Ref)
 				}
+			}
+		}
+		if tier != nil {
+			st := tier.Stats()
+			for i := range all {
+				all[i].RemoteCache = &st
 			}
 		}
 		if len(all) == 1 {
@@ -451,6 +476,9 @@ type buildSummary struct {
 	Steps []build.StepRun `json:"steps,omitempty"`
 	// Outputs are what each sink wrote, with the digest it holds.
 	Outputs []outputSummary `json:"outputs,omitempty"`
+	// RemoteCache counts the remote cache entries read, written and
+	// made locally (with --cache-from/--cache-to).
+	RemoteCache *remotecache.Stats `json:"remoteCache,omitempty"`
 }
 
 // outputSummary is one output and the digest it holds: a manifest digest

@@ -134,6 +134,6 @@ last element. Existing files are never overwritten.`,
 			return nil
 		},
 	}
-	c.AddCommand(keygen)
+	c.AddCommand(keygen, newCacheLsCmd(g), newCacheGCCmd(g), newCacheVerifyCmd(g), newCachePushCmd(g), newCachePullCmd(g))
 	return c
 }

@@ -43,7 +43,7 @@ func (st *streams) begin(ctx context.Context, s *spec.Spec, tag string, sinks []
 }
 
 // onLayer is build.Options.OnLayer: the layer goes to every stream of s.
-func (st *streams) onLayer(ctx context.Context, s *spec.Spec, l v1.Layer) error {
+func (st *streams) onLayer(ctx context.Context, s *spec.Spec, i int, l v1.Layer) error {
 	st.mu.Lock()
 	ss := make([]sink.Stream, 0, len(st.by[s]))
 	for _, x := range st.by[s] {
@@ -51,7 +51,7 @@ func (st *streams) onLayer(ctx context.Context, s *spec.Spec, l v1.Layer) error 
 	}
 	st.mu.Unlock()
 	for _, x := range ss {
-		if err := x.PutLayer(ctx, l); err != nil {
+		if err := x.PutLayer(ctx, i, l); err != nil {
 			return err
 		}
 	}

@@ -423,9 +423,14 @@ func TestContractBDocsCommandsParse(t *testing.T) {
 		for _, cmd := range list {
 			for _, args := range docArgs(cmd) {
 				n++
-				// --help right after the command: cobra parses every flag,
+				// --help before the first flag (after the command and its
+				// subcommands, like cache gc): cobra parses every flag,
 				// then prints help instead of running.
-				run := append([]string{args[0], "--help"}, args[1:]...)
+				at := 1
+				for at < len(args) && !strings.HasPrefix(args[at], "-") {
+					at++
+				}
+				run := append(append(append([]string(nil), args[:at]...), "--help"), args[at:]...)
 				r := Run(t, nil, run...)
 				if r.Code != 0 && strings.Contains(r.Stderr, "flag needs an argument") {
 					// A fragment in prose, like `strata build -o`: the flag exists.

@@ -59,7 +59,7 @@ var allowedImports = map[string][]string{
 	"imageref/imagetest":    {"closure", "closure/deb", "closure/nix"},
 	// sinks: they meet the build at image.Artifact
 	"sink":               {"image"},
-	"sink/daemon":        {"image", "sink"},
+	"sink/daemon":        {"image", "sink", "sink/dockerarchive"},
 	"sink/dockerarchive": {"image", "internal/atomicfile", "sink"},
 	"sink/ocilayout":     {"image", "internal/atomicfile", "sink"},
 	"sink/registry":      {"image", "registry", "sink"},
@@ -70,7 +70,7 @@ var allowedImports = map[string][]string{
 	"inspect":         {"closure", "imagefs", "imageref"},
 	"inspect/sharing": {},
 	// the command line and tools
-	"internal/cli":            {"build", "cache", "closure", "closure/nix", "events", "imagegraph", "imageref", "inspect", "inspect/sharing", "internal/atomicfile", "layer", "lockfile", "registry", "remotecache", "sbom", "sink", "sink/daemon", "sink/dockerarchive", "sink/ocilayout", "sink/registry", "spec", "step", "store", "why"},
+	"internal/cli":            {"build", "cache", "closure", "closure/deb/debfile", "closure/nix", "events", "imagegraph", "imageref", "inspect", "inspect/sharing", "internal/atomicfile", "layer", "lockfile", "registry", "remotecache", "sbom", "sink", "sink/daemon", "sink/dockerarchive", "sink/ocilayout", "sink/registry", "spec", "step", "store", "why"},
 	"cmd/strata":              {"internal/cli"},
 	"internal/e2e":            {},
 	"internal/e2e/checkcerts": {},

@@ -132,12 +132,18 @@ func TestWarmCacheSameBytes(t *testing.T) {
 	if string(b1) != string(b2) || len(b1) == 0 {
 		t.Fatal("warm rebuild wrote different bytes")
 	}
-	for _, c := range []string{"none", "zstd"} {
-		r1 := buildJSON(t, nil, "build", dir, "--cache", cache, "--compression", c, "-o", filepath.Join(out, c+"1.tar"))
-		r2 := buildJSON(t, nil, "build", dir, "--cache", t.TempDir(), "--compression", c, "-o", filepath.Join(out, c+"2.tar"))
+	digests := map[string]string{}
+	for _, c := range []string{"none", "zstd", "gzip:1", "pgzip"} {
+		r1 := buildJSON(t, nil, "build", dir, "--cache", cache, "--compression", c, "--oci", filepath.Join(out, c+"1"))
+		r2 := buildJSON(t, nil, "build", dir, "--cache", t.TempDir(), "--compression", c, "--oci", filepath.Join(out, c+"2"))
 		if r1["digest"] != r2["digest"] {
 			t.Errorf("%s: cold and warm digests differ", c)
 		}
+		d, _ := r1["digest"].(string)
+		if other, dup := digests[d]; dup || d == "" {
+			t.Errorf("%s: digest %q, the same as %s's (the layer cache key must cover the compression)", c, d, other)
+		}
+		digests[d] = c
 	}
 }
 
@@ -259,7 +265,9 @@ func TestBadInputLeavesNothing(t *testing.T) {
 		{"bad port", "name: x\nconfig:\n  exposedPorts: [99999/tcp]\n", nil, 1, "1 to 65535"},
 		{"missing file", "name: x\nfiles:\n  - src: nope\n    dst: /f\n", nil, 1, "does not exist"},
 		{"wrong type", "name: x\nconfig:\n  entrypoint: 5\n", nil, 1, "strata.yaml:3"},
-		{"bad compression", "name: x\n", []string{"--compression", "lz4"}, 2, "use none, gzip or zstd"},
+		{"bad compression", "name: x\n", []string{"--compression", "lz4"}, 2, "use none, gzip, gzip:1 (fastest) to gzip:9"},
+		{"bad gzip level", "name: x\n", []string{"--compression", "gzip:0"}, 2, "gzip:1 (fastest) to gzip:9 (smallest)"},
+		{"zstd to docker-archive", "name: x\n", []string{"--compression", "zstd"}, 2, "use --oci DIR or --push REF for zstd"},
 		{"unknown flag", "name: x\n", []string{"--nope"}, 2, "unknown flag"},
 		{"frozen without lock", "name: x\n", []string{"--frozen"}, 1, "run `strata lock` first"},
 		{"socket input", "name: x\nfiles:\n  - src: sock\n    dst: /s\n", nil, 1, "only files, folders and symlinks"},

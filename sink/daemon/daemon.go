@@ -6,14 +6,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	gcrdaemon "github.com/google/go-containerregistry/pkg/v1/daemon"
 	"github.com/moby/moby/client"
 	"github.com/stratabuild/strata/image"
 	"github.com/stratabuild/strata/sink"
+	"github.com/stratabuild/strata/sink/dockerarchive"
 )
 
 // Option configures the sink.
@@ -128,4 +132,155 @@ func loadError(resp string) error {
 		}
 	}
 	return nil
+}
+
+var _ sink.Streamer = (*Sink)(nil)
+
+// Begin implements sink.Streamer. The load starts with the first layer
+// this process built (a cold build): from then on each layer goes to the
+// engine as soon as it and the layers before it are ready, as a
+// docker-archive through a pipe; a failed build cuts the upload, so the
+// engine sees a truncated archive and loads nothing. A build whose layers
+// all came from the cache sends nothing until Commit, which loads the
+// image as Write does (nothing at all when the engine has it already).
+func (s *Sink) Begin(ctx context.Context, tagName string) (sink.Stream, error) {
+	if _, err := name.NewTag(tagName); err != nil {
+		return nil, fmt.Errorf("loading into Docker: tag %q: %w (write it as NAME[:TAG])", tagName, err)
+	}
+	return &stream{s: s, ctx: ctx, tag: tagName, early: map[int]v1.Layer{}}, nil
+}
+
+type stream struct {
+	s   *Sink
+	ctx context.Context
+	tag string
+
+	mu    sync.Mutex
+	early map[int]v1.Layer // layers put before the load started
+	arch  *dockerarchive.Archive
+	pw    *io.PipeWriter
+	cli   *client.Client
+	res   chan loadResult
+	done  bool
+}
+
+type loadResult struct {
+	resp string
+	err  error
+}
+
+// built reports whether l was made by this build (a cache miss).
+func built(l v1.Layer) bool {
+	b, ok := l.(interface{ Built() bool })
+	return ok && b.Built()
+}
+
+func (st *stream) PutLayer(ctx context.Context, i int, l v1.Layer) error {
+	st.mu.Lock()
+	if st.done {
+		st.mu.Unlock()
+		return errors.New("loading into Docker: stream already committed or aborted")
+	}
+	if st.arch == nil {
+		if !built(l) {
+			st.early[i] = l
+			st.mu.Unlock()
+			return nil
+		}
+		if err := st.start(); err != nil {
+			st.mu.Unlock()
+			return err
+		}
+	}
+	arch, early := st.arch, st.early
+	st.early = map[int]v1.Layer{}
+	st.mu.Unlock()
+	for j, e := range early {
+		if err := arch.Put(j, e); err != nil {
+			return st.failed(err)
+		}
+	}
+	if err := arch.Put(i, l); err != nil {
+		return st.failed(err)
+	}
+	return nil
+}
+
+// start connects and begins the load request; called with mu held.
+func (st *stream) start() error {
+	cli, err := st.s.client(st.ctx)
+	if err != nil {
+		return err
+	}
+	pr, pw := io.Pipe()
+	st.cli, st.pw, st.arch = cli, pw, dockerarchive.NewArchive(pw)
+	st.res = make(chan loadResult, 1)
+	go func() {
+		resp, err := cli.ImageLoad(st.ctx, pr, client.ImageLoadWithQuiet(false))
+		var body []byte
+		if err == nil {
+			body, err = io.ReadAll(resp)
+			resp.Close()
+		}
+		// Writers blocked on a load that ended stop here.
+		pr.CloseWithError(errors.New("the Docker Engine stopped reading the image"))
+		st.res <- loadResult{string(body), err}
+	}()
+	return nil
+}
+
+// failed turns a write error into the engine's own answer when it has one.
+func (st *stream) failed(err error) error {
+	return fmt.Errorf("loading %s into the Docker Engine: %w", st.tag, err)
+}
+
+func (st *stream) Commit(ctx context.Context, a image.Artifact) (sink.Result, error) {
+	st.mu.Lock()
+	if st.done {
+		st.mu.Unlock()
+		return sink.Result{}, errors.New("loading into Docker: stream already committed or aborted")
+	}
+	st.done = true
+	arch := st.arch
+	st.mu.Unlock()
+	if arch == nil {
+		return st.s.Write(ctx, st.tag, a)
+	}
+	defer st.cli.Close()
+	img, err := sink.SingleImage(a)
+	if err == nil {
+		err = arch.Finish(st.tag, img)
+	}
+	if err != nil {
+		st.pw.CloseWithError(err)
+		<-st.res
+		return sink.Result{}, st.failed(err)
+	}
+	st.pw.Close()
+	r := <-st.res
+	if r.err == nil {
+		r.err = loadError(r.resp)
+	}
+	if r.err != nil {
+		return sink.Result{}, fmt.Errorf("loading %s into the Docker Engine at %s: %w", st.tag, st.cli.DaemonHost(), r.err)
+	}
+	return sink.Describe(a, sink.Result{Sink: st.s.String(), Ref: "docker:" + st.tag})
+}
+
+func (st *stream) Abort() {
+	st.mu.Lock()
+	if st.done {
+		st.mu.Unlock()
+		return
+	}
+	st.done = true
+	arch := st.arch
+	st.mu.Unlock()
+	if arch == nil {
+		return
+	}
+	st.pw.CloseWithError(errors.New("the build failed"))
+	arch.Stop()
+	<-st.res
+	st.cli.Close()
 }

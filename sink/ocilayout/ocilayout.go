@@ -138,18 +138,20 @@ type stream struct {
 	done     bool
 }
 
-func (st *stream) PutLayer(ctx context.Context, l v1.Layer) error {
+func (st *stream) PutLayer(ctx context.Context, _ int, l v1.Layer) error {
 	d, err := l.Digest()
 	if err != nil {
 		return err
 	}
-	return st.writeBlob(d, l.Compressed)
+	return st.writeBlob(d, l.Compressed, sink.LayerFile(l))
 }
 
 // writeBlob writes a blob (when missing) through a temp file in the same
 // folder, checking its sha256 before renaming it into place, so a layout
-// never holds a partial blob under a digest name.
-func (st *stream) writeBlob(d v1.Hash, open func() (io.ReadCloser, error)) error {
+// never holds a partial blob under a digest name. A blob that is a
+// checked, read-only cache file (file) is not read again: it is
+// reflinked, else hard-linked, else copied with copy_file_range.
+func (st *stream) writeBlob(d v1.Hash, open func() (io.ReadCloser, error), file string) error {
 	if d.Algorithm != "sha256" {
 		return fmt.Errorf("blob %s: only sha256 digests are written", d)
 	}
@@ -160,6 +162,12 @@ func (st *stream) writeBlob(d v1.Hash, open func() (io.ReadCloser, error)) error
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("writing OCI layout: %w", err)
+	}
+	if file != "" {
+		if err := placeFile(file, dir, final, d.Hex); err != nil {
+			return fmt.Errorf("writing blob %s to the OCI layout: %w", d, err)
+		}
+		return nil
 	}
 	rc, err := open()
 	if err != nil {
@@ -200,7 +208,7 @@ func (st *stream) writeBlob(d v1.Hash, open func() (io.ReadCloser, error)) error
 func (st *stream) writeRaw(b []byte) (v1.Hash, error) {
 	sum := sha256.Sum256(b)
 	d := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
-	return d, st.writeBlob(d, func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(string(b))), nil })
+	return d, st.writeBlob(d, func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(string(b))), nil }, "")
 }
 
 // writeArtifact writes every blob of a: layers, config and manifest, and
@@ -236,7 +244,7 @@ func (st *stream) writeArtifact(a image.Artifact) error {
 			if err != nil {
 				return err
 			}
-			if err := st.writeBlob(d, l.Compressed); err != nil {
+			if err := st.writeBlob(d, l.Compressed, sink.LayerFile(l)); err != nil {
 				return err
 			}
 		}

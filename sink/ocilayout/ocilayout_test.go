@@ -155,7 +155,7 @@ func TestStreamPutLayersThenCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.PutLayer(ctx, ls[2]); err != nil {
+	if err := st.PutLayer(ctx, 2, ls[2]); err != nil {
 		t.Fatal(err)
 	}
 	st.Abort()
@@ -168,7 +168,7 @@ func TestStreamPutLayersThenCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, i := range []int{2, 0} { // any order, not all of them
-		if err := st.PutLayer(ctx, ls[i]); err != nil {
+		if err := st.PutLayer(ctx, i, ls[i]); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -75,7 +75,7 @@ func TestInProcessStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, i := range []int{3, 1, 0} {
-		if err := st.PutLayer(ctx, ls[i]); err != nil {
+		if err := st.PutLayer(ctx, i, ls[i]); err != nil {
 			t.Fatal(err)
 		}
 	}

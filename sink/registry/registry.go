@@ -63,7 +63,7 @@ type stream struct {
 	tag string
 }
 
-func (st *stream) PutLayer(ctx context.Context, l v1.Layer) error {
+func (st *stream) PutLayer(ctx context.Context, _ int, l v1.Layer) error {
 	return registry.WriteLayer(ctx, st.s.ref, l, st.s.opt)
 }
 

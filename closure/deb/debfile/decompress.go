@@ -2,6 +2,7 @@ package debfile
 
 import (
 	"compress/bzip2"
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -14,8 +15,11 @@ import (
 
 // decompress returns a reader of the tarball inside the ar member named
 // member ("data.tar.xz", "control.tar.gz", "data.tar", ...) and a function
-// that releases the decoder.
-func decompress(member string, r io.Reader) (io.Reader, func(), error) {
+// that releases the decoder (and stops an xz process early when the
+// reader was not read to its end; r is not read once it returns). An xz
+// member is decoded by the system's xz when the context's XZDecoder allows
+// it (see WithXZ), else in Go.
+func decompress(ctx context.Context, member string, r io.Reader) (io.Reader, func(), error) {
 	noop := func() {}
 	i := strings.Index(member, ".tar")
 	if i < 0 {
@@ -31,6 +35,19 @@ func decompress(member string, r io.Reader) (io.Reader, func(), error) {
 		}
 		return z, func() { z.Close() }, nil
 	case ".xz":
+		if d := xzFrom(ctx); d != XZGo {
+			path, err := systemXZ()
+			switch {
+			case err == nil:
+				p, err := startXZ(ctx, path, member, r)
+				if err != nil {
+					return nil, nil, err
+				}
+				return p, p.close, nil
+			case d == XZSystem:
+				return nil, nil, fmt.Errorf("decoding %s: %w", member, err)
+			}
+		}
 		z, err := xz.NewReader(r)
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading xz stream of %s: %w", member, err)

@@ -7,9 +7,16 @@
 // Unpack streams the .deb once. Every write goes through an os.Root, and
 // before that each entry is checked: no absolute or ".." names, nothing
 // under a symlink or file the package created, hardlinks only to files
-// already unpacked, no devices or fifos, and at most 16 x Installed-Size
-// + 16 MiB (never more than 8 GiB) of file content. A refused .deb leaves
-// nothing behind.
+// already unpacked, no devices or fifos, names and link targets in UTF-8
+// (Debian requires it; the JSON manifest and the image's tar headers carry
+// text, and a name rewritten on the way would name no file). Every decompressed byte of the
+// tarballs counts against a budget (headers, PAX records and the bodies of
+// skipped entries too): the data tarball gets the least of BombFactor x
+// Installed-Size + BombSlack, MaxExpansion x its compressed size +
+// BombSlack, and HardCap, and at most MaxEntries entries; the control
+// tarball MaxControlBytes and MaxControlEntries; the ar container
+// MaxArMembers members. The first byte over stops the unpack, and a
+// refused .deb leaves nothing behind.
 //
 // Merged /usr: names under bin, sbin, lib, lib32, lib64 and libx32 move
 // to usr/…; the top-level symlinks themselves come from package sysfiles.

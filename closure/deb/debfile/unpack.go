@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/closure"
@@ -28,20 +29,37 @@ import (
 // bombs, ...). Errors wrap it; test with errors.Is.
 var ErrUnsafe = errors.New("unsafe .deb")
 
-// Limits on extraction.
+// Limits on extraction, so a small hostile .deb costs bounded disk,
+// memory and time (SECURITY.md lists them). Every byte the tar reader
+// decompresses counts (headers, PAX records, padding, and the bodies of
+// entries strata skips), the first byte over a limit stops the unpack,
+// and a refused .deb leaves nothing in the cache.
 const (
-	// HardCap bounds the bytes of file content one .deb may unpack to.
+	// HardCap bounds the decompressed bytes of one .deb's data tarball.
 	HardCap int64 = 8 << 30
-	// bombFactor and bombSlack bound unpacked bytes by the control file's
-	// Installed-Size (KiB): factor*Installed-Size*1024 + slack.
-	bombFactor = 16
-	bombSlack  = 16 << 20
-	// maxEntries bounds the entries of one data tarball.
-	maxEntries = 1 << 20
-	// maxControl bounds the bytes of the control tarball's members.
-	maxControl = 64 << 20
-	// maxControlEntries bounds the control tarball's entries.
-	maxControlEntries = 10000
+	// BombFactor and BombSlack bound the data tarball by the control
+	// file's Installed-Size (KiB): BombFactor*Installed-Size*1024 +
+	// BombSlack. dpkg counts every file's size in Installed-Size, so a
+	// real tarball is about 1x it (headers included).
+	BombFactor = 16
+	BombSlack  = 16 << 20
+	// MaxExpansion bounds the data tarball by its compressed size in the
+	// .deb as well: MaxExpansion*compressed + BombSlack. Debian's
+	// packages decompress 2x to 10x (tzdata, with many small files, is
+	// the highest seen); a .deb without an honest Installed-Size can no
+	// longer write gigabytes from a few hundred KB.
+	MaxExpansion = 100
+	// MaxEntries bounds the entries of one data tarball (every header the
+	// tar reader returns, PAX global headers too).
+	MaxEntries = 200_000
+	// MaxControlBytes bounds the decompressed control tarball.
+	MaxControlBytes = 64 << 20
+	// MaxControlEntries bounds the control tarball's entries.
+	MaxControlEntries = 10000
+	// MaxArMembers bounds the ar members of a .deb (debian-binary,
+	// control.tar, data.tar and a few optional _ members such as
+	// signatures).
+	MaxArMembers = 16
 
 	cacheKind     = "deb-unpacked"
 	cacheVersion  = "-v1"
@@ -51,6 +69,19 @@ const (
 	rootDirName   = "root"
 	controlDirNam = "control"
 )
+
+// limits are the limits in force: the constants above; tests make them
+// small so that a hostile .deb of a few KB shows what a large one would.
+type limits struct {
+	hardCap, factor, slack, expansion  int64
+	entries, controlEntries, arMembers int
+	controlBytes                       int64
+}
+
+var lim = limits{
+	hardCap: HardCap, factor: BombFactor, slack: BombSlack, expansion: MaxExpansion,
+	entries: MaxEntries, controlEntries: MaxControlEntries, arMembers: MaxArMembers, controlBytes: MaxControlBytes,
+}
 
 // mergedDirs are the top-level folders merged /usr turns into symlinks to
 // their usr/ counterparts.
@@ -191,7 +222,7 @@ func extract(ctx context.Context, open func() (io.ReadCloser, error), deb, wantS
 		fields    map[string]string
 		x         *extractor
 	)
-	for {
+	for members := 0; ; members++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -201,6 +232,9 @@ func extract(ctx context.Context, open func() (io.ReadCloser, error), deb, wantS
 		}
 		if err != nil {
 			return err
+		}
+		if members >= lim.arMembers {
+			return fmt.Errorf("%w: %s: more than %d ar members (debfile.MaxArMembers); a .deb has debian-binary, control.tar, data.tar and a few optional _ members", ErrUnsafe, deb, lim.arMembers)
 		}
 		switch {
 		case m.Name == "debian-binary":
@@ -216,7 +250,7 @@ func extract(ctx context.Context, open func() (io.ReadCloser, error), deb, wantS
 			if !sawBinary || ctl != nil {
 				return fmt.Errorf("ar member %s is out of place (expected debian-binary, control.tar, data.tar in that order)", m.Name)
 			}
-			if ctl, err = readControl(m.Name, r); err != nil {
+			if ctl, err = readControl(WithXZ(ctx, XZGo), deb, m.Name, r); err != nil {
 				return err
 			}
 			if fields, err = parseControl(ctl.control); err != nil {
@@ -233,7 +267,7 @@ func extract(ctx context.Context, open func() (io.ReadCloser, error), deb, wantS
 			if !strings.HasSuffix(deb, ".deb") { // a store blob, named by its digest
 				deb = fmt.Sprintf("%s_%s_%s.deb", fields["Package"], fields["Version"], fields["Architecture"])
 			}
-			x = &extractor{deb: deb, member: m.Name, root: root, byPath: map[string]*record{}, budget: budgetFor(fields)}
+			x = &extractor{deb: deb, member: m.Name, root: root, byPath: map[string]*record{}, budget: budgetFor(fields, m.Size)}
 			err = x.run(ctx, r)
 			root.Close()
 			if err != nil {
@@ -265,42 +299,78 @@ func openRoot(dir string) (*os.Root, error) {
 	return os.OpenRoot(rootDir)
 }
 
-// budgetFor is the most file-content bytes a package may unpack to.
-func budgetFor(fields map[string]string) int64 {
-	kib, err := strconv.ParseInt(strings.TrimSpace(fields["Installed-Size"]), 10, 64)
-	if err != nil || kib < 0 || kib > (HardCap-bombSlack)/bombFactor/1024 {
-		return HardCap
+// budgetFor is the most decompressed bytes a package's data tarball may
+// have, from its Installed-Size and the tarball's compressed size.
+func budgetFor(fields map[string]string, compressed int64) int64 {
+	b := lim.hardCap
+	if kib, err := strconv.ParseInt(strings.TrimSpace(fields["Installed-Size"]), 10, 64); err == nil && kib >= 0 && kib <= (lim.hardCap-lim.slack)/lim.factor/1024 {
+		b = kib*1024*lim.factor + lim.slack
 	}
-	return kib*1024*bombFactor + bombSlack
+	if compressed >= 0 && compressed <= (lim.hardCap-lim.slack)/lim.expansion {
+		b = min(b, compressed*lim.expansion+lim.slack)
+	}
+	return b
 }
 
-func readControl(member string, r io.Reader) (*controlFiles, error) {
-	dr, done, err := decompress(member, r)
+// errOverBudget is what a meter returns once its stream passed its limit.
+var errOverBudget = errors.New("over budget")
+
+// meter counts the bytes read through it and fails with errOverBudget as
+// soon as they pass max (it never reads more than one byte past it).
+type meter struct {
+	r      io.Reader
+	n, max int64
+}
+
+func (m *meter) Read(p []byte) (int, error) {
+	if m.n > m.max {
+		return 0, errOverBudget
+	}
+	if rem := m.max + 1 - m.n; int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	k, err := m.r.Read(p)
+	m.n += int64(k)
+	if m.n > m.max {
+		return k, errOverBudget
+	}
+	return k, err
+}
+
+func readControl(ctx context.Context, deb, member string, r io.Reader) (*controlFiles, error) {
+	dr, done, err := decompress(ctx, member, r)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	tr := tar.NewReader(dr)
+	mr := &meter{r: dr, max: lim.controlBytes}
+	tr := tar.NewReader(mr)
 	ctl := &controlFiles{}
 	seen := false
-	var total int64
+	over := func(name string) error {
+		return fmt.Errorf("%w: %s: %s: entry %q: the control tarball passes %d bytes (debfile.MaxControlBytes, headers and skipped entries included); the package is malformed or hostile", ErrUnsafe, deb, member, name, lim.controlBytes)
+	}
+	last := ""
 	for n := 0; ; n++ {
-		if n >= maxControlEntries {
-			return nil, fmt.Errorf("%w: %s has more than %d entries", ErrUnsafe, member, maxControlEntries)
-		}
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
+		if errors.Is(err, errOverBudget) {
+			return nil, over(last)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", member, err)
 		}
+		if n >= lim.controlEntries {
+			return nil, fmt.Errorf("%w: %s: %s has more than %d entries (debfile.MaxControlEntries)", ErrUnsafe, deb, member, lim.controlEntries)
+		}
+		last = hdr.Name
+		if hdr.Size < 0 || hdr.Size > lim.controlBytes-mr.n {
+			return nil, over(hdr.Name) // any type: tar reads a skipped body too
+		}
 		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
 			continue
-		}
-		total += hdr.Size // members strata skips are decompressed too
-		if hdr.Size < 0 || total > maxControl {
-			return nil, fmt.Errorf("%w: %s: control members exceed %d bytes", ErrUnsafe, member, maxControl)
 		}
 		name := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
 		var dst *string
@@ -313,6 +383,9 @@ func readControl(member string, r io.Reader) (*controlFiles, error) {
 				ctl.scripts = append(ctl.scripts, name)
 			}
 			b, err := io.ReadAll(tr)
+			if errors.Is(err, errOverBudget) {
+				return nil, over(hdr.Name)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("reading %s/%s: %w", member, name, err)
 			}
@@ -330,6 +403,9 @@ func readControl(member string, r io.Reader) (*controlFiles, error) {
 			continue
 		}
 		b, err := io.ReadAll(tr)
+		if errors.Is(err, errOverBudget) {
+			return nil, over(hdr.Name)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("reading %s/%s: %w", member, name, err)
 		}
@@ -356,7 +432,7 @@ type extractor struct {
 	records     []*record
 	byPath      map[string]*record
 	budget      int64
-	used        int64
+	meter       *meter
 }
 
 func (x *extractor) unsafe(name, format string, args ...any) error {
@@ -365,12 +441,14 @@ func (x *extractor) unsafe(name, format string, args ...any) error {
 }
 
 func (x *extractor) run(ctx context.Context, r io.Reader) error {
-	dr, done, err := decompress(x.member, r)
+	dr, done, err := decompress(ctx, x.member, r)
 	if err != nil {
 		return err
 	}
 	defer done()
-	tr := tar.NewReader(dr)
+	x.meter = &meter{r: dr, max: x.budget}
+	tr := tar.NewReader(x.meter)
+	last := ""
 	for n := 0; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -379,17 +457,35 @@ func (x *extractor) run(ctx context.Context, r io.Reader) error {
 		if err == io.EOF {
 			return nil
 		}
+		if errors.Is(err, errOverBudget) {
+			return x.bomb(last, 0)
+		}
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", x.member, err)
 		}
-		if n >= maxEntries {
-			return x.unsafe(hdr.Name, "more than %d entries", maxEntries)
+		if n >= lim.entries {
+			return x.unsafe(hdr.Name, "more than %d entries (debfile.MaxEntries)", lim.entries)
+		}
+		last = hdr.Name
+		if hdr.Size < 0 || hdr.Size > x.budget-x.meter.n {
+			return x.bomb(hdr.Name, hdr.Size) // any type: tar reads a skipped body too
 		}
 		if err := x.entry(hdr, tr); err != nil {
+			if errors.Is(err, errOverBudget) {
+				return x.bomb(hdr.Name, 0)
+			}
 			return err
 		}
 	}
 }
+
+// notUTF8 explains why a name that is not UTF-8 is refused rather than
+// kept: Debian requires UTF-8 file names (lintian's
+// file-name-is-not-valid-UTF-8), the unpacked entry's JSON manifest, the
+// PAX records of the layers strata writes and the tools that read images
+// all carry text, and a name rewritten on the way (U+FFFD) no longer
+// names the file on disk.
+const notUTF8 = "the name is not valid UTF-8 (Debian requires UTF-8 file names; strata refuses rather than rewrite them)"
 
 // cleanName turns a tarball name into an entry path: relative, clean,
 // merged-/usr rewritten. "" means the root folder itself.
@@ -399,6 +495,9 @@ func (x *extractor) cleanName(raw string) (string, error) {
 	}
 	if strings.ContainsRune(raw, 0) {
 		return "", x.unsafe(raw, "NUL byte in the name")
+	}
+	if !utf8.ValidString(raw) {
+		return "", x.unsafe(raw, notUTF8)
 	}
 	for _, el := range strings.Split(raw, "/") {
 		if el == ".." {
@@ -500,9 +599,6 @@ func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
 	case tar.TypeReg, tar.TypeRegA:
 		rec.Type = closure.Regular
 		rec.Size = hdr.Size
-		if hdr.Size < 0 || hdr.Size > x.budget-x.used {
-			return x.bomb(raw, hdr.Size)
-		}
 		h := sha256.New()
 		var w io.Writer = h
 		var f *os.File
@@ -518,14 +614,13 @@ func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
 			w = io.MultiWriter(f, h)
 		}
 		n, err := io.Copy(w, tr)
-		x.used += n
 		if f != nil {
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %s: writing %s: %w", x.deb, x.member, p, err)
+			return fmt.Errorf("%s: %s: writing %s: %w", x.deb, x.member, p, err) // errOverBudget: run says which limit
 		}
 		if n != hdr.Size {
 			return fmt.Errorf("%s: %s: %s is truncated", x.deb, x.member, raw)
@@ -540,6 +635,9 @@ func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
 		if rec.Link == "" || strings.ContainsRune(rec.Link, 0) {
 			return x.unsafe(raw, "symlink with an empty or bad target")
 		}
+		if !utf8.ValidString(rec.Link) {
+			return x.unsafe(raw, "symlink target %q: %s", rec.Link, notUTF8)
+		}
 		if old != nil {
 			return x.duplicate(old, rec)
 		}
@@ -548,6 +646,9 @@ func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
 		}
 	case tar.TypeLink:
 		rec.Type = closure.Hardlink
+		if !utf8.ValidString(hdr.Linkname) {
+			return x.unsafe(raw, "hardlink target %q: %s", hdr.Linkname, notUTF8)
+		}
 		target, err := x.cleanName(hdr.Linkname)
 		if err != nil {
 			return x.unsafe(raw, "hardlink target %q points outside the package", hdr.Linkname)
@@ -573,7 +674,11 @@ func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
 }
 
 func (x *extractor) bomb(raw string, size int64) error {
-	return x.unsafe(raw, "%d more bytes would unpack past the limit of %d bytes (16 x Installed-Size + 16 MiB, at most %d): a decompression bomb or a wrong Installed-Size", size, x.budget, HardCap)
+	what := "the data tarball passes"
+	if size > 0 {
+		what = fmt.Sprintf("%d more bytes would take the data tarball past", size)
+	}
+	return x.unsafe(raw, "%s its limit of %d decompressed bytes (headers and skipped entries count; the least of debfile.BombFactor x Installed-Size + debfile.BombSlack, debfile.MaxExpansion x its compressed size + debfile.BombSlack, and debfile.HardCap = %d): a decompression bomb or a wrong Installed-Size", what, x.budget, lim.hardCap)
 }
 
 // duplicate accepts a second entry at the same path (lib/x and usr/lib/x

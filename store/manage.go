@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratabuild/strata/internal/atomicfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -138,13 +139,49 @@ func (s *Store) hold() error {
 	if err != nil {
 		return fmt.Errorf("locking cache: %w", err)
 	}
+	tmp := filepath.Join(s.root, "tmp")
+	alone := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil
+	if alone {
+		// No other process has the cache open: whatever cache/tmp holds
+		// was left by a killed build (partial blobs, half-filled entries).
+		if ents, err := os.ReadDir(tmp); err == nil {
+			for _, e := range ents {
+				p := filepath.Join(tmp, e.Name())
+				makeWritable(p)
+				os.RemoveAll(p)
+			}
+		}
+	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
 		f.Close()
 		return fmt.Errorf("locking cache: %w", err)
 	}
+	if !alone {
+		// Others use the cache: only dead owners' temps (the pid is in
+		// the name) older than TempGrace go.
+		for _, prefix := range tempPrefixes {
+			atomicfile.RemoveStale(tmp, prefix, atomicfile.StaleOptions{Grace: TempGrace})
+		}
+	}
 	s.held = f
 	return nil
 }
+
+// TempGrace is how long Open keeps a temp file or folder in cache/tmp whose
+// owner process is not running while another process uses the cache: that
+// owner may run in another pid namespace (a container sharing the cache
+// folder), where its id means nothing here. With no other user every
+// leftover goes at once.
+const TempGrace = time.Hour
+
+// The prefixes of the store's temp names in cache/tmp.
+const (
+	putPrefix  = "put-"
+	dirPrefix  = "dir-"
+	blobPrefix = "blob-"
+)
+
+var tempPrefixes = []string{putPrefix, dirPrefix, blobPrefix}
 
 // Close gives up the store's hold on the cache (a process that ends
 // needs no Close: the hold goes with it).

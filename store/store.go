@@ -243,7 +243,7 @@ func (s *Store) stampNew(hexDigest string) {
 
 // writeTemp copies r into a fsynced temp file in the store and returns its path.
 func (s *Store) writeTemp(r io.Reader, opts ...atomicfile.Option) (string, error) {
-	tmp, err := atomicfile.WriteTemp(filepath.Join(s.root, "tmp"), "put-*", func(w io.Writer) error {
+	tmp, err := atomicfile.WriteTemp(filepath.Join(s.root, "tmp"), atomicfile.TempPattern(putPrefix), func(w io.Writer) error {
 		_, err := io.Copy(w, r)
 		return err
 	}, opts...)
@@ -275,7 +275,7 @@ func (s *Store) PutDir(kind, key string, fill func(tmpDir string) error) (string
 	if _, err := os.Stat(final); err == nil {
 		return final, nil
 	}
-	tmp, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), "dir-*")
+	tmp, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), atomicfile.TempPattern(dirPrefix))
 	if err != nil {
 		return "", fmt.Errorf("creating cache entry %s/%s: %w", kind, key, err)
 	}
@@ -383,7 +383,7 @@ func (s *Store) RemoveDir(kind, key string) error {
 
 // CreateBlob implements cache.Blobs.
 func (s *Store) CreateBlob() (cache.BlobWriter, error) {
-	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "blob-*")
+	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), atomicfile.TempPattern(blobPrefix))
 	if err != nil {
 		return nil, fmt.Errorf("writing to cache: %w", err)
 	}

@@ -49,8 +49,14 @@ func WriteFile(path string, b []byte, opts ...Option) error {
 // Write writes path atomically with the bytes write produces. An error from
 // write is returned as it is (the caller knows what it was doing); errors
 // from the file system are wrapped with the target path.
+//
+// The temp file is named .BASE.tmp-PID-RANDOM beside path. Temp files of
+// the same target left by a process that died (SIGKILL, power loss) are
+// removed first (RemoveStale), so a rerun leaves only the target.
 func Write(path string, write func(io.Writer) error, opts ...Option) error {
-	tmp, err := writeTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*", path, write, opts)
+	dir, prefix := filepath.Dir(path), "."+filepath.Base(path)+"."
+	RemoveStale(dir, prefix, StaleOptions{})
+	tmp, err := writeTemp(dir, TempPattern(prefix), path, write, opts)
 	if err != nil {
 		return err
 	}

@@ -9,4 +9,9 @@
 // (the store keeps its temp files in one folder on the same file system)
 // or whose target name is known only after writing (a blob named by its
 // digest).
+//
+// Every temp name carries its owner's process id (TempPattern:
+// PREFIXtmp-PID-RANDOM), so that a later run can tell a leftover of a
+// killed process from a file another live process is writing
+// (RemoveStale, by owner and age: MaxTempAge).
 package atomicfile

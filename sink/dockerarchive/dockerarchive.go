@@ -66,7 +66,11 @@ func (s *Sink) Begin(ctx context.Context, tagName string) (sink.Stream, error) {
 		st.arch = NewArchive(w)
 		return st, nil
 	}
-	f, err := os.CreateTemp(filepath.Dir(s.Path), "."+filepath.Base(s.Path)+".tmp-*")
+	// The temp name carries the pid (.BASE.tmp-PID-RANDOM, as atomicfile
+	// names its temps), so a killed writer's leftover goes on the next run.
+	prefix := "." + filepath.Base(s.Path) + "."
+	atomicfile.RemoveStale(filepath.Dir(s.Path), prefix, atomicfile.StaleOptions{})
+	f, err := os.CreateTemp(filepath.Dir(s.Path), atomicfile.TempPattern(prefix))
 	if err != nil {
 		return nil, fmt.Errorf("creating %s: %w", s.Path, err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/stratabuild/strata/image"
 	"github.com/stratabuild/strata/internal/atomicfile"
 	"github.com/stratabuild/strata/sink"
+	"golang.org/x/sys/unix"
 )
 
 // RefNameAnnotation names an image inside a layout.
@@ -57,6 +58,8 @@ var ErrNotLayout = errors.New("not an OCI image layout")
 func (s *Sink) Begin(ctx context.Context, tag string) (sink.Stream, error) {
 	dir := filepath.Clean(s.Dir)
 	st := &stream{dir: dir, tag: refName(tag)}
+	// A killed writer of this target left its temp layout beside it.
+	atomicfile.RemoveStale(filepath.Dir(dir), tempPrefix(dir), atomicfile.StaleOptions{})
 	fi, err := os.Lstat(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -74,13 +77,16 @@ func (s *Sink) Begin(ctx context.Context, tag string) (sink.Stream, error) {
 				return nil, fmt.Errorf("writing OCI layout %s: %w: the folder holds other files (%s); strata only adds images to an existing layout (choose an empty or new --oci folder)", dir, ErrNotLayout, ents[0].Name())
 			}
 			st.root = dir // add to the existing layout in place
+			// A killed add left partial blobs and an index.json temp.
+			atomicfile.RemoveStale(filepath.Join(dir, "blobs", "sha256"), blobTempPrefix, atomicfile.StaleOptions{})
+			atomicfile.RemoveStale(dir, ".index.json.", atomicfile.StaleOptions{})
 			return st, nil
 		}
 	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", filepath.Dir(dir), err)
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".tmp-*")
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), atomicfile.TempPattern(tempPrefix(dir)))
 	if err != nil {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
@@ -91,6 +97,20 @@ func (s *Sink) Begin(ctx context.Context, tag string) (sink.Stream, error) {
 	st.root, st.fresh = tmp, true
 	return st, nil
 }
+
+// tempPrefix names the temp layout written beside dir: .BASE.tmp-PID-RANDOM
+// (atomicfile.TempPattern), so a later run can remove a killed writer's.
+func tempPrefix(dir string) string { return "." + filepath.Base(dir) + "." }
+
+// blobTempPrefix names blob temp files in blobs/sha256: .tmp-PID-RANDOM.
+const blobTempPrefix = "."
+
+// Test hooks: testHookBlobTemp sees each blob temp file's name,
+// testHookBeforeRename runs just before a fresh layout is renamed into place.
+var (
+	testHookBlobTemp     func(name string)
+	testHookBeforeRename func()
+)
 
 // refName is the tag part of NAME:TAG, which the layout's ref.name holds.
 func refName(tag string) string {
@@ -154,9 +174,12 @@ func (st *stream) writeBlob(d v1.Hash, open func() (io.ReadCloser, error), file 
 		return fmt.Errorf("reading blob %s: %w", d, err)
 	}
 	defer rc.Close()
-	f, err := os.CreateTemp(dir, ".tmp-"+d.Hex[:12]+"-*")
+	f, err := os.CreateTemp(dir, atomicfile.TempPattern(blobTempPrefix))
 	if err != nil {
 		return fmt.Errorf("writing OCI layout: %w", err)
+	}
+	if testHookBlobTemp != nil {
+		testHookBlobTemp(f.Name())
 	}
 	h := sha256.New()
 	_, err = io.Copy(io.MultiWriter(f, h), rc)
@@ -270,6 +293,11 @@ func (st *stream) commit(a image.Artifact) (sink.Result, error) {
 		return res, err
 	}
 	desc.Annotations = map[string]string{RefNameAnnotation: st.tag}
+	// Every blob is durable before index.json names it: a crash at any
+	// instant leaves the old index (and some unnamed blobs) or the new one.
+	if err := atomicfile.SyncDir(filepath.Join(st.root, "blobs", "sha256")); err != nil {
+		return res, fmt.Errorf("writing OCI layout %s: %w", st.dir, err)
+	}
 	if err := st.updateIndex(*desc); err != nil {
 		return res, err
 	}
@@ -279,14 +307,46 @@ func (st *stream) commit(a image.Artifact) (sink.Result, error) {
 	if err := os.Chmod(st.root, 0o755); err != nil {
 		return res, err
 	}
-	// The target is missing or an empty folder (checked in Begin).
-	if err := os.Remove(st.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return res, fmt.Errorf("writing %s: %w", st.dir, err)
+	if err := syncLayout(st.root); err != nil {
+		return res, fmt.Errorf("writing OCI layout %s: %w", st.dir, err)
 	}
-	if err := os.Rename(st.root, st.dir); err != nil {
-		return res, fmt.Errorf("writing %s: %w", st.dir, err)
+	if testHookBeforeRename != nil {
+		testHookBeforeRename()
+	}
+	// The target is missing or an empty folder (checked in Begin): one
+	// rename(2) puts the finished layout there, replacing an empty folder
+	// atomically, so a kill at any instant leaves the empty folder (or
+	// nothing, as before) or the whole layout, never a gap. A folder that
+	// is no longer empty makes the rename fail (ENOTEMPTY): nothing is lost.
+	// (os.Rename refuses any existing folder, so the system call is used.)
+	if err := unix.Rename(st.root, st.dir); err != nil {
+		return res, fmt.Errorf("writing OCI layout %s: %w (the folder changed while strata wrote it)", st.dir, err)
+	}
+	if err := atomicfile.SyncDir(filepath.Dir(st.dir)); err != nil {
+		return res, fmt.Errorf("writing OCI layout %s: %w", st.dir, err)
 	}
 	return res, nil
+}
+
+// syncLayout fsyncs what the layout writer made without fsync (oci-layout)
+// and the layout's folders, so the rename into place publishes durable
+// files; blobs and index.json are fsynced as they are written.
+func syncLayout(root string) error {
+	f, err := os.Open(filepath.Join(root, "oci-layout"))
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	f.Close()
+	if err != nil {
+		return err
+	}
+	for _, d := range []string{filepath.Join(root, "blobs"), root} {
+		if err := atomicfile.SyncDir(d); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // updateIndex rewrites index.json atomically: entries named by this tag

@@ -59,6 +59,19 @@ type Index interface {
 	Delete(kind, key string) error
 }
 
+// IndexFiles is implemented by an Index whose records are local files, so
+// that a large record (a parsed Debian index) is written streaming and
+// mapped read-only instead of held in memory.
+type IndexFiles interface {
+	// IndexFile returns the path of record kind/key, or an error wrapping
+	// ErrNotFound. The file is never written in place (only replaced by a
+	// rename), so an open or mapped copy stays valid.
+	IndexFile(kind, key string) (string, error)
+	// WriteIndex stores as record kind/key, atomically, what write writes;
+	// nothing is stored when write fails.
+	WriteIndex(kind, key string, write func(io.Writer) error) error
+}
+
 // Trees holds local folders by key.
 type Trees interface {
 	// PutDir returns the folder kind/key, first making it by calling fill

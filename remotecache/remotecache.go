@@ -1,6 +1,7 @@
 package remotecache
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 
 	"crypto/sha256"
 	"encoding/hex"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
@@ -183,6 +185,27 @@ func (c *Cache) Put(kind, key string, rec []byte) error {
 		c.use(func() { c.layers[lk] = true; c.made[KindLayer]++ })
 	}
 	return nil
+}
+
+// IndexFile implements cache.IndexFiles for a local store that has files
+// (records other than layers are never remote).
+func (c *Cache) IndexFile(kind, key string) (string, error) {
+	if f, ok := c.Cache.(cache.IndexFiles); ok {
+		return f.IndexFile(kind, key)
+	}
+	return "", fmt.Errorf("%s/%s: the local cache keeps no files: %w", kind, key, cache.ErrNotFound)
+}
+
+// WriteIndex implements cache.IndexFiles, falling back to Put.
+func (c *Cache) WriteIndex(kind, key string, write func(io.Writer) error) error {
+	if f, ok := c.Cache.(cache.IndexFiles); ok {
+		return f.WriteIndex(kind, key, write)
+	}
+	var b bytes.Buffer
+	if err := write(&b); err != nil {
+		return err
+	}
+	return c.Put(kind, key, b.Bytes())
 }
 
 // HasBlob implements cache.Blobs: a blob missing locally is looked up as

@@ -157,7 +157,10 @@ func (s *Store) PutBlob(r io.Reader, want string) (string, error) {
 // blobs into OCI layouts (BlobFile) and a blob is never written in place.
 const blobMode = 0o444
 
-var _ cache.Files = (*Store)(nil)
+var (
+	_ cache.Files      = (*Store)(nil)
+	_ cache.IndexFiles = (*Store)(nil)
+)
 
 // BlobFile implements cache.Files: the path of blob hex, its bytes known
 // to hash to the name. A blob this process wrote or already read through
@@ -363,6 +366,42 @@ func (s *Store) Get(kind, key string) ([]byte, error) {
 func (s *Store) Put(kind, key string, rec []byte) error {
 	_, err := s.putFile(kind, key, bytes.NewReader(rec))
 	return err
+}
+
+// IndexFile implements cache.IndexFiles.
+func (s *Store) IndexFile(kind, key string) (string, error) {
+	p := filepath.Join(s.root, kind, key)
+	if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("%s/%s: %w", kind, key, cache.ErrNotFound)
+	} else if err != nil {
+		return "", fmt.Errorf("reading cache entry %s/%s: %w", kind, key, err)
+	}
+	touch(p)
+	return p, nil
+}
+
+// WriteIndex implements cache.IndexFiles.
+func (s *Store) WriteIndex(kind, key string, write func(io.Writer) error) error {
+	base, err := s.dir(kind)
+	if err != nil {
+		return err
+	}
+	var werr error
+	tmp, err := atomicfile.WriteTemp(filepath.Join(s.root, "tmp"), atomicfile.TempPattern(putPrefix), func(w io.Writer) error {
+		werr = write(w)
+		return werr
+	})
+	if werr != nil {
+		return werr // the producer's own error (a parse failure), as it is
+	}
+	if err != nil {
+		return fmt.Errorf("writing cache entry %s/%s: %w", kind, key, err)
+	}
+	if err := atomicfile.Rename(tmp, filepath.Join(base, key)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("creating cache entry %s/%s: %w", kind, key, err)
+	}
+	return nil
 }
 
 // Delete implements cache.Index.

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/stratabuild/strata/events"
 	"github.com/stratabuild/strata/internal/deb822"
 	"github.com/ulikunitz/xz"
+	"golang.org/x/sys/unix"
 )
 
 // Package is one stanza of a Packages index, reduced to the fields strata
@@ -55,15 +57,29 @@ type Package struct {
 type Index struct {
 	// Label names the index in messages: "bookworm/main amd64", or
 	// "bookworm,bookworm-updates,bookworm-security/main amd64".
-	Label    string
+	Label string
+	// Packages are the packages of an index held in memory (from
+	// ParsePackages). LoadIndex leaves it empty: the resolver reads the
+	// store's cached form in place and decodes only what it visits.
 	Packages []Package
 	// Suites are the suites read, the main suite first, each with its
 	// mirror and verified Release.
 	Suites []IndexSuite
 
-	// lk is the lookup for lkArch, when LoadIndex found it cached.
-	lk     *lookup
-	lkArch string
+	// cat is the catalog of the cached indexes for catArch, when LoadIndex
+	// read them; st and keys name their cache entries.
+	cat     catalog
+	catArch string
+	st      cache.Index
+	keys    []string
+}
+
+// forget removes the index's cache entries, so that the next LoadIndex
+// fetches them anew (one turned out damaged).
+func (idx *Index) forget() {
+	for _, k := range idx.keys {
+		idx.st.Delete(indexCacheKind, k) //nolint:errcheck // best effort: the error is reported already
+	}
 }
 
 // IndexSuite is one suite an Index was read from.
@@ -201,9 +217,8 @@ func LoadIndex(ctx context.Context, st cache.Index, opt IndexOptions) (*Index, *
 		}
 	}
 
-	idx := &Index{}
-	var parts []*lookup
-	var offs []int
+	idx := &Index{st: st, catArch: opt.Arch}
+	var parts []*diskIndex
 	var names []string
 	for _, pl := range plans {
 		f := &fetcher{client: client, base: pl.mirror}
@@ -230,27 +245,16 @@ func LoadIndex(ctx context.Context, st cache.Index, opt IndexOptions) (*Index, *
 				}
 				return nil, nil, err
 			}
-			pk, l, err := loadIndex(ctx, st, f, pl.name, opt.Arch, rel, file, log)
+			d, key, err := loadIndex(ctx, st, f, pl.name, opt.Arch, rel, file, log)
 			if err != nil {
 				return nil, nil, err
 			}
-			for i := range pk {
-				pk[i].Suite = pl.name
-			}
-			offs = append(offs, len(idx.Packages))
-			parts = append(parts, l)
-			idx.Packages = append(idx.Packages, pk...)
+			parts = append(parts, d)
+			idx.keys = append(idx.keys, key)
 		}
 	}
 	idx.Label = strings.Join(names, ",") + "/" + strings.Join(comps, ",") + " " + opt.Arch
-	switch len(parts) {
-	case 0:
-	case 1:
-		idx.lk, idx.lkArch = parts[0], opt.Arch
-		idx.lk.pk = idx.Packages
-	default:
-		idx.lk, idx.lkArch = mergeLookups(idx.Packages, parts, offs), opt.Arch
-	}
+	idx.cat = newDiskCatalog(parts)
 	return idx, idx.Suites[0].Release, nil
 }
 
@@ -281,86 +285,31 @@ func readRelease(ctx context.Context, f *fetcher, suite string, keyring openpgp.
 	return rel, nil
 }
 
-// mergeLookups joins the lookups of index parts laid end to end in pk
-// (part k starting at offs[k]) into the lookup buildLookup would make of
-// all of pk: names ascending, versions descending, among equal versions
-// the earlier part first and alone kept; Provides entries by name, the
-// earlier part first.
-func mergeLookups(pk []Package, parts []*lookup, offs []int) *lookup {
-	l := &lookup{pk: pk}
-	n, np := 0, 0
-	for _, p := range parts {
-		n += len(p.order)
-		np += len(p.provs)
-	}
-	l.order = make([]int, 0, n)
-	pos := make([]int, len(parts))
-	for {
-		best, bi := -1, 0
-		for k, p := range parts {
-			if pos[k] >= len(p.order) {
-				continue
-			}
-			i := offs[k] + p.order[pos[k]]
-			if best < 0 {
-				best, bi = k, i
-				continue
-			}
-			a, b := &pk[i], &pk[bi]
-			if a.Name < b.Name || a.Name == b.Name && compareVersions(a.Version, b.Version) > 0 {
-				best, bi = k, i
-			}
-		}
-		if best < 0 {
-			break
-		}
-		pos[best]++
-		if m := len(l.order); m > 0 {
-			prev := &pk[l.order[m-1]]
-			if prev.Name == pk[bi].Name && prev.Version == pk[bi].Version {
-				continue
-			}
-		}
-		l.order = append(l.order, bi)
-	}
-	l.provs = make([]provide, 0, np)
-	for k := range pos {
-		pos[k] = 0
-	}
-	for {
-		best := -1
-		for k, p := range parts {
-			if pos[k] >= len(p.provs) {
-				continue
-			}
-			if best < 0 || p.provs[pos[k]].name < parts[best].provs[pos[best]].name {
-				best = k
-			}
-		}
-		if best < 0 {
-			break
-		}
-		pv := parts[best].provs[pos[best]]
-		pv.pkg += offs[best]
-		l.provs = append(l.provs, pv)
-		pos[best]++
-	}
-	return l
-}
-
 // indexCacheKind is the store folder of parsed indexes; the version in the
-// file name changes whenever Package changes shape.
+// file name changes whenever Package or the cached form (codec.go) changes
+// shape, so older entries are never read (gc removes them).
 const (
 	indexCacheKind    = "deb-index"
-	indexCacheVersion = "v2"
+	indexCacheVersion = "v3"
 )
 
 // ParsePackages parses an uncompressed Packages file. Only the fields
 // Package keeps are turned into strings; a stanza with none of them is
 // skipped.
 func ParsePackages(r io.Reader) ([]Package, error) {
-	sc := deb822.NewScanner(r)
 	var out []Package
+	err := parsePackages(r, func(p *Package) error {
+		out = append(out, *p)
+		return nil
+	})
+	return out, err
+}
+
+// parsePackages calls each with every package of an uncompressed Packages
+// file as it is read (p is reused after each returns); an error from each
+// stops the parse and is returned as it is.
+func parsePackages(r io.Reader, each func(p *Package) error) error {
+	sc := deb822.NewScanner(r)
 	for sc.Paragraph() {
 		var cur Package
 		have := false
@@ -376,14 +325,16 @@ func ParsePackages(r io.Reader) ([]Package, error) {
 			continue
 		}
 		if cur.Name == "" || cur.Version == "" {
-			return nil, fmt.Errorf("parsing Packages: stanza ending at line %d has no Package or Version field", sc.Line())
+			return fmt.Errorf("parsing Packages: stanza ending at line %d has no Package or Version field", sc.Line())
 		}
-		out = append(out, cur)
+		if err := each(&cur); err != nil {
+			return err
+		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("parsing Packages: %w", err)
+		return fmt.Errorf("parsing Packages: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 // line1 is a field's first line: the only one strata keeps of fields
@@ -475,18 +426,20 @@ func pickIndex(rel *Release, comp, arch string) (indexFile, error) {
 		rel.Suite, base, comp, arch, rel.Components, rel.Architectures)
 }
 
-// loadIndex returns the parsed packages of one index file and their
-// lookup for arch, from the cache when present, else downloaded, verified
-// against the signed Release checksum, parsed and cached.
-func loadIndex(ctx context.Context, st cache.Index, f *fetcher, suite, arch string, rel *Release, file indexFile, log *events.Log) ([]Package, *lookup, error) {
+// loadIndex returns the cached form of one index file and its cache key:
+// from the store when present, else downloaded, verified against the
+// signed Release checksum, parsed and cached streaming (no package is held
+// in memory past its stanza).
+func loadIndex(ctx context.Context, st cache.Index, f *fetcher, suite, arch string, rel *Release, file indexFile, log *events.Log) (*diskIndex, string, error) {
 	key := indexCacheVersion + "-" + file.sum.SHA256 + "-" + arch
-	if data, err := st.Get(indexCacheKind, key); err == nil {
-		if pk, l, err := decodeIndex(data); err == nil {
-			return pk, l, nil
-		}
+	d, err := openCachedIndex(st, key, suite)
+	switch {
+	case err == nil:
+		return d, key, nil
+	case errors.Is(err, errIndexDamaged):
 		st.Delete(indexCacheKind, key) // unreadable cache entry: fetch anew
-	} else if !errors.Is(err, cache.ErrNotFound) {
-		return nil, nil, fmt.Errorf("reading the index cache: %w", err)
+	case !errors.Is(err, cache.ErrNotFound):
+		return nil, "", fmt.Errorf("reading the index cache: %w", err)
 	}
 
 	urlPath := "dists/" + suite + "/" + file.path
@@ -496,29 +449,99 @@ func loadIndex(ctx context.Context, st cache.Index, f *fetcher, suite, arch stri
 	log.Infof("downloading the %s/%s index (%.1f MB)", suite, file.path, float64(file.sum.Size)/1e6)
 	raw, err := f.get(ctx, urlPath)
 	if err != nil {
-		return nil, nil, fmt.Errorf("downloading the package index: %w", err)
+		return nil, "", fmt.Errorf("downloading the package index: %w", err)
 	}
 	sum := sha256.Sum256(raw)
 	if got := hex.EncodeToString(sum[:]); got != file.sum.SHA256 || int64(len(raw)) != file.sum.Size {
-		return nil, nil, fmt.Errorf("%s: sha256 %s (%d bytes) does not match the signed Release's %s (%d bytes): the mirror serves a corrupt or altered index; retry later or set debian.mirror to another mirror",
+		return nil, "", fmt.Errorf("%s: sha256 %s (%d bytes) does not match the signed Release's %s (%d bytes): the mirror serves a corrupt or altered index; retry later or set debian.mirror to another mirror",
 			f.url(urlPath), got, len(raw), file.sum.SHA256, file.sum.Size)
 	}
 	r, err := decompress(file.path, raw)
 	if err != nil {
-		return nil, nil, fmt.Errorf("decompressing %s: %w", f.url(urlPath), err)
+		return nil, "", fmt.Errorf("decompressing %s: %w", f.url(urlPath), err)
 	}
-	pk, err := ParsePackages(r)
+	write := func(w io.Writer) error {
+		enc := newIndexEncoder(w, arch, suite+"/"+file.path)
+		if err := parsePackages(r, enc.add); err != nil {
+			return fmt.Errorf("%s: %w", f.url(urlPath), err)
+		}
+		return enc.finish()
+	}
+	if fs, ok := st.(cache.IndexFiles); ok {
+		if err := fs.WriteIndex(indexCacheKind, key, write); err != nil {
+			return nil, "", err
+		}
+		d, err := openCachedIndex(st, key, suite)
+		if err != nil {
+			return nil, "", fmt.Errorf("reading back the index just cached: %w", err)
+		}
+		return d, key, nil
+	}
+	var b bytes.Buffer
+	if err := write(&b); err != nil {
+		return nil, "", err
+	}
+	if err := st.Put(indexCacheKind, key, b.Bytes()); err != nil {
+		return nil, "", err
+	}
+	d, err = openDiskIndex(b.Bytes(), suite)
+	return d, key, err
+}
+
+// openCachedIndex opens cache entry key: mapped read-only when the store
+// keeps files (unmapped once the diskIndex is unreachable: nothing it
+// returns aliases the mapping), else read whole. A damaged entry is an
+// error wrapping errIndexDamaged.
+func openCachedIndex(st cache.Index, key, suite string) (*diskIndex, error) {
+	fs, ok := st.(cache.IndexFiles)
+	if !ok {
+		data, err := st.Get(indexCacheKind, key)
+		if err != nil {
+			return nil, err
+		}
+		d, err := openDiskIndex(data, suite)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errIndexDamaged, err)
+		}
+		return d, nil
+	}
+	path, err := fs.IndexFile(indexCacheKind, key)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", f.url(urlPath), err)
+		return nil, err
 	}
-	l, err := buildLookup(&Index{Label: suite + "/" + file.path, Packages: pk}, arch)
+	data, err := mapFile(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if err := st.Put(indexCacheKind, key, encodeIndex(pk, l)); err != nil {
-		return nil, nil, err
+	d, err := openDiskIndex(data, suite)
+	if err != nil {
+		unix.Munmap(data) //nolint:errcheck // nothing refers to it
+		return nil, fmt.Errorf("%w: %s: %w", errIndexDamaged, path, err)
 	}
-	return pk, l, nil
+	runtime.AddCleanup(d, func(b []byte) { unix.Munmap(b) }, data) //nolint:errcheck // unmapping memory nothing refers to
+	return d, nil
+}
+
+// mapFile maps path read-only; a file too short to be an index is
+// damaged.
+func mapFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the index cache: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("reading the index cache: %w", err)
+	}
+	if fi.Size() < int64(len(indexMagic)+trailerSize) || fi.Size() > maxIndexFile {
+		return nil, fmt.Errorf("%w: %s has %d bytes", errIndexDamaged, path, fi.Size())
+	}
+	data, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("mapping %s: %w", path, err)
+	}
+	return data, nil
 }
 
 func pathDir(p string) string {

@@ -52,20 +52,35 @@ type Resolution struct {
 // provide is one entry of a Provides field.
 type provide struct {
 	name    string // the virtual package
-	pkg     int    // index in Index.Packages
+	pkg     int    // the package's id in the catalog
 	version string
 	qual    string
 }
 
-// lookup finds packages by name and by what they provide: index positions
-// sorted by name (highest version first) and Provides entries sorted by
-// name, both searched by bisection. It is cached with the parsed index so
-// a warm resolution builds no maps.
+// catalog is what the resolver reads an index through: packages by id,
+// the ids of the packages called a name (highest version first) and the
+// Provides entries naming a name. lookup serves an in-memory Index,
+// diskCatalog one read from the store's cached form.
+type catalog interface {
+	pkg(id int) *Package
+	named(name string) []int
+	provided(name string) []provide
+	// err is the first damage met reading a cached index, nil if none.
+	err() error
+}
+
+// lookup finds packages of an in-memory index by name and by what they
+// provide: index positions sorted by name (highest version first) and
+// Provides entries sorted by name, both searched by bisection.
 type lookup struct {
 	pk    []Package
 	order []int
 	provs []provide
 }
+
+func (l *lookup) pkg(i int) *Package { return &l.pk[i] }
+
+func (l *lookup) err() error { return nil }
 
 // named returns the positions of the packages called name, highest
 // version first.
@@ -134,12 +149,12 @@ func buildLookup(idx *Index, arch string) (*lookup, error) {
 
 type resolver struct {
 	idx      *Index
-	l        *lookup
+	l        catalog
 	opt      ResolveOptions
 	excluded map[string]bool
 	exact    map[string]bool
 	roots    map[string]bool
-	selected map[string]int // name -> index in idx.Packages
+	selected map[string]int // name -> id in l
 	order    []string       // names in selection order
 	parent   map[string]string
 	deps     map[string]map[string]bool
@@ -159,18 +174,28 @@ type pendingRel struct {
 // in idx. It is deterministic: the same index and options give the same
 // result.
 func Resolve(idx *Index, opt ResolveOptions) (*Resolution, error) {
-	if idx.lk != nil && idx.lkArch == opt.Arch && len(idx.Packages) > 0 &&
-		len(idx.lk.pk) == len(idx.Packages) && &idx.lk.pk[0] == &idx.Packages[0] {
-		return resolveWith(idx, idx.lk, opt)
+	var c catalog
+	if idx.cat != nil {
+		if idx.catArch != opt.Arch {
+			return nil, fmt.Errorf("%s was read for architecture %s, not %s: load the index for %s", idx.Label, idx.catArch, opt.Arch, opt.Arch)
+		}
+		c = idx.cat
+	} else {
+		l, err := buildLookup(idx, opt.Arch)
+		if err != nil {
+			return nil, err
+		}
+		c = l
 	}
-	l, err := buildLookup(idx, opt.Arch)
-	if err != nil {
-		return nil, err
+	res, err := resolveWith(idx, c, opt)
+	if derr := c.err(); derr != nil {
+		// whatever went wrong, the damage explains it
+		return nil, fmt.Errorf("%s: %w", idx.Label, derr)
 	}
-	return resolveWith(idx, l, opt)
+	return res, err
 }
 
-func resolveWith(idx *Index, l *lookup, opt ResolveOptions) (*Resolution, error) {
+func resolveWith(idx *Index, l catalog, opt ResolveOptions) (*Resolution, error) {
 	r := &resolver{
 		idx: idx, l: l, opt: opt,
 		excluded: map[string]bool{}, exact: map[string]bool{}, roots: map[string]bool{},
@@ -225,7 +250,7 @@ func resolveWith(idx *Index, l *lookup, opt ResolveOptions) (*Resolution, error)
 	names := append([]string(nil), r.order...)
 	sort.Strings(names)
 	for _, n := range names {
-		rp := &Resolved{Pkg: &idx.Packages[r.selected[n]], NeededBy: r.parent[n]}
+		rp := &Resolved{Pkg: l.pkg(r.selected[n]), NeededBy: r.parent[n]}
 		for d := range r.deps[n] {
 			rp.Deps = append(rp.Deps, d)
 		}
@@ -264,7 +289,7 @@ func (r *resolver) addRoot(root string) error {
 
 // choose selects package index i, pulled in by owner.
 func (r *resolver) choose(i int, owner string) {
-	p := &r.idx.Packages[i]
+	p := r.l.pkg(i)
 	if _, ok := r.selected[p.Name]; ok {
 		return
 	}
@@ -290,7 +315,7 @@ func (r *resolver) expand(name string) error {
 	if r.opt.ExactAll || r.exact[name] {
 		return nil // debian.exact: the package without its dependencies
 	}
-	p := &r.idx.Packages[r.selected[name]]
+	p := r.l.pkg(r.selected[name])
 	for _, field := range []struct{ name, text string }{{"Pre-Depends", p.PreDepends}, {"Depends", p.Depends}} {
 		rels, err := parseRelations(field.text, r.opt.Arch)
 		if err != nil {
@@ -336,21 +361,21 @@ func (r *resolver) realCandidates(a atom) []int {
 	}
 	var out []int
 	if i, ok := r.selected[a.Name]; ok {
-		p := &r.idx.Packages[i]
+		p := r.l.pkg(i)
 		if r.qualOK(p, a.Qual) && versionSatisfies(p.Version, a.Op, a.Version) {
 			out = append(out, i)
 		}
 		return out
 	}
 	for _, i := range r.l.named(a.Name) {
-		p := &r.idx.Packages[i]
+		p := r.l.pkg(i)
 		if r.qualOK(p, a.Qual) && versionSatisfies(p.Version, a.Op, a.Version) {
 			out = append(out, i)
 		}
 	}
 	if pv, ok := r.opt.Prefer[a.Name]; ok {
 		for k, i := range out {
-			if r.idx.Packages[i].Version == pv && k > 0 {
+			if r.l.pkg(i).Version == pv && k > 0 {
 				out[0], out[k] = out[k], out[0]
 				break
 			}
@@ -364,7 +389,7 @@ func (r *resolver) providerCandidates(a atom) []int {
 	var out []int
 	seen := map[string]bool{}
 	for _, pv := range r.l.provided(a.Name) {
-		p := &r.idx.Packages[pv.pkg]
+		p := r.l.pkg(pv.pkg)
 		if r.excluded[p.Name] || seen[p.Name] {
 			continue
 		}
@@ -405,7 +430,7 @@ func (r *resolver) excludedBy(a atom) string {
 		return a.Name
 	}
 	for _, pv := range r.l.provided(a.Name) {
-		if n := r.idx.Packages[pv.pkg].Name; r.excluded[n] {
+		if n := r.l.pkg(pv.pkg).Name; r.excluded[n] {
 			return n
 		}
 	}
@@ -419,7 +444,7 @@ func (r *resolver) otherChoices(rel relation, excluded string) []string {
 	var out []string
 	for _, a := range rel {
 		for _, i := range append(r.realCandidates(a), r.providerCandidates(a)...) {
-			if n := r.idx.Packages[i].Name; !seen[n] {
+			if n := r.l.pkg(i).Name; !seen[n] {
 				seen[n] = true
 				out = append(out, n)
 			}
@@ -447,8 +472,8 @@ func (r *resolver) satisfy(owner string, rel relation) error {
 	for k, a := range rel {
 		alts[k] = alt{real: r.realCandidates(a), prov: r.providerCandidates(a)}
 		for _, i := range append(append([]int(nil), alts[k].real...), alts[k].prov...) {
-			if si, ok := r.selected[r.idx.Packages[i].Name]; ok && si == i {
-				r.edge(owner, r.idx.Packages[i].Name)
+			if si, ok := r.selected[r.l.pkg(i).Name]; ok && si == i {
+				r.edge(owner, r.l.pkg(i).Name)
 				return nil
 			}
 		}
@@ -482,9 +507,9 @@ func (r *resolver) satisfy(owner string, rel relation) error {
 			return nil
 		}
 		if prov := alts[k].prov; len(prov) > 0 {
-			pk := r.idx.Packages
+			pk := r.l.pkg
 			sort.SliceStable(prov, func(x, y int) bool {
-				px, py := &pk[prov[x]], &pk[prov[y]]
+				px, py := pk(prov[x]), pk(prov[y])
 				if r.roots[px.Name] != r.roots[py.Name] {
 					return r.roots[px.Name]
 				}
@@ -493,11 +518,11 @@ func (r *resolver) satisfy(owner string, rel relation) error {
 				}
 				return px.Name < py.Name
 			})
-			chosen := &pk[prov[0]]
+			chosen := pk(prov[0])
 			if len(prov) > 1 {
 				names := make([]string, len(prov))
 				for j, i := range prov {
-					names[j] = pk[i].Name
+					names[j] = pk(i).Name
 				}
 				r.log.Noticef("%s -> %s: provided by %s; chose %s (name another in debian.packages to choose it)",
 					r.chain(owner), a, strings.Join(names, ", "), chosen.Name)
@@ -529,7 +554,7 @@ func (r *resolver) settleScriptOnly() {
 		kept := false
 		for _, a := range p.rel {
 			for _, i := range append(r.realCandidates(a), r.providerCandidates(a)...) {
-				name := r.idx.Packages[i].Name
+				name := r.l.pkg(i).Name
 				if si, ok := r.selected[name]; ok && si == i {
 					r.edge(p.owner, name)
 					kept = true
@@ -552,7 +577,7 @@ func (r *resolver) settleScriptOnly() {
 // why explains why no package satisfies a.
 func (r *resolver) why(a atom) string {
 	if si, ok := r.selected[a.Name]; ok {
-		p := &r.idx.Packages[si]
+		p := r.l.pkg(si)
 		return fmt.Sprintf("%s %s is already in the closure (needed by %s) and does not satisfy it", p.Name, p.Version, r.chainOrRoot(p.Name))
 	}
 	label := r.idx.Label
@@ -582,7 +607,7 @@ func (r *resolver) chainOrRoot(name string) string {
 func (r *resolver) versionsOf(name string) string {
 	var vs []string
 	for _, i := range r.l.named(name) {
-		p := &r.idx.Packages[i]
+		p := r.l.pkg(i)
 		v := p.Version
 		if p.MultiArch != "" {
 			v += " Multi-Arch: " + p.MultiArch
@@ -615,7 +640,7 @@ func (r *resolver) checkConflicts() error {
 	sort.Strings(names)
 	var problems []string
 	for _, n := range names {
-		p := &r.idx.Packages[r.selected[n]]
+		p := r.l.pkg(r.selected[n])
 		for _, field := range []struct{ name, text string }{{"Conflicts", p.Conflicts}, {"Breaks", p.Breaks}} {
 			rels, err := parseRelations(field.text, r.opt.Arch)
 			if err != nil {
@@ -640,13 +665,13 @@ func (r *resolver) checkConflicts() error {
 func (r *resolver) conflictHits(p *Package, a atom) []string {
 	var hits []string
 	if si, ok := r.selected[a.Name]; ok && a.Name != p.Name {
-		q := &r.idx.Packages[si]
+		q := r.l.pkg(si)
 		if versionSatisfies(q.Version, a.Op, a.Version) {
 			hits = append(hits, q.Name+" "+q.Version)
 		}
 	}
 	for _, pv := range r.l.provided(a.Name) {
-		q := &r.idx.Packages[pv.pkg]
+		q := r.l.pkg(pv.pkg)
 		if q.Name == p.Name || q.Name == a.Name {
 			continue
 		}

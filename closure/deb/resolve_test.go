@@ -320,51 +320,62 @@ func TestResolve(t *testing.T) {
 		},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			var log bytes.Buffer
-			res, err := Resolve(testIndex(t, tc.index), ResolveOptions{Arch: "amd64", Roots: tc.roots, Exclude: tc.exclude, Prefer: tc.prefer, Exact: tc.exact, ExactAll: tc.exactAll, Log: events.New(events.WriterHandler(&log))})
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("error = %v, want one containing %q", err, tc.err)
+		// every case in memory and through the cached form LoadIndex reads
+		for _, cached := range []bool{false, true} {
+			name := tc.name
+			if cached {
+				name += " (cached form)"
+			}
+			t.Run(name, func(t *testing.T) {
+				var log bytes.Buffer
+				idx := testIndex(t, tc.index)
+				if cached {
+					idx = cachedIndex(t, idx)
 				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, p := range res.Packages {
-				got = append(got, p.Pkg.Name)
-			}
-			var want []string
-			for _, w := range tc.want {
-				name, ver, pinned := strings.Cut(w, "=")
-				want = append(want, name)
-				if pinned {
-					for _, p := range res.Packages {
-						if p.Pkg.Name == name && p.Pkg.Version != ver {
-							t.Errorf("%s: version %s, want %s", name, p.Pkg.Version, ver)
+				res, err := Resolve(idx, ResolveOptions{Arch: "amd64", Roots: tc.roots, Exclude: tc.exclude, Prefer: tc.prefer, Exact: tc.exact, ExactAll: tc.exactAll, Log: events.New(events.WriterHandler(&log))})
+				if tc.err != "" {
+					if err == nil || !strings.Contains(err.Error(), tc.err) {
+						t.Fatalf("error = %v, want one containing %q", err, tc.err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, p := range res.Packages {
+					got = append(got, p.Pkg.Name)
+				}
+				var want []string
+				for _, w := range tc.want {
+					name, ver, pinned := strings.Cut(w, "=")
+					want = append(want, name)
+					if pinned {
+						for _, p := range res.Packages {
+							if p.Pkg.Name == name && p.Pkg.Version != ver {
+								t.Errorf("%s: version %s, want %s", name, p.Pkg.Version, ver)
+							}
 						}
 					}
 				}
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("closure = %v, want %v", got, want)
-			}
-			for name, wd := range tc.deps {
-				for _, p := range res.Packages {
-					if p.Pkg.Name == name && !reflect.DeepEqual(p.Deps, wd) {
-						t.Errorf("%s deps = %v, want %v", name, p.Deps, wd)
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("closure = %v, want %v", got, want)
+				}
+				for name, wd := range tc.deps {
+					for _, p := range res.Packages {
+						if p.Pkg.Name == name && !reflect.DeepEqual(p.Deps, wd) {
+							t.Errorf("%s deps = %v, want %v", name, p.Deps, wd)
+						}
 					}
 				}
-			}
-			if !reflect.DeepEqual(res.Dropped, tc.dropped) {
-				t.Errorf("dropped = %q, want %q", res.Dropped, tc.dropped)
-			}
-			if !strings.Contains(log.String(), tc.log) {
-				t.Errorf("log %q does not contain %q", log.String(), tc.log)
-			}
-		})
+				if !reflect.DeepEqual(res.Dropped, tc.dropped) {
+					t.Errorf("dropped = %q, want %q", res.Dropped, tc.dropped)
+				}
+				if !strings.Contains(log.String(), tc.log) {
+					t.Errorf("log %q does not contain %q", log.String(), tc.log)
+				}
+			})
+		}
 	}
 }
 

@@ -216,22 +216,36 @@ func (s *Source) ResolveLock(ctx context.Context, req closure.Request) (*Lock, e
 
 func (s *Source) resolveFresh(ctx context.Context, req closure.Request, in *inputs, prefer map[string]string) (*Lock, error) {
 	start := time.Now()
-	idx, rel, err := LoadIndex(ctx, s.store, IndexOptions{
-		Suite: in.suite, Components: in.comps, Arch: in.arch,
-		Mirror: s.spec.Debian.Mirror, Getenv: req.Env.Getenv, AptRoot: s.apt,
-		Keyring: in.keyring, Client: req.Env.HTTP, Log: req.Env.Events.With("debian"),
-		Updates: in.updates, UpdatesRequired: in.updatesRequired, SecurityMirror: in.deb.SecurityMirror,
-	})
-	if err != nil {
-		return nil, err
-	}
 	ro := ResolveOptions{Arch: in.arch, Roots: in.deb.Packages, Exclude: in.deb.Exclude, Prefer: prefer, Log: req.Env.Events.With("debian")}
 	if e := in.deb.Exact; e != nil {
 		ro.ExactAll, ro.Exact = e.All, e.Packages
 	}
-	res, err := Resolve(idx, ro)
-	if err != nil {
-		return nil, err
+	var idx *Index
+	var rel *Release
+	var res *Resolution
+	// A cached index found damaged while resolving is dropped and read
+	// once more from the archive.
+	for attempt := 0; ; attempt++ {
+		var err error
+		idx, rel, err = LoadIndex(ctx, s.store, IndexOptions{
+			Suite: in.suite, Components: in.comps, Arch: in.arch,
+			Mirror: s.spec.Debian.Mirror, Getenv: req.Env.Getenv, AptRoot: s.apt,
+			Keyring: in.keyring, Client: req.Env.HTTP, Log: req.Env.Events.With("debian"),
+			Updates: in.updates, UpdatesRequired: in.updatesRequired, SecurityMirror: in.deb.SecurityMirror,
+		})
+		if err != nil {
+			return nil, err
+		}
+		res, err = Resolve(idx, ro)
+		if errors.Is(err, errIndexDamaged) && attempt == 0 {
+			req.Env.Events.With("debian").Warnf("%v: reading the index again", err)
+			idx.forget()
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		break
 	}
 	lock := &Lock{
 		Suite: in.suite, Components: in.comps, Arch: in.arch,

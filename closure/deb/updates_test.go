@@ -150,12 +150,11 @@ func TestLoadIndexUpdates(t *testing.T) {
 		t.Errorf("label %q", idx.Label)
 	}
 	var hellos []string
-	for _, p := range idx.Packages {
-		if p.Name == "hello" {
-			hellos = append(hellos, p.Version+"@"+p.Suite)
-		}
+	for _, i := range idx.cat.named("hello") {
+		p := idx.cat.pkg(i)
+		hellos = append(hellos, p.Version+"@"+p.Suite)
 	}
-	if strings.Join(hellos, " ") != "2.10-3@testing 2.10-3+deb1u1@testing-security" {
+	if strings.Join(hellos, " ") != "2.10-3+deb1u1@testing-security 2.10-3@testing" {
 		t.Errorf("hello in the index: %v", hellos)
 	}
 	opt.Updates = false
@@ -392,45 +391,5 @@ func TestFindSecurityMirror(t *testing.T) {
 	}
 	if m, _ := updatesMirror("stable-updates", "http://127.0.0.1:9/spec", MirrorOptions{AptRoot: root, Spec: "http://127.0.0.1:9/spec"}); m != "http://127.0.0.1:9/spec" {
 		t.Errorf("updates mirror with debian.mirror %q", m)
-	}
-}
-
-// TestMergeLookups checks the merged lookup of index parts equals the one
-// built over all their packages.
-func TestMergeLookups(t *testing.T) {
-	parts := [][]Package{
-		{{Name: "a", Version: "1.0", Arch: "amd64"}, {Name: "b", Version: "2.0", Arch: "all", Provides: "v"}, {Name: "c", Version: "1", Arch: "amd64"}, {Name: "z", Version: "1", Arch: "arm64"}},
-		{{Name: "b", Version: "2.0", Arch: "all", Provides: "v"}, {Name: "a", Version: "1.0+u1", Arch: "amd64", Provides: "v, w"}, {Name: "c", Version: "0.9", Arch: "amd64"}},
-		{{Name: "a", Version: "1.0+u2", Arch: "amd64"}, {Name: "d", Version: "3", Arch: "amd64", Provides: "a"}, {Name: "b", Version: "1.0", Arch: "all"}},
-	}
-	var all []Package
-	var ls []*lookup
-	var offs []int
-	for _, p := range parts {
-		l, err := buildLookup(&Index{Packages: p}, "amd64")
-		if err != nil {
-			t.Fatal(err)
-		}
-		offs = append(offs, len(all))
-		ls = append(ls, l)
-		all = append(all, p...)
-	}
-	want, err := buildLookup(&Index{Packages: all}, "amd64")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := mergeLookups(all, ls, offs)
-	if !reflect.DeepEqual(got.order, want.order) || !reflect.DeepEqual(got.provs, want.provs) {
-		t.Errorf("merged order %v provs %v\nwant order %v provs %v", got.order, got.provs, want.order, want.provs)
-	}
-	if len(want.order) != 8 { // a×3, b 2.0 once and b 1.0, c×2, d
-		t.Errorf("order %v", want.order)
-	}
-	res, err := Resolve(&Index{Packages: all, lk: got, lkArch: "amd64"}, ResolveOptions{Arch: "amd64", Roots: []string{"a", "c"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v := res.Packages[0].Pkg.Version + " " + res.Packages[1].Pkg.Version; v != "1.0+u2 1" {
-		t.Errorf("resolved %s", v)
 	}
 }

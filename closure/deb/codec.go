@@ -72,16 +72,19 @@ func appendRecord(b []byte, p *Package) []byte {
 	return binary.AppendUvarint(b, uint64(p.InstalledSize))
 }
 
+// span is a string the encoder keeps in its arena.
+type span struct{ off, n uint32 }
+
 // orderKey is what the encoder keeps of a package of the architecture to
 // sort the lookup: its name and version, nothing else.
 type orderKey struct {
-	name, version string
+	name, version span
 	pkg           uint32
 }
 
 // rawProvide is a Provides entry before it is written.
 type rawProvide struct {
-	name, version, qual string
+	name, version, qual span
 	pkg                 uint32
 }
 
@@ -95,8 +98,26 @@ type indexEncoder struct {
 	recs  []uint32
 	keys  []orderKey
 	provs []rawProvide
+	// arena holds the kept names, versions and qualifiers back to back:
+	// one allocation instead of two strings per package.
+	arena []byte
 	buf   []byte
 	err   error
+}
+
+// keep copies s into the arena.
+func (e *indexEncoder) keep(s string) span {
+	sp := span{off: uint32(len(e.arena)), n: uint32(len(s))}
+	e.arena = append(e.arena, s...)
+	return sp
+}
+
+// str is a kept string, aliasing the arena (valid until the next keep).
+func (e *indexEncoder) str(sp span) string {
+	if sp.n == 0 {
+		return ""
+	}
+	return unsafe.String(&e.arena[sp.off], int(sp.n))
 }
 
 func newIndexEncoder(w io.Writer, arch, label string) *indexEncoder {
@@ -129,7 +150,10 @@ func (e *indexEncoder) add(p *Package) error {
 	if p.Arch != e.arch && p.Arch != "all" {
 		return e.err
 	}
-	e.keys = append(e.keys, orderKey{name: p.Name, version: p.Version, pkg: k})
+	if uint64(len(e.arena))+uint64(len(p.Name))+uint64(len(p.Version))+uint64(len(p.Provides)) > maxIndexFile {
+		return fmt.Errorf("%s: the index's names exceed %d bytes, the cache format's limit", e.label, uint64(maxIndexFile))
+	}
+	e.keys = append(e.keys, orderKey{name: e.keep(p.Name), version: e.keep(p.Version), pkg: k})
 	if p.Provides != "" {
 		rels, err := parseRelations(p.Provides, e.arch)
 		if err != nil {
@@ -137,7 +161,7 @@ func (e *indexEncoder) add(p *Package) error {
 		}
 		for _, r := range rels {
 			for _, a := range r {
-				e.provs = append(e.provs, rawProvide{name: a.Name, version: a.Version, qual: a.Qual, pkg: k})
+				e.provs = append(e.provs, rawProvide{name: e.keep(a.Name), version: e.keep(a.Version), qual: e.keep(a.Qual), pkg: k})
 			}
 		}
 	}
@@ -147,17 +171,19 @@ func (e *indexEncoder) add(p *Package) error {
 // sortKeys orders the lookup as buildLookup does: names ascending,
 // versions descending, index order among equal versions, exact
 // duplicates (one version in two components) dropped.
-func sortKeys(keys []orderKey) []orderKey {
+func (e *indexEncoder) sortKeys() []orderKey {
+	keys := e.keys
 	sort.SliceStable(keys, func(a, b int) bool {
-		if keys[a].name != keys[b].name {
-			return keys[a].name < keys[b].name
+		na, nb := e.str(keys[a].name), e.str(keys[b].name)
+		if na != nb {
+			return na < nb
 		}
-		return compareVersions(keys[a].version, keys[b].version) > 0
+		return compareVersions(e.str(keys[a].version), e.str(keys[b].version)) > 0
 	})
 	out := keys[:0]
 	for k, key := range keys {
 		if k > 0 {
-			if prev := out[len(out)-1]; prev.name == key.name && prev.version == key.version {
+			if prev := out[len(out)-1]; e.str(prev.name) == e.str(key.name) && e.str(prev.version) == e.str(key.version) {
 				continue
 			}
 		}
@@ -168,15 +194,16 @@ func sortKeys(keys []orderKey) []orderKey {
 
 // finish writes the pool, the tables and the trailer.
 func (e *indexEncoder) finish() error {
-	keys := sortKeys(e.keys)
-	sort.SliceStable(e.provs, func(a, b int) bool { return e.provs[a].name < e.provs[b].name })
+	keys := e.sortKeys()
+	sort.SliceStable(e.provs, func(a, b int) bool { return e.str(e.provs[a].name) < e.str(e.provs[b].name) })
 	poolOff := e.off
 	// Equal neighbours share one pool string; the empty string is written
 	// once, first.
 	empty := uint32(e.off)
 	e.write([]byte{0})
 	last, lastOff := "", empty
-	str := func(s string) uint32 {
+	str := func(sp span) uint32 {
+		s := e.str(sp)
 		if s == "" {
 			return empty
 		}
@@ -186,7 +213,7 @@ func (e *indexEncoder) finish() error {
 		off := uint32(e.off)
 		e.buf = appendString(e.buf[:0], s)
 		e.write(e.buf)
-		last, lastOff = s, off
+		last, lastOff = s, off // s aliases the arena, which no longer grows
 		return off
 	}
 	order := make([]uint32, 0, 2*len(keys))
@@ -226,11 +253,21 @@ func (e *indexEncoder) writeU32s(v []uint32) {
 	}
 }
 
-// diskIndex reads one cached index in place. Table entries are checked
-// when it is opened; strings and records are checked as they are read, and
-// the first damage found is kept in err (reads then return empty values).
+// maxRecord bounds one package record of a cached index (the largest
+// stanzas of the archive keep a few KB).
+const maxRecord = 1 << 20
+
+// diskIndex reads one cached index in place: the pool and the tables
+// (a few MB, bisected) from data, a window of the file mapped or held in
+// memory; package records from rec, read one at a time, so the records
+// of packages the resolver never visits are not in memory at all. Table
+// entries are checked when it is opened; strings and records are checked
+// as they are read, and the first damage found is kept in err (reads then
+// return empty values).
 type diskIndex struct {
-	data    string // the file, aliasing the mapped or read bytes
+	data    string // the file's bytes from base on
+	base    int
+	rec     io.ReaderAt // the whole file
 	suite   string
 	npkg    int
 	norder  int
@@ -242,11 +279,13 @@ type diskIndex struct {
 	err     error
 }
 
+// u32 reads the little-endian u32 at file offset off (>= base).
 func (d *diskIndex) u32(off int) int {
-	return int(binary.LittleEndian.Uint32([]byte(d.data[off : off+4])))
+	b := d.data[off-d.base : off-d.base+4]
+	return int(uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24)
 }
 
-// openDiskIndex checks data's framing and tables. data must not change
+// openDiskIndex opens a cached index held in memory. data must not change
 // while the diskIndex is used.
 func openDiskIndex(data []byte, suite string) (*diskIndex, error) {
 	if len(data) < len(indexMagic)+trailerSize {
@@ -256,22 +295,37 @@ func openDiskIndex(data []byte, suite string) (*diskIndex, error) {
 	if s[:len(indexMagic)] != indexMagic {
 		return nil, fmt.Errorf("not a strata index cache of this version")
 	}
-	if !strings.HasSuffix(s, indexEnd) {
-		return nil, errShortCache
+	return openTables(&diskIndex{data: s, rec: strings.NewReader(s), suite: suite}, len(s))
+}
+
+// indexTrailer reads and checks the trailer and returns the offset of the
+// pool, where the part of the file read in place starts.
+func indexTrailer(t []byte) (poolOff int, err error) {
+	if len(t) != trailerSize || string(t[trailerSize-len(indexEnd):]) != indexEnd {
+		return 0, errShortCache
 	}
-	d := &diskIndex{data: s, suite: suite}
-	t := len(s) - trailerSize
+	return int(binary.LittleEndian.Uint32(t[12:])), nil
+}
+
+// openTables reads the trailer of d (size bytes, data from d.base on) and
+// checks the framing and the tables.
+func openTables(d *diskIndex, size int) (*diskIndex, error) {
+	t := size - trailerSize
+	if _, err := indexTrailer([]byte(d.data[t-d.base:])); err != nil {
+		return nil, err
+	}
 	d.npkg, d.norder, d.nprov = d.u32(t), d.u32(t+4), d.u32(t+8)
 	d.poolOff, d.pkgsOff, d.order, d.provs = d.u32(t+12), d.u32(t+16), d.u32(t+20), d.u32(t+24)
-	if d.poolOff < len(indexMagic)+1 || d.pkgsOff <= d.poolOff ||
+	if d.poolOff < len(indexMagic)+1 || d.poolOff < d.base || d.pkgsOff <= d.poolOff ||
 		uint64(d.pkgsOff)+4*uint64(d.npkg) != uint64(d.order) ||
 		uint64(d.order)+8*uint64(d.norder) != uint64(d.provs) ||
 		uint64(d.provs)+16*uint64(d.nprov) != uint64(t) {
 		return nil, fmt.Errorf("inconsistent section offsets")
 	}
 	for k := 0; k < d.npkg; k++ {
-		if off := d.u32(d.pkgsOff + 4*k); off < len(indexMagic) || off >= d.poolOff {
-			return nil, fmt.Errorf("package record offset %d out of range", off)
+		off, end := d.recordBounds(k)
+		if off < len(indexMagic) || end > d.poolOff || end <= off {
+			return nil, fmt.Errorf("package record %d out of range", k)
 		}
 	}
 	for k := 0; k < d.norder; k++ {
@@ -291,6 +345,16 @@ func openDiskIndex(data []byte, suite string) (*diskIndex, error) {
 		}
 	}
 	return d, nil
+}
+
+// recordBounds is where record k starts and ends: records are written
+// back to back, the last one ending at the pool.
+func (d *diskIndex) recordBounds(k int) (int, int) {
+	end := d.poolOff
+	if k+1 < d.npkg {
+		end = d.u32(d.pkgsOff + 4*(k+1))
+	}
+	return d.u32(d.pkgsOff + 4*k), end
 }
 
 // checkRef checks a (name, pkg) pair at off.
@@ -357,7 +421,7 @@ func (r *reader) str() string {
 // poolString is the pool string at off, aliasing the data ("" and a
 // noted damage when it runs out of the pool).
 func (d *diskIndex) poolString(off int) string {
-	r := reader{s: d.data, off: off, end: d.pkgsOff}
+	r := reader{s: d.data, off: off - d.base, end: d.pkgsOff - d.base}
 	s := r.str()
 	if r.err != nil {
 		d.damaged("pool string", r.err)
@@ -395,17 +459,30 @@ func (d *diskIndex) provided(name string) []provide {
 	return out
 }
 
-// pkg decodes local package k, its strings copied out of the data.
+// pkg reads and decodes local package k.
 func (d *diskIndex) pkg(k int) *Package {
-	off := d.u32(d.pkgsOff + 4*k)
-	r := reader{s: d.data, off: off, end: d.poolOff}
+	off, end := d.recordBounds(k)
+	if end-off > maxRecord {
+		d.damaged(fmt.Sprintf("package record %d", k), fmt.Errorf("%d bytes, more than %d", end-off, maxRecord))
+		return &Package{Suite: d.suite}
+	}
+	buf := make([]byte, end-off)
+	if _, err := d.rec.ReadAt(buf, int64(off)); err != nil {
+		d.damaged(fmt.Sprintf("package record %d", k), err)
+		return &Package{Suite: d.suite}
+	}
+	// the strings alias buf, which nothing else holds
+	r := reader{s: unsafe.String(unsafe.SliceData(buf), len(buf)), end: len(buf)}
 	p := &Package{Suite: d.suite}
 	for _, f := range recordFields(p) {
-		*f = strings.Clone(r.str())
+		*f = r.str()
 	}
 	p.Essential = r.uint() == 1
 	p.Size = int64(r.uint())
 	p.InstalledSize = int64(r.uint())
+	if r.err == nil && r.off != len(buf) {
+		r.err = fmt.Errorf("%d trailing bytes", len(buf)-r.off)
+	}
 	if r.err != nil {
 		d.damaged(fmt.Sprintf("package record %d", k), r.err)
 		return &Package{Suite: d.suite}

@@ -1,6 +1,7 @@
 package deb
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/stratabuild/strata/cache"
@@ -447,45 +449,68 @@ func loadIndex(ctx context.Context, st cache.Index, f *fetcher, suite, arch stri
 		urlPath = "dists/" + suite + "/" + pathDir(file.path) + "/by-hash/SHA256/" + file.sum.SHA256
 	}
 	log.Infof("downloading the %s/%s index (%.1f MB)", suite, file.path, float64(file.sum.Size)/1e6)
-	raw, err := f.get(ctx, urlPath)
+	// The download is decompressed, parsed and cached as it arrives, one
+	// attempt per temp entry; the entry is kept only when the bytes match
+	// the signed Release's size and sha256.
+	parse := func(body io.Reader, w io.Writer) error {
+		h := sha256.New()
+		lr := &io.LimitedReader{R: body, N: file.sum.Size + 1}
+		in := io.TeeReader(lr, h)
+		perr := func() error {
+			r, err := decompress(file.path, in)
+			if err != nil {
+				return fmt.Errorf("decompressing %s: %w", f.url(urlPath), err)
+			}
+			enc := newIndexEncoder(w, arch, suite+"/"+file.path)
+			if err := parsePackages(r, enc.add); err != nil {
+				return fmt.Errorf("%s: %w", f.url(urlPath), err)
+			}
+			return enc.finish()
+		}()
+		// the rest of the file (past the compressed stream) counts too, and
+		// a damaged file is reported as such rather than as a parse error
+		if _, err := io.Copy(io.Discard, in); err != nil {
+			return err
+		}
+		n := file.sum.Size + 1 - lr.N
+		if got := hex.EncodeToString(h.Sum(nil)); got != file.sum.SHA256 || n != file.sum.Size {
+			size := fmt.Sprintf("%d bytes", n)
+			if n > file.sum.Size {
+				size = fmt.Sprintf("more than %d bytes", file.sum.Size)
+			}
+			return fmt.Errorf("%w: sha256 %s (%s) does not match the signed Release's %s (%d bytes): the mirror serves a corrupt or altered index; retry later or set debian.mirror to another mirror",
+				errIntegrity, got, size, file.sum.SHA256, file.sum.Size)
+		}
+		return perr
+	}
+	fs, files := st.(cache.IndexFiles)
+	var rec []byte
+	err = f.do(ctx, urlPath, metaTimeout, func(body io.Reader) error {
+		if files {
+			return fs.WriteIndex(indexCacheKind, key, func(w io.Writer) error { return parse(body, w) })
+		}
+		var b bytes.Buffer
+		if err := parse(body, &b); err != nil {
+			return err
+		}
+		rec = b.Bytes()
+		return nil
+	})
 	if err != nil {
 		return nil, "", fmt.Errorf("downloading the package index: %w", err)
 	}
-	sum := sha256.Sum256(raw)
-	if got := hex.EncodeToString(sum[:]); got != file.sum.SHA256 || int64(len(raw)) != file.sum.Size {
-		return nil, "", fmt.Errorf("%s: sha256 %s (%d bytes) does not match the signed Release's %s (%d bytes): the mirror serves a corrupt or altered index; retry later or set debian.mirror to another mirror",
-			f.url(urlPath), got, len(raw), file.sum.SHA256, file.sum.Size)
-	}
-	r, err := decompress(file.path, raw)
-	if err != nil {
-		return nil, "", fmt.Errorf("decompressing %s: %w", f.url(urlPath), err)
-	}
-	write := func(w io.Writer) error {
-		enc := newIndexEncoder(w, arch, suite+"/"+file.path)
-		if err := parsePackages(r, enc.add); err != nil {
-			return fmt.Errorf("%s: %w", f.url(urlPath), err)
-		}
-		return enc.finish()
-	}
-	if fs, ok := st.(cache.IndexFiles); ok {
-		if err := fs.WriteIndex(indexCacheKind, key, write); err != nil {
+	if !files {
+		if err := st.Put(indexCacheKind, key, rec); err != nil {
 			return nil, "", err
 		}
-		d, err := openCachedIndex(st, key, suite)
-		if err != nil {
-			return nil, "", fmt.Errorf("reading back the index just cached: %w", err)
-		}
-		return d, key, nil
+		d, err = openDiskIndex(rec, suite)
+		return d, key, err
 	}
-	var b bytes.Buffer
-	if err := write(&b); err != nil {
-		return nil, "", err
+	d, err = openCachedIndex(st, key, suite)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading back the index just cached: %w", err)
 	}
-	if err := st.Put(indexCacheKind, key, b.Bytes()); err != nil {
-		return nil, "", err
-	}
-	d, err = openDiskIndex(b.Bytes(), suite)
-	return d, key, err
+	return d, key, nil
 }
 
 // openCachedIndex opens cache entry key: mapped read-only when the store
@@ -509,39 +534,77 @@ func openCachedIndex(st cache.Index, key, suite string) (*diskIndex, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := mapFile(path)
-	if err != nil {
+	d, err := openIndexFile(path, suite)
+	if errors.Is(err, errIndexDamaged) {
 		return nil, err
 	}
-	d, err := openDiskIndex(data, suite)
 	if err != nil {
-		unix.Munmap(data) //nolint:errcheck // nothing refers to it
-		return nil, fmt.Errorf("%w: %s: %w", errIndexDamaged, path, err)
+		return nil, fmt.Errorf("reading the index cache %s: %w", path, err)
 	}
-	runtime.AddCleanup(d, func(b []byte) { unix.Munmap(b) }, data) //nolint:errcheck // unmapping memory nothing refers to
 	return d, nil
 }
 
-// mapFile maps path read-only; a file too short to be an index is
-// damaged.
-func mapFile(path string) ([]byte, error) {
+// openIndexFile opens the cached index at path: the pool and tables
+// mapped read-only, the records read at their offsets. The file and the
+// mapping are released once the diskIndex is unreachable (nothing it
+// returns aliases them).
+func openIndexFile(path, suite string) (*diskIndex, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading the index cache: %w", err)
+		return nil, err
 	}
-	defer f.Close()
+	damaged := func(err error) (*diskIndex, error) {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s: %w", errIndexDamaged, path, err)
+	}
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("reading the index cache: %w", err)
+		f.Close()
+		return nil, err
 	}
-	if fi.Size() < int64(len(indexMagic)+trailerSize) || fi.Size() > maxIndexFile {
-		return nil, fmt.Errorf("%w: %s has %d bytes", errIndexDamaged, path, fi.Size())
+	size := fi.Size()
+	if size < int64(len(indexMagic)+trailerSize) || size > maxIndexFile {
+		return damaged(fmt.Errorf("%d bytes", size))
 	}
-	data, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_SHARED)
+	head := make([]byte, len(indexMagic))
+	trailer := make([]byte, trailerSize)
+	if _, err := f.ReadAt(head, 0); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if string(head) != indexMagic {
+		return damaged(fmt.Errorf("not a strata index cache of this version"))
+	}
+	if _, err := f.ReadAt(trailer, size-int64(trailerSize)); err != nil {
+		f.Close()
+		return nil, err
+	}
+	poolOff, err := indexTrailer(trailer)
+	if err != nil || poolOff < len(indexMagic) || int64(poolOff) > size-int64(trailerSize) {
+		return damaged(fmt.Errorf("bad trailer"))
+	}
+	base := poolOff &^ (os.Getpagesize() - 1)
+	data, err := unix.Mmap(int(f.Fd()), int64(base), int(size)-base, unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
+		f.Close()
 		return nil, fmt.Errorf("mapping %s: %w", path, err)
 	}
-	return data, nil
+	d, err := openTables(&diskIndex{data: unsafe.String(&data[0], len(data)), base: base, rec: f, suite: suite}, int(size))
+	if err != nil {
+		unix.Munmap(data) //nolint:errcheck // nothing refers to it
+		return damaged(err)
+	}
+	runtime.AddCleanup(d, func(m mappedFile) {
+		unix.Munmap(m.data) //nolint:errcheck // nothing refers to it
+		m.f.Close()
+	}, mappedFile{data, f})
+	return d, nil
+}
+
+// mappedFile is what a diskIndex of a file releases.
+type mappedFile struct {
+	data []byte
+	f    *os.File
 }
 
 func pathDir(p string) string {
@@ -551,12 +614,12 @@ func pathDir(p string) string {
 	return "."
 }
 
-func decompress(name string, raw []byte) (io.Reader, error) {
+func decompress(name string, r io.Reader) (io.Reader, error) {
 	switch {
 	case strings.HasSuffix(name, ".xz"):
-		return xz.NewReader(bytes.NewReader(raw))
+		return xz.NewReader(bufio.NewReader(r))
 	case strings.HasSuffix(name, ".gz"):
-		return gzip.NewReader(bytes.NewReader(raw))
+		return gzip.NewReader(r)
 	}
-	return bytes.NewReader(raw), nil
+	return r, nil
 }

@@ -218,3 +218,43 @@ func TestBlobStampSkipsTheHashUntilTheFileChanges(t *testing.T) {
 		t.Fatalf("a blob written after its stamp: %v, want ErrCorrupt", err)
 	}
 }
+
+// WriteIndex streams a record into place atomically: a failed write
+// leaves neither the record nor a temp file, and IndexFile names the file
+// Get reads.
+func TestWriteIndexAndIndexFile(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.IndexFile("deb-index", "k"); !errors.Is(err, cache.ErrNotFound) {
+		t.Fatalf("missing record: %v", err)
+	}
+	boom := errors.New("parse failed")
+	err = s.WriteIndex("deb-index", "k", func(w io.Writer) error {
+		io.WriteString(w, "half")
+		return boom
+	})
+	if err != boom {
+		t.Fatalf("the producer's error is not returned as it is: %v", err)
+	}
+	if _, err := s.Get("deb-index", "k"); !errors.Is(err, cache.ErrNotFound) {
+		t.Fatalf("a failed write left a record: %v", err)
+	}
+	if tmp, _ := os.ReadDir(filepath.Join(s.root, "tmp")); len(tmp) != 0 {
+		t.Fatalf("a failed write left %d temp files", len(tmp))
+	}
+	if err := s.WriteIndex("deb-index", "k", func(w io.Writer) error { _, err := io.WriteString(w, "whole"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.IndexFile("deb-index", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "whole" {
+		t.Fatalf("IndexFile holds %q", b)
+	}
+	if b, _ := s.Get("deb-index", "k"); string(b) != "whole" {
+		t.Fatalf("Get reads %q", b)
+	}
+}

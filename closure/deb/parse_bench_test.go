@@ -3,6 +3,7 @@ package deb
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"testing"
 )
 
@@ -58,5 +59,22 @@ func TestParsePackagesFoldsRelations(t *testing.T) {
 	}
 	if _, err := ParsePackages(bytes.NewReader([]byte("Package: a\nVersion: 1\n continuation\nnot a field\n"))); err == nil {
 		t.Error("a malformed index was accepted")
+	}
+}
+
+// BenchmarkEncodeIndex measures the cold path's parse into the cached
+// form, streaming (no package kept past its stanza).
+func BenchmarkEncodeIndex(b *testing.B) {
+	data := syntheticPackages(60000)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		enc := newIndexEncoder(io.Discard, "amd64", "synthetic")
+		if err := parsePackages(bytes.NewReader(data), enc.add); err != nil {
+			b.Fatal(err)
+		}
+		if err := enc.finish(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/stratabuild/strata/cache"
 )
 
 // encodeParts writes the cached form of each part for amd64 and returns
@@ -219,6 +221,34 @@ func TestLoadIndexStreams(t *testing.T) {
 	}
 	if got := resolve(st); got != want {
 		t.Errorf("after damage %s, want %s", got, want)
+	}
+
+	// An altered download (same size) is parsed as it arrives but not
+	// kept, and not fetched again: the checksum is not a transient error.
+	a.mu.Lock()
+	var altered string
+	for p, b := range a.files {
+		if strings.Contains(p, "/by-hash/") {
+			c := append([]byte(nil), b...)
+			c[len(c)/2] ^= 1
+			a.files[p], altered = c, p
+		}
+	}
+	a.hits = map[string]int{}
+	a.mu.Unlock()
+	fresh := testStore(t)
+	_, _, err = LoadIndex(context.Background(), fresh, opt)
+	if err == nil || !strings.Contains(err.Error(), "does not match the signed Release") {
+		t.Fatalf("altered index: %v", err)
+	}
+	a.mu.Lock()
+	hits := a.hits[altered]
+	a.mu.Unlock()
+	if hits != 1 {
+		t.Errorf("the altered index was fetched %d times, want once", hits)
+	}
+	if _, err := fresh.IndexFile(indexCacheKind, idx.keys[0]); !errors.Is(err, cache.ErrNotFound) {
+		t.Errorf("the altered index was cached: %v", err)
 	}
 }
 

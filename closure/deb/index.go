@@ -457,13 +457,14 @@ func loadIndex(ctx context.Context, st cache.Index, f *fetcher, suite, arch stri
 		lr := &io.LimitedReader{R: body, N: file.sum.Size + 1}
 		in := io.TeeReader(lr, h)
 		perr := func() error {
+			// (the fetcher's errors name the URL)
 			r, err := decompress(file.path, in)
 			if err != nil {
-				return fmt.Errorf("decompressing %s: %w", f.url(urlPath), err)
+				return fmt.Errorf("decompressing: %w", err)
 			}
 			enc := newIndexEncoder(w, arch, suite+"/"+file.path)
 			if err := parsePackages(r, enc.add); err != nil {
-				return fmt.Errorf("%s: %w", f.url(urlPath), err)
+				return err
 			}
 			return enc.finish()
 		}()
@@ -513,10 +514,9 @@ func loadIndex(ctx context.Context, st cache.Index, f *fetcher, suite, arch stri
 	return d, key, nil
 }
 
-// openCachedIndex opens cache entry key: mapped read-only when the store
-// keeps files (unmapped once the diskIndex is unreachable: nothing it
-// returns aliases the mapping), else read whole. A damaged entry is an
-// error wrapping errIndexDamaged.
+// openCachedIndex opens cache entry key: in place when the store keeps
+// files (openIndexFile), else read whole. A damaged entry is an error
+// wrapping errIndexDamaged.
 func openCachedIndex(st cache.Index, key, suite string) (*diskIndex, error) {
 	fs, ok := st.(cache.IndexFiles)
 	if !ok {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"unsafe"
 )
 
@@ -495,8 +496,10 @@ func (d *diskIndex) pkg(k int) *Package {
 // answer as buildLookup over all the parts' packages would: per name,
 // highest version first, the earlier part first among equal versions and
 // alone kept when the versions are the same; Provides entries by part.
-// Decoded packages and answers are kept, so each is read once.
+// Decoded packages and answers are kept, so each is read once; mu makes
+// that safe for resolutions sharing an Index.
 type diskCatalog struct {
+	mu    sync.Mutex
 	parts []*diskIndex
 	base  []int
 	pkgs  map[int]*Package
@@ -515,6 +518,12 @@ func newDiskCatalog(parts []*diskIndex) *diskCatalog {
 }
 
 func (c *diskCatalog) pkg(id int) *Package {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pkgLocked(id)
+}
+
+func (c *diskCatalog) pkgLocked(id int) *Package {
 	if p, ok := c.pkgs[id]; ok {
 		return p
 	}
@@ -525,6 +534,8 @@ func (c *diskCatalog) pkg(id int) *Package {
 }
 
 func (c *diskCatalog) named(name string) []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if ids, ok := c.names[name]; ok {
 		return ids
 	}
@@ -548,7 +559,7 @@ func (c *diskCatalog) named(name string) []int {
 		for {
 			best := -1
 			for k, l := range lists {
-				if pos[k] < len(l) && (best < 0 || compareVersions(c.pkg(l[pos[k]]).Version, c.pkg(lists[best][pos[best]]).Version) > 0) {
+				if pos[k] < len(l) && (best < 0 || compareVersions(c.pkgLocked(l[pos[k]]).Version, c.pkgLocked(lists[best][pos[best]]).Version) > 0) {
 					best = k
 				}
 			}
@@ -557,7 +568,7 @@ func (c *diskCatalog) named(name string) []int {
 			}
 			id := lists[best][pos[best]]
 			pos[best]++
-			if len(out) > 0 && c.pkg(out[len(out)-1]).Version == c.pkg(id).Version {
+			if len(out) > 0 && c.pkgLocked(out[len(out)-1]).Version == c.pkgLocked(id).Version {
 				continue
 			}
 			out = append(out, id)
@@ -568,6 +579,8 @@ func (c *diskCatalog) named(name string) []int {
 }
 
 func (c *diskCatalog) provided(name string) []provide {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if pv, ok := c.provs[name]; ok {
 		return pv
 	}
@@ -583,6 +596,8 @@ func (c *diskCatalog) provided(name string) []provide {
 }
 
 func (c *diskCatalog) err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, d := range c.parts {
 		if d.err != nil {
 			return d.err

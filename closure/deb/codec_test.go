@@ -311,3 +311,28 @@ func FuzzParseRelations(f *testing.F) {
 		}
 	})
 }
+
+// Resolutions sharing one Index read from the cache may run at once (the
+// catalog keeps what it decoded; go test -race checks it).
+func TestCatalogConcurrent(t *testing.T) {
+	idx := cachedIndex(t, testIndex(t, baseIndex))
+	want, err := Resolve(idx, ResolveOptions{Arch: "amd64", Roots: []string{"hello"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			res, err := Resolve(idx, ResolveOptions{Arch: "amd64", Roots: []string{"hello", "bash"}})
+			if err == nil && !strings.Contains(summary(res), summary(want)[:20]) {
+				err = errors.New(summary(res))
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Times, side by side in one run, a build of each Debian example given
-# (default: hello python):
+# (default: hello python; an argument with a slash is a spec folder, e.g.
+# bench/big, a ~500 MB image):
 #   fully cold     an empty cache, no remote cache (downloads every .deb);
 #   B, warm remote an empty cache reading a remote cache machine A wrote;
 #   warm local     the fully cold build's cache again.
@@ -41,9 +42,12 @@ secs() {
 
 echo "wall seconds (CPU seconds), one run each; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-8s %18s %18s %18s %8s\n' example "fully cold" "B, warm remote" "warm local" "cold/B"
-for ex in "${examples[@]}"; do
+for arg in "${examples[@]}"; do
+  ex=$(basename "$arg")
+  src=examples/$arg
+  case $arg in */*) src=$arg ;; esac
   dir=$work/$ex
-  cp -r "examples/$ex" "$dir"
+  cp -r "$src" "$dir"
   "$work/strata" lock "$dir" --cache "$work/lock-cache" -q
   read -r cw cc <<<"$(secs "$work/strata" build "$dir" --cache "$work/cold-$ex" -o "$work/$ex-cold.tar" -q)"
   "$work/strata" build "$dir" --cache "$work/a-$ex" -o "$work/$ex-a.tar" -q --cache-to "$repo" --cache-sign-key "$work/ci.key"

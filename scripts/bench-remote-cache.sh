@@ -41,7 +41,7 @@ secs() {
 }
 
 echo "wall seconds (CPU seconds), one run each; load: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-8s %18s %18s %18s %8s\n' example "fully cold" "B, warm remote" "warm local" "cold/B"
+printf '%-8s %18s %18s %18s %8s %9s\n' example "fully cold" "B, warm remote" "warm local" "cold/B" "unpacked"
 for arg in "${examples[@]}"; do
   ex=$(basename "$arg")
   src=examples/$arg
@@ -54,7 +54,19 @@ for arg in "${examples[@]}"; do
   read -r rw rc <<<"$(secs "$work/strata" build "$dir" --cache "$work/b-$ex" -o "$work/$ex-b.tar" -q --cache-from "$repo" --cache-trust "$work/ci.pub")"
   read -r ww wc <<<"$(secs "$work/strata" build "$dir" --cache "$work/cold-$ex" -o "$work/$ex-warm.tar" -q)"
   cmp -s "$work/$ex-cold.tar" "$work/$ex-b.tar" || { echo "machine B's $ex differs from the cold build"; exit 1; }
-  printf '%-8s %8.2fs (%5.2fs) %8.2fs (%5.2fs) %8.2fs (%5.2fs) %7.1fx\n' "$ex" "$cw" "$cc" "$rw" "$rc" "$ww" "$wc" "$(echo "$cw / $rw" | bc -l)"
+  mb=$(python3 -c 'import sys, tarfile, zlib
+n = 0
+with tarfile.open(sys.argv[1]) as t:
+    for m in t:
+        f = t.extractfile(m) if m.isfile() else None
+        if f is None or f.read(2) != b"\x1f\x8b":
+            continue
+        f.seek(0)
+        d = zlib.decompressobj(31)
+        for b in iter(lambda: f.read(1 << 20), b""):
+            n += len(d.decompress(b))
+print(n // 1000000)' "$work/$ex-cold.tar")
+  printf '%-8s %8.2fs (%5.2fs) %8.2fs (%5.2fs) %8.2fs (%5.2fs) %7.1fx %6s MB\n' "$ex" "$cw" "$cc" "$rw" "$rc" "$ww" "$wc" "$(echo "$cw / $rw" | bc -l)" "$mb"
 done
 
 # Fleet: 8 small Debian specs planned jointly (strategy fleet), built on

@@ -15,6 +15,9 @@ type Keep struct {
 	// files, so the packages' (base-files') etc/os-release and
 	// usr/lib/os-release are left out.
 	SpecOSRelease bool
+	// SpecNsswitch says the spec's nsswitch writes etc/nsswitch.conf,
+	// so a package's is left out.
+	SpecNsswitch bool
 }
 
 // KeepOf reads debian.keep ("docs", "man", "locales").
@@ -52,6 +55,9 @@ func (k Keep) key() string {
 	if k.SpecOSRelease {
 		s += "-osrelease"
 	}
+	if k.SpecNsswitch {
+		s += "-nsswitch"
+	}
 	return s
 }
 
@@ -72,6 +78,9 @@ func (k Keep) key() string {
 func (k Keep) prunedPath(p string) bool {
 	under := func(dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
 	if k.SpecOSRelease && (p == "etc/os-release" || p == "usr/lib/os-release") {
+		return true
+	}
+	if k.SpecNsswitch && p == "etc/nsswitch.conf" {
 		return true
 	}
 	if !k.Man && under("usr/share/man") {

@@ -278,6 +278,7 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	// debian.keep asks (see Keep.prunedPath).
 	keep := KeepOf(s.spec.Debian.Keep)
 	keep.SpecOSRelease = s.spec.OSRelease != nil
+	keep.SpecNsswitch = s.spec.Nsswitch != nil
 	contents := make([]closure.Contents, len(pkgs))
 	for i, p := range pkgs {
 		pkgs[i], contents[i] = pruned(p, keep)
@@ -344,7 +345,7 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 			g.Roots = append(g.Roots, n.ID)
 		}
 	}
-	sys, size, err := sysfiles.Generate(ctx, sysfiles.Options{Packages: pkgs, Accounts: s.spec.Accounts, Suite: lock.Suite, Arch: lock.Arch, OSRelease: s.spec.OSRelease, StatusInPackages: true})
+	sys, size, err := sysfiles.Generate(ctx, sysfiles.Options{Packages: pkgs, Accounts: s.spec.Accounts, Suite: lock.Suite, Arch: lock.Arch, OSRelease: s.spec.OSRelease, Nsswitch: s.spec.Nsswitch, StatusInPackages: true})
 	if err != nil {
 		return nil, fmt.Errorf("generating the Debian system files: %w", err)
 	}

@@ -40,6 +40,10 @@ type Options struct {
 	// (the Debian source prunes them). nil: the suite's facts, and a
 	// package's os-release wins.
 	OSRelease map[string]string
+	// Nsswitch is the spec's nsswitch map: the whole etc/nsswitch.conf,
+	// and no package's may ship one (the Debian source prunes it). nil:
+	// strata's default file, and a package's wins.
+	Nsswitch map[string]string
 	// StatusInPackages leaves var/lib/dpkg/status.d out of the generated
 	// files: the caller puts each package's record in the package's own
 	// layer (StatusEntries), so a scanner reading one layer finds that
@@ -140,12 +144,12 @@ func Generate(ctx context.Context, opt Options) (closure.Contents, int64, error)
 	if opt.OSRelease != nil {
 		rel.Note, rel.Fields = "from the spec's osRelease", opt.OSRelease
 	}
-	common, err := rootfs.Entries(rootfs.Options{Accounts: opt.Accounts, OSRelease: rel})
+	common, err := rootfs.Entries(rootfs.Options{Accounts: opt.Accounts, OSRelease: rel, Nsswitch: opt.Nsswitch})
 	if err != nil {
 		return nil, 0, fmt.Errorf("generating system files: %w", err)
 	}
 	for _, e := range common {
-		if err := g.common(e, opt.OSRelease != nil); err != nil {
+		if err := g.common(e, opt.OSRelease != nil, opt.Nsswitch != nil); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -267,9 +271,9 @@ func (g *gen) contents() (closure.Contents, int64, error) {
 	return closure.StaticContents{ID: keyPrefix + hex.EncodeToString(h.Sum(nil)), List: list}, size, nil
 }
 
-// common adds an entry of package rootfs; specRelease says the spec's
-// osRelease wrote os-release, so no package's may win.
-func (g *gen) common(e closure.Entry, specRelease bool) error {
+// common adds an entry of package rootfs; specRelease and specNss say the
+// spec's osRelease and nsswitch wrote those files, so no package's may win.
+func (g *gen) common(e closure.Entry, specRelease, specNss bool) error {
 	switch e.Type {
 	case closure.Symlink:
 		return g.symlink(e.Path, e.Link, false)
@@ -289,7 +293,7 @@ func (g *gen) common(e closure.Entry, specRelease bool) error {
 		if err != nil {
 			return fmt.Errorf("generating system files: reading /%s: %w", e.Path, err)
 		}
-		yield := e.Path == rootfs.NsswitchPath || (e.Path == rootfs.OSReleasePath && !specRelease)
+		yield := (e.Path == rootfs.NsswitchPath && !specNss) || (e.Path == rootfs.OSReleasePath && !specRelease)
 		return g.file(e.Path, string(data), yield)
 	}
 	return fmt.Errorf("generating system files: rootfs gave /%s as a %s", e.Path, e.Type)

@@ -57,7 +57,9 @@ type Source struct {
 }
 
 // NewSource returns the source for s's accounts.
-func NewSource(s *spec.Spec) *Source { return &Source{accounts: s.Accounts, osRelease: s.OSRelease, nsswitch: s.Nsswitch} }
+func NewSource(s *spec.Spec) *Source {
+	return &Source{accounts: s.Accounts, osRelease: s.OSRelease, nsswitch: s.Nsswitch}
+}
 
 // Name implements closure.Source.
 func (s *Source) Name() string { return "rootfs" }

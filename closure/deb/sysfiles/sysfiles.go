@@ -44,6 +44,14 @@ type Options struct {
 	// and no package's may ship one (the Debian source prunes it). nil:
 	// strata's default file, and a package's wins.
 	Nsswitch map[string]string
+	// Certificates is the ca-certificates package the CA bundle is made
+	// of, when Packages holds a pruned copy without the certificates; nil:
+	// the ca-certificates package in Packages, if any.
+	Certificates *debfile.Package
+	// BundleOnly writes only etc/ssl/certs/ca-certificates.crt, without
+	// the NAME.pem and hash links (which would point at certificates the
+	// image leaves out).
+	BundleOnly bool
 	// StatusInPackages leaves var/lib/dpkg/status.d out of the generated
 	// files: the caller puts each package's record in the package's own
 	// layer (StatusEntries), so a scanner reading one layer finds that
@@ -78,9 +86,9 @@ var suiteName = regexp.MustCompile(`^[a-z0-9][a-z0-9.+-]*$`)
 //   - when the ca-certificates package is present, what
 //     update-ca-certificates makes: etc/ssl/certs/ca-certificates.crt
 //     (its usr/share/ca-certificates/**/*.crt concatenated in path
-//     order), etc/ssl/certs/NAME.pem links to each certificate and
-//     HASH.N links by OpenSSL subject hash (as `openssl rehash` names
-//     them);
+//     order), and unless BundleOnly etc/ssl/certs/NAME.pem links to each
+//     certificate and HASH.N links by OpenSSL subject hash (as `openssl
+//     rehash` names them);
 //   - the links `update-alternatives --install` calls in postinst
 //     scripts would make (LINK -> /etc/alternatives/NAME -> PATH, highest
 //     priority wins, only for shipped paths and calls with literal
@@ -155,14 +163,16 @@ func Generate(ctx context.Context, opt Options) (closure.Contents, int64, error)
 	}
 
 	// CA bundle.
+	ca := opt.Certificates
 	for _, p := range opt.Packages {
-		if p.Name != "ca-certificates" {
-			continue
+		if ca == nil && p.Name == "ca-certificates" {
+			ca = p
 		}
-		if err := g.certificates(p); err != nil {
+	}
+	if ca != nil {
+		if err := g.certificates(ca, !opt.BundleOnly); err != nil {
 			return nil, 0, err
 		}
-		break
 	}
 
 	// update-alternatives links.
@@ -337,11 +347,17 @@ func osRelease(suite string) rootfs.OSRelease {
 // certificates does what update-ca-certificates does with every
 // certificate enabled: etc/ssl/certs/ca-certificates.crt is the
 // concatenation of the package's usr/share/ca-certificates/**/*.crt in path
-// order (each ending in a newline), etc/ssl/certs/NAME.pem links to each
-// certificate, and etc/ssl/certs/HASH.N links to NAME.pem by OpenSSL subject
-// hash (as `openssl rehash` makes them) for programs that look certificates
-// up by folder.
-func (g *gen) certificates(p *debfile.Package) error {
+// order (each ending in a newline). With links, etc/ssl/certs/NAME.pem
+// links to each certificate, and etc/ssl/certs/HASH.N links to NAME.pem by
+// OpenSSL subject hash (as `openssl rehash` makes them) for programs that
+// look certificates up by folder.
+//
+// The order: the package's postinst lists every certificate it ships in
+// /etc/ca-certificates.conf (all enabled by default) from a sorted listing
+// of usr/share/ca-certificates, and update-ca-certificates appends them to
+// the bundle in that file's order; the .crt paths sorted bytewise are that
+// order (the mozilla/ folder holds them all).
+func (g *gen) certificates(p *debfile.Package, links bool) error {
 	const share = "usr/share/ca-certificates/"
 	var certs []closure.Entry
 	for _, e := range p.Entries {
@@ -371,6 +387,9 @@ func (g *gen) certificates(p *debfile.Package) error {
 		bundle.Write(data)
 		if len(data) > 0 && data[len(data)-1] != '\n' {
 			bundle.WriteByte('\n')
+		}
+		if !links {
+			continue
 		}
 		pem := pemName.Replace(strings.TrimSuffix(path.Base(e.Path), ".crt")) + ".pem"
 		link := "etc/ssl/certs/" + pem

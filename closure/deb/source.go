@@ -356,7 +356,7 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 			g.Roots = append(g.Roots, n.ID)
 		}
 	}
-	sys, size, err := sysfiles.Generate(ctx, sysfiles.Options{Packages: pkgs, Accounts: s.spec.Accounts, Suite: lock.Suite, Arch: lock.Arch, OSRelease: s.spec.OSRelease, Nsswitch: s.spec.Nsswitch, StatusInPackages: true, Certificates: caCerts, BundleOnly: !keep.Certs})
+	sys, size, err := sysfiles.Generate(ctx, sysfiles.Options{Packages: pkgs, Accounts: s.spec.Accounts, Suite: lock.Suite, Arch: lock.Arch, OSRelease: s.spec.OSRelease, Nsswitch: s.spec.Nsswitch, StatusInPackages: true, Certificates: caCerts, BundleOnly: !keep.Certs, LDCache: s.spec.Debian.LDCache})
 	if err != nil {
 		return nil, fmt.Errorf("generating the Debian system files: %w", err)
 	}

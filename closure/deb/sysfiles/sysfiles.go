@@ -17,6 +17,7 @@ import (
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/closure/deb/debfile"
 	"github.com/stratabuild/strata/rootfs"
+	"github.com/stratabuild/strata/rootfs/ldcache"
 	"github.com/stratabuild/strata/spec"
 )
 
@@ -52,6 +53,9 @@ type Options struct {
 	// the NAME.pem and hash links (which would point at certificates the
 	// image leaves out).
 	BundleOnly bool
+	// LDCache writes etc/ld.so.cache from the packages' libraries (see
+	// package ldcache); it needs libc6 among the packages.
+	LDCache bool
 	// StatusInPackages leaves var/lib/dpkg/status.d out of the generated
 	// files: the caller puts each package's record in the package's own
 	// layer (StatusEntries), so a scanner reading one layer finds that
@@ -93,6 +97,8 @@ var suiteName = regexp.MustCompile(`^[a-z0-9][a-z0-9.+-]*$`)
 //     scripts would make (LINK -> /etc/alternatives/NAME -> PATH, highest
 //     priority wins, only for shipped paths and calls with literal
 //     arguments), e.g. /usr/bin/awk for mawk;
+//   - with LDCache, etc/ld.so.cache as `ldconfig -X` would write it for
+//     the image (package ldcache);
 //   - var/lib/dpkg/status.d/NAME (the control paragraph plus
 //     "Status: install ok installed") and NAME.md5sums per package, the
 //     layout distroless uses and scanners (syft, trivy) read; NAME:ARCH
@@ -178,6 +184,13 @@ func Generate(ctx context.Context, opt Options) (closure.Contents, int64, error)
 	// update-alternatives links.
 	if err := g.alternatives(opt.Packages); err != nil {
 		return nil, 0, err
+	}
+
+	// ld.so.cache, over the packages and the links generated so far.
+	if opt.LDCache {
+		if err := g.ldCache(ctx, opt); err != nil {
+			return nil, 0, err
+		}
 	}
 
 	// dpkg status.d.
@@ -421,6 +434,30 @@ func (g *gen) certificates(p *debfile.Package, links bool) error {
 		}
 	}
 	return g.file(CABundle, bundle.String(), true)
+}
+
+// ldCache writes etc/ld.so.cache for the image: the packages' entries in
+// closure order with the generated ones on top.
+func (g *gen) ldCache(ctx context.Context, opt Options) error {
+	if !slices.ContainsFunc(opt.Packages, func(p *debfile.Package) bool { return p.Name == "libc6" }) {
+		return errors.New("debian.ldCache: the image has no libc6, and only glibc's dynamic linker reads /etc/ld.so.cache (add libc6 to debian.packages or remove ldCache)")
+	}
+	var all []closure.Entry
+	for _, p := range opt.Packages {
+		all = append(all, p.Entries...)
+	}
+	for _, e := range g.byPath {
+		all = append(all, e)
+	}
+	// g.byPath is a map: its entries go in path order, so the same
+	// packages give the same cache.
+	gen := all[len(all)-len(g.byPath):]
+	sort.Slice(gen, func(i, j int) bool { return gen[i].Path < gen[j].Path })
+	data, _, err := ldcache.Generate(ctx, ldcache.Options{Entries: all, Arch: opt.Arch})
+	if err != nil {
+		return fmt.Errorf("generating /%s: %w", ldcache.Path, err)
+	}
+	return g.file(ldcache.Path, string(data), false)
 }
 
 // status writes var/lib/dpkg/status.d records.

@@ -603,3 +603,27 @@ func TestGenerateSpecNsswitch(t *testing.T) {
 		t.Errorf("a package's nsswitch.conf beside the spec's: err %v", err)
 	}
 }
+
+// LDCache writes etc/ld.so.cache (ldcache's own tests check its bytes
+// against ldconfig) and needs libc6.
+func TestGenerateLDCache(t *testing.T) {
+	st := newStore(t)
+	if _, _, err := sysfiles.Generate(context.Background(), sysfiles.Options{Packages: []*debfile.Package{caCerts(t, st)}, LDCache: true, Suite: "bookworm", Arch: "amd64"}); err == nil || !strings.Contains(err.Error(), "no libc6") {
+		t.Errorf("ldCache without libc6: err %v", err)
+	}
+	c, _, err := sysfiles.Generate(context.Background(), sysfiles.Options{Packages: []*debfile.Package{libc6(t, st)}, LDCache: true, Suite: "bookworm", Arch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := entries(t, c)
+	if got := content(t, m, "etc/ld.so.cache"); !strings.HasPrefix(got, "glibc-ld.so.cache1.1") || m["etc/ld.so.cache"].Mode != 0o644 {
+		t.Errorf("etc/ld.so.cache %q mode %v", got, m["etc/ld.so.cache"].Mode)
+	}
+	c2, _, err := sysfiles.Generate(context.Background(), sysfiles.Options{Packages: []*debfile.Package{libc6(t, st)}, Suite: "bookworm", Arch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := entries(t, c2)["etc/ld.so.cache"]; ok || c2.Key() == c.Key() {
+		t.Error("without LDCache there must be no etc/ld.so.cache, and the key must differ")
+	}
+}

@@ -192,6 +192,9 @@ func validate(s *Spec) Errors {
 	return errs
 }
 
+// mergedTops are the top-level folders merged /usr makes links to /usr/….
+var mergedTops = []string{"bin", "sbin", "lib", "lib32", "lib64", "libx32"}
+
 // validFilter checks a path filter's globs: absolute, well-formed.
 func validFilter(key string, f *PathFilter, add func(key, msg, fix string)) {
 	if f == nil {
@@ -208,6 +211,10 @@ func validFilter(key string, f *PathFilter, add func(key, msg, fix string)) {
 				add(k, fmt.Sprintf("%q is not an absolute image path", g), "start the glob with /, like /usr/share/zoneinfo/right/**")
 			case !doublestar.ValidatePattern(g):
 				add(k, fmt.Sprintf("%q is not a valid glob", g), "close every [ and {, and escape a literal one with \\")
+			default:
+				if top, _, _ := strings.Cut(g[1:], "/"); slices.Contains(mergedTops, top) {
+					add(k, fmt.Sprintf("%q matches nothing: with merged /usr the packages' /%s is /usr/%s", g, top, top), fmt.Sprintf("write /usr/%s", g[1:]))
+				}
 			}
 		}
 	}

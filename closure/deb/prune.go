@@ -292,6 +292,23 @@ func pruned(p *debfile.Package, k Keep) (*debfile.Package, closure.Contents) {
 	return &q, closure.StaticContents{ID: p.Contents().Key() + k.key(p.Name), List: q.Entries}
 }
 
+// certSource is ca-certificates as the CA bundle sees it: the package
+// whole but for what the spec's path filters drop, so a certificate an
+// exclude names is not trusted (the default cut, which only stands in for
+// the bundle, does not apply).
+func certSource(p *debfile.Package, k Keep) *debfile.Package {
+	exclude, include := k.filterOf(p.Name)
+	q := *p
+	q.Entries = make([]closure.Entry, 0, len(p.Entries))
+	for _, e := range p.Entries {
+		if abs := "/" + e.Path; matchAny(exclude, abs) && !matchAny(include, abs) {
+			continue
+		}
+		q.Entries = append(q.Entries, e)
+	}
+	return &q
+}
+
 func parentDir(p string) string {
 	i := strings.LastIndexByte(p, '/')
 	if i < 0 {

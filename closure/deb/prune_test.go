@@ -278,8 +278,16 @@ func TestCertsPruned(t *testing.T) {
 	if len(k.Entries) != len(p.Entries)-1 || ck.Key() == c.Key() { // README.Debian is a doc
 		t.Errorf("keep: [certs] kept %d of %d entries, keys %s %s", len(k.Entries), len(p.Entries), c.Key(), ck.Key())
 	}
+	// The bundle's certificates: all but those an exclude drops.
+	p.Entries = append(p.Entries, closure.Entry{Path: "usr/share/ca-certificates/mozilla/B.crt", Type: closure.Regular, Size: 1})
+	src := certSource(p, Keep{PackagePaths: map[string]*spec.PathFilter{caPackage: {Exclude: []string{"/usr/share/ca-certificates/**/A.crt"}}}})
+	if !slices.ContainsFunc(src.Entries, func(e closure.Entry) bool { return e.Path == "usr/share/ca-certificates/mozilla/B.crt" }) ||
+		slices.ContainsFunc(src.Entries, func(e closure.Entry) bool { return e.Path == "usr/share/ca-certificates/mozilla/A.crt" }) {
+		t.Error("certSource must keep B.crt and leave out the excluded A.crt")
+	}
 	// Other packages are not touched by the rule.
 	p.Name = "not-ca"
+	p.Entries = p.Entries[:len(p.Entries)-1]
 	if q, _ := pruned(p, Keep{}); len(q.Entries) != len(p.Entries)-1 {
 		t.Errorf("the certs rule pruned another package: %d of %d", len(q.Entries), len(p.Entries))
 	}

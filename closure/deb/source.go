@@ -290,7 +290,7 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	var caCerts *debfile.Package // unpruned: the CA bundle is made of its certificates
 	for i, p := range pkgs {
 		if p.Name == caPackage {
-			caCerts = p
+			caCerts = certSource(p, keep)
 		}
 		pkgs[i], contents[i] = pruned(p, keep)
 	}

@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -27,6 +29,7 @@ debian:
     include: [/usr/share/zoneinfo/posix/UTC]
   packagePaths:
     libc-bin: {exclude: [/usr/bin/*]}
+    ca-certificates: {exclude: [/usr/share/ca-certificates/**/ISRG_Root_X2.crt]}
 nsswitch: {passwd: compat, group: compat, hosts: files dns}
 config: {user: "0", entrypoint: [/sbin/ldconfig]}
 `
@@ -77,6 +80,22 @@ func TestDistrolessFeatures(t *testing.T) {
 		pool := x509.NewCertPool()
 		if n := strings.Count(bundle, "-----BEGIN CERTIFICATE-----"); n < 100 || !pool.AppendCertsFromPEM([]byte(bundle)) {
 			t.Errorf("the bundle holds %d certificates (want the Debian set, over 100) or does not parse", n)
+		}
+		// The excluded certificate is not trusted; its neighbour is.
+		var subjects []string
+		for rest := []byte(bundle); ; {
+			var b *pem.Block
+			if b, rest = pem.Decode(rest); b == nil {
+				break
+			}
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			subjects = append(subjects, c.Subject.CommonName)
+		}
+		if slices.Contains(subjects, "ISRG Root X2") || !slices.Contains(subjects, "ISRG Root X1") {
+			t.Errorf("the bundle must leave out the excluded ISRG Root X2 and keep ISRG Root X1")
 		}
 		if md5 := fs["var/lib/dpkg/status.d/ca-certificates.md5sums"].body; strings.Contains(md5, ".crt") || strings.Contains(md5, "update-ca-certificates") {
 			t.Errorf("ca-certificates.md5sums lists files the image leaves out:\n%s", md5)

@@ -63,9 +63,11 @@ func (s *Spec) applyIncludes(display, dir string, chain []string) error {
 //   - debian: suite, components, mirror, keyring, updates and
 //     securityMirror from s when set, else from in; packages, exclude
 //     and keep are in's then s's (each name once); exact: both lists
-//     joined, true in either wins;
+//     joined, true in either wins; paths and packagePaths: the globs of
+//     both joined; ldCache: true in either wins;
 //   - accounts: in's users and groups, then s's; exact if either is;
-//   - osRelease, config.env and config.labels: merged per key, s wins;
+//   - osRelease, nsswitch, config.env and config.labels: merged per
+//     key, s wins;
 //   - the other config fields, platforms, layering: s's when set;
 //   - name and tag stay s's. An included spec may not have files,
 //     builds, nix or base (their paths and pins belong to one spec).
@@ -97,6 +99,18 @@ func (s *Spec) merge(in *Spec, file string) error {
 		o.Packages = union(d.Packages, o.Packages)
 		o.Exclude = union(d.Exclude, o.Exclude)
 		o.Keep = union(d.Keep, o.Keep)
+		o.Paths = mergeFilter(d.Paths, o.Paths)
+		if d.PackagePaths != nil {
+			pp := map[string]*PathFilter{}
+			for k, f := range d.PackagePaths {
+				pp[k] = f
+			}
+			for k, f := range o.PackagePaths {
+				pp[k] = mergeFilter(pp[k], f)
+			}
+			o.PackagePaths = pp
+		}
+		o.LDCache = o.LDCache || d.LDCache
 		switch {
 		case d.Exact == nil:
 		case o.Exact == nil:
@@ -114,6 +128,7 @@ func (s *Spec) merge(in *Spec, file string) error {
 		s.Accounts.Exact = s.Accounts.Exact || a.Exact
 	}
 	s.OSRelease = mergeMap(in.OSRelease, s.OSRelease)
+	s.Nsswitch = mergeMap(in.Nsswitch, s.Nsswitch)
 	c, ic := &s.Config, in.Config
 	c.Env, c.Labels = mergeMap(ic.Env, c.Env), mergeMap(ic.Labels, c.Labels)
 	if c.Entrypoint == nil && c.Cmd == nil {
@@ -133,6 +148,17 @@ func (s *Spec) merge(in *Spec, file string) error {
 		s.Layering = in.Layering
 	}
 	return nil
+}
+
+// mergeFilter joins two path filters' globs (base's first).
+func mergeFilter(base, over *PathFilter) *PathFilter {
+	if base == nil || over == nil {
+		if base == nil {
+			return over
+		}
+		return base
+	}
+	return &PathFilter{Exclude: union(base.Exclude, over.Exclude), Include: union(base.Include, over.Include)}
 }
 
 func or(a, b string) string {

@@ -77,3 +77,48 @@ config:
 		t.Errorf("missing include: %v", err)
 	}
 }
+
+func TestIncludeFiltersAndNsswitch(t *testing.T) {
+	dir := t.TempDir()
+	writeAt(t, filepath.Join(dir, "lib", FileName), `name: lib
+nsswitch: {hosts: files, passwd: files}
+debian:
+  suite: bookworm
+  packages: [tzdata]
+  ldCache: true
+  paths: {exclude: [/usr/share/zoneinfo/right/**]}
+  packagePaths:
+    tzdata: {exclude: [/usr/share/zoneinfo/posix/**]}
+`)
+	writeAt(t, filepath.Join(dir, "app", FileName), `name: app
+include: [../lib]
+nsswitch: {hosts: files dns}
+debian:
+  packages: [libc6]
+  paths: {exclude: [/usr/share/zoneinfo/right/**, /etc/**], include: [/etc/localtime]}
+  packagePaths:
+    tzdata: {include: [/usr/share/zoneinfo/posix/UTC]}
+    libc6: {exclude: [/usr/lib/*/gconv/**]}
+`)
+	s, err := Load(filepath.Join(dir, "app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := s.Debian
+	if !d.LDCache {
+		t.Error("ldCache of the included spec was lost")
+	}
+	if want := (&PathFilter{Exclude: []string{"/usr/share/zoneinfo/right/**", "/etc/**"}, Include: []string{"/etc/localtime"}}); !reflect.DeepEqual(d.Paths, want) {
+		t.Errorf("paths %+v, want %+v", d.Paths, want)
+	}
+	want := map[string]*PathFilter{
+		"tzdata": {Exclude: []string{"/usr/share/zoneinfo/posix/**"}, Include: []string{"/usr/share/zoneinfo/posix/UTC"}},
+		"libc6":  {Exclude: []string{"/usr/lib/*/gconv/**"}},
+	}
+	if !reflect.DeepEqual(d.PackagePaths, want) {
+		t.Errorf("packagePaths %+v, want %+v", d.PackagePaths, want)
+	}
+	if w := map[string]string{"hosts": "files dns", "passwd": "files"}; !reflect.DeepEqual(s.Nsswitch, w) {
+		t.Errorf("nsswitch %v, want %v", s.Nsswitch, w)
+	}
+}

@@ -99,6 +99,13 @@ func TestBadSpecs(t *testing.T) {
 		{"hex mode", "name: x\nfiles:\n  - src: app\n    dst: /a\n    mode: 0x1ed\n", 5, []string{"files[0].mode", "not an octal mode"}},
 		{"decimal digits in mode", "name: x\nfiles:\n  - src: app\n    dst: /a\n    mode: 0789\n", 5, []string{"files[0].mode", "not an octal mode"}},
 		{"platform twice", "name: x\nplatforms: [linux/amd64, linux/arm64, linux/amd64]\n", 2, []string{"platforms[2]", "listed twice", "platforms[0]"}},
+		{"relative path glob", "name: x\ndebian:\n  suite: bookworm\n  packages: [a]\n  paths:\n    exclude: [usr/share/**]\n", 6, []string{"debian.paths.exclude[0]", "not an absolute image path", "start the glob with /"}},
+		{"unmerged glob", "name: x\ndebian:\n  suite: bookworm\n  packages: [a]\n  paths: {include: [/lib/x86_64-linux-gnu/libz*]}\n", 0, []string{"debian.paths.include[0]", "merged /usr", "write /usr/lib/x86_64-linux-gnu/libz*"}},
+		{"bad glob", "name: x\ndebian:\n  suite: bookworm\n  packages: [a]\n  packagePaths:\n    tzdata: {include: [\"/usr/[ab\"]}\n", 6, []string{"debian.packagePaths.tzdata.include[0]", "not a valid glob"}},
+		{"bad package in packagePaths", "name: x\ndebian:\n  suite: bookworm\n  packages: [a]\n  packagePaths:\n    Tzdata: {exclude: [/x]}\n", 0, []string{"debian.packagePaths.Tzdata", "not a Debian package name"}},
+		{"unknown keep", "name: x\ndebian:\n  suite: bookworm\n  packages: [a]\n  keep: [cert]\n", 0, []string{"debian.keep[0]", "docs, man, locales and certs"}},
+		{"nsswitch newline", "name: x\nnsswitch:\n  hosts: \"files\\ndns\"\n", 3, []string{"nsswitch.hosts", "on one line"}},
+		{"nsswitch database", "name: x\nnsswitch:\n  Hosts: files\n", 0, []string{"nsswitch.Hosts", "not an nsswitch database name"}},
 		{"same dst twice", "name: x\nfiles:\n  - src: app\n    dst: /a\n  - src: app\n    dst: /a/\n    mode: \"0600\"\n", 6, []string{"files[1].dst", "also the dst of files[0]"}},
 	}
 	for _, c := range cases {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -278,8 +279,19 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	// debian.keep asks (see Keep.prunedPath).
 	keep := KeepOf(s.spec.Debian.Keep)
 	keep.SpecOSRelease = s.spec.OSRelease != nil
+	keep.SpecNsswitch = s.spec.Nsswitch != nil
+	keep.Paths, keep.PackagePaths = s.spec.Debian.Paths, s.spec.Debian.PackagePaths
+	for _, name := range slices.Sorted(maps.Keys(keep.PackagePaths)) {
+		if !slices.ContainsFunc(pkgs, func(p *debfile.Package) bool { return p.Name == name }) {
+			return nil, fmt.Errorf("debian.packagePaths names %s, which is not in the image (add it to debian.packages or remove its filter)", name)
+		}
+	}
 	contents := make([]closure.Contents, len(pkgs))
+	var caCerts *debfile.Package // unpruned: the CA bundle is made of its certificates
 	for i, p := range pkgs {
+		if p.Name == caPackage {
+			caCerts = certSource(p, keep)
+		}
 		pkgs[i], contents[i] = pruned(p, keep)
 	}
 	if err := checkOverlaps(pkgs); err != nil {
@@ -344,7 +356,7 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 			g.Roots = append(g.Roots, n.ID)
 		}
 	}
-	sys, size, err := sysfiles.Generate(ctx, sysfiles.Options{Packages: pkgs, Accounts: s.spec.Accounts, Suite: lock.Suite, Arch: lock.Arch, OSRelease: s.spec.OSRelease, StatusInPackages: true})
+	sys, size, err := sysfiles.Generate(ctx, sysfiles.Options{Packages: pkgs, Accounts: s.spec.Accounts, Suite: lock.Suite, Arch: lock.Arch, OSRelease: s.spec.OSRelease, Nsswitch: s.spec.Nsswitch, StatusInPackages: true, Certificates: caCerts, BundleOnly: !keep.Certs, LDCache: s.spec.Debian.LDCache})
 	if err != nil {
 		return nil, fmt.Errorf("generating the Debian system files: %w", err)
 	}

@@ -206,7 +206,10 @@ func LoadIndex(ctx context.Context, st cache.Index, opt IndexOptions) (*Index, *
 	var offs []int
 	var names []string
 	for _, pl := range plans {
-		f := &fetcher{client: client, base: pl.mirror}
+		f, err := newFetcher(client, pl.mirror, getenv)
+		if err != nil {
+			return nil, nil, err
+		}
 		rel, err := readRelease(ctx, f, pl.name, keyring, keyringPath, log)
 		if err != nil {
 			var se *statusError
@@ -258,7 +261,7 @@ func LoadIndex(ctx context.Context, st cache.Index, opt IndexOptions) (*Index, *
 // signed for suite.
 func readRelease(ctx context.Context, f *fetcher, suite string, keyring openpgp.EntityList, keyringPath string, log *events.Log) (*Release, error) {
 	relPath := "dists/" + suite + "/InRelease"
-	data, err := f.get(ctx, relPath)
+	data, err := f.get(ctx, relPath, MaxInReleaseBytes, -1, "MaxInReleaseBytes, the cap on an InRelease file")
 	if err != nil {
 		hint := fmt.Sprintf("check debian.suite and the mirror; set debian.mirror or %s", MirrorEnv)
 		if strings.HasSuffix(suite, "-security") {
@@ -494,7 +497,7 @@ func loadIndex(ctx context.Context, st cache.Index, f *fetcher, suite, arch stri
 		urlPath = "dists/" + suite + "/" + pathDir(file.path) + "/by-hash/SHA256/" + file.sum.SHA256
 	}
 	log.Infof("downloading the %s/%s index (%.1f MB)", suite, file.path, float64(file.sum.Size)/1e6)
-	raw, err := f.get(ctx, urlPath)
+	raw, err := f.get(ctx, urlPath, 0, file.sum.Size, "the size the signed Release lists")
 	if err != nil {
 		return nil, nil, fmt.Errorf("downloading the package index: %w", err)
 	}

@@ -363,6 +363,7 @@ const (
 // skipped.
 func ParsePackages(r io.Reader) ([]Package, error) {
 	sc := deb822.NewScanner(r)
+	sc.MaxLine = MaxIndexLineBytes
 	var out []Package
 	for sc.Paragraph() {
 		var cur Package
@@ -384,6 +385,9 @@ func ParsePackages(r io.Reader) ([]Package, error) {
 		out = append(out, cur)
 	}
 	if err := sc.Err(); err != nil {
+		if errors.Is(err, deb822.ErrLineTooLong) {
+			return nil, fmt.Errorf("parsing Packages: %w (MaxIndexLineBytes, %s): refusing the index", err, mib(MaxIndexLineBytes))
+		}
 		return nil, fmt.Errorf("parsing Packages: %w", err)
 	}
 	return out, nil
@@ -510,9 +514,16 @@ func loadIndex(ctx context.Context, st cache.Index, f *fetcher, suite, arch stri
 	if err != nil {
 		return nil, nil, fmt.Errorf("decompressing %s: %w", f.url(urlPath), err)
 	}
-	pk, err := ParsePackages(r)
+	// The decompressed stream is bounded and checked against the signed
+	// Release before anything of it is kept (the cache is written below,
+	// once it passed).
+	bound := boundIndex(r, rel, file, f.url(urlPath))
+	pk, err := ParsePackages(bound)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", f.url(urlPath), err)
+		err = fmt.Errorf("%s: %w", f.url(urlPath), err)
+	}
+	if err := bound.finish(err); err != nil {
+		return nil, nil, err
 	}
 	l, err := buildLookup(&Index{Label: suite + "/" + file.path, Packages: pk}, arch)
 	if err != nil {

@@ -1,7 +1,12 @@
 package deb
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"hash"
+	"io"
+	"strings"
 	"time"
 )
 
@@ -58,4 +63,70 @@ func mib(n int64) string {
 		return fmt.Sprintf("%d MiB", n>>20)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// indexBound is the decompressed stream of a Packages file, cut off past
+// its bound: the uncompressed size the signed Release lists for it (its
+// checksum is then checked at the end too), else MaxUnsignedIndexBytes.
+type indexBound struct {
+	r      io.Reader
+	url    string
+	signed *FileSum // nil when the Release lists no uncompressed file
+	limit  int64
+	n      int64
+	h      hash.Hash
+	err    error
+}
+
+// boundIndex wraps r, the decompressed stream of file (read from url),
+// with the bound the signed rel gives it.
+func boundIndex(r io.Reader, rel *Release, file indexFile, url string) *indexBound {
+	b := &indexBound{r: r, url: url, limit: MaxUnsignedIndexBytes, h: sha256.New()}
+	if plain := strings.TrimSuffix(strings.TrimSuffix(file.path, ".xz"), ".gz"); plain != file.path {
+		if s, ok := rel.SHA256[plain]; ok {
+			b.signed, b.limit = &s, s.Size
+		}
+	}
+	return b
+}
+
+func (b *indexBound) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	// Never hand out more than one byte past the bound.
+	if room := b.limit + 1 - b.n; int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	b.h.Write(p[:n])
+	if b.n > b.limit {
+		if b.signed != nil {
+			b.err = fmt.Errorf("%w: %s decompresses to more than the %d bytes the signed Release lists for it: refusing it (the archive is broken or hostile; set debian.mirror to another mirror)", errIntegrity, b.url, b.limit)
+		} else {
+			b.err = fmt.Errorf("%w: %s decompresses to more than %s (MaxUnsignedIndexBytes, the cap on an index whose uncompressed size the signed Release does not list): refusing it", errIntegrity, b.url, mib(b.limit))
+		}
+		return n, b.err
+	}
+	return n, err
+}
+
+// finish checks, once the stream was read to its end, that it has the
+// signed size and checksum; parseErr is the parser's error, which a bound
+// error explains.
+func (b *indexBound) finish(parseErr error) error {
+	if b.err != nil {
+		return b.err
+	}
+	if parseErr != nil {
+		return parseErr
+	}
+	if b.signed == nil {
+		return nil
+	}
+	if got := hex.EncodeToString(b.h.Sum(nil)); b.n != b.signed.Size || got != b.signed.SHA256 {
+		return fmt.Errorf("%w: %s decompresses to %d bytes with sha256 %s, the signed Release lists %d bytes with sha256 %s: refusing it (the archive is broken or hostile; set debian.mirror to another mirror)", errIntegrity, b.url, b.n, got, b.signed.Size, b.signed.SHA256)
+	}
+	return nil
 }

@@ -115,6 +115,13 @@ type IndexOptions struct {
 	UpdatesRequired bool
 	// SecurityMirror is the base URL of the archive serving SUITE-security.
 	SecurityMirror string
+
+	// AllowExpiredRelease accepts a Release whose Valid-Until has passed
+	// or is not a date (with a warning), as snapshot archives need;
+	// without it such a Release is refused. See AllowExpiredReleaseEnv.
+	AllowExpiredRelease bool
+	// Now is the clock Valid-Until is checked against (time.Now if nil).
+	Now func() time.Time
 }
 
 // UpdateSuites returns the update suites read for suite, in order.
@@ -210,7 +217,7 @@ func LoadIndex(ctx context.Context, st cache.Index, opt IndexOptions) (*Index, *
 		if err != nil {
 			return nil, nil, err
 		}
-		rel, err := readRelease(ctx, f, pl.name, keyring, keyringPath, log)
+		rel, err := readRelease(ctx, f, pl.name, keyring, keyringPath, &opt)
 		if err != nil {
 			var se *statusError
 			if pl.optional && !opt.UpdatesRequired && errors.As(err, &se) && se.code == http.StatusNotFound {
@@ -259,7 +266,7 @@ func LoadIndex(ctx context.Context, st cache.Index, opt IndexOptions) (*Index, *
 
 // readRelease fetches and verifies dists/SUITE/InRelease and checks it is
 // signed for suite.
-func readRelease(ctx context.Context, f *fetcher, suite string, keyring openpgp.EntityList, keyringPath string, log *events.Log) (*Release, error) {
+func readRelease(ctx context.Context, f *fetcher, suite string, keyring openpgp.EntityList, keyringPath string, opt *IndexOptions) (*Release, error) {
 	relPath := "dists/" + suite + "/InRelease"
 	data, err := f.get(ctx, relPath, MaxInReleaseBytes, -1, "MaxInReleaseBytes, the cap on an InRelease file")
 	if err != nil {
@@ -276,10 +283,18 @@ func readRelease(ctx context.Context, f *fetcher, suite string, keyring openpgp.
 	if rel.Suite != suite && rel.Codename != suite {
 		return nil, fmt.Errorf("%s is signed for suite %s (codename %s), not %s: the mirror serves another release under this name; refusing it (check debian.suite and debian.mirror)", f.url(relPath), rel.Suite, rel.Codename, suite)
 	}
-	if rel.Expired(time.Now()) {
-		// apt refuses these; snapshot archives are expired by design, so
-		// strata warns: the signature still binds every checksum.
-		log.Warnf("%s expired (Valid-Until: %s); a replayed or snapshot archive may lack security updates", f.url(relPath), rel.ValidUntil)
+	now := time.Now
+	if opt.Now != nil {
+		now = opt.Now
+	}
+	if err := rel.CheckValid(now()); err != nil {
+		// apt refuses these too: a replayed old Release (signed, but
+		// without the security updates since) looks just like this.
+		// Snapshot archives are expired by design: they opt out.
+		if !opt.AllowExpiredRelease {
+			return nil, fmt.Errorf("%s: %w: refusing it, a replayed or stale archive may lack security updates (for a snapshot archive, pass --allow-expired-release to strata build or strata lock, or set %s=1)", f.url(relPath), err, AllowExpiredReleaseEnv)
+		}
+		opt.Log.Warnf("%s: %v (accepted: --allow-expired-release); a replayed or snapshot archive may lack security updates", f.url(relPath), err)
 	}
 	return rel, nil
 }

@@ -216,14 +216,21 @@ func (s *Source) ResolveLock(ctx context.Context, req closure.Request) (*Lock, e
 
 func (s *Source) resolveFresh(ctx context.Context, req closure.Request, in *inputs, prefer map[string]string) (*Lock, error) {
 	start := time.Now()
+	allowExpired, allowDowngrade := trustPolicy(req)
 	idx, rel, err := LoadIndex(ctx, s.store, IndexOptions{
 		Suite: in.suite, Components: in.comps, Arch: in.arch,
 		Mirror: s.spec.Debian.Mirror, Getenv: req.Env.Getenv, AptRoot: s.apt,
 		Keyring: in.keyring, Client: req.Env.HTTP, Log: req.Env.Events.With("debian"),
 		Updates: in.updates, UpdatesRequired: in.updatesRequired, SecurityMirror: in.deb.SecurityMirror,
+		AllowExpiredRelease: allowExpired, Now: req.Env.Now,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if old := previousLock(req); old != nil && old.Suite == in.suite {
+		if err := checkNotOlder(old, idx.Suites, allowDowngrade, req.Env.Events.With("debian").Warnf); err != nil {
+			return nil, err
+		}
 	}
 	ro := ResolveOptions{Arch: in.arch, Roots: in.deb.Packages, Exclude: in.deb.Exclude, Prefer: prefer, Log: req.Env.Events.With("debian")}
 	if e := in.deb.Exact; e != nil {

@@ -95,7 +95,6 @@ func trustPolicy(req closure.Request) (allowExpired, allowDowngrade bool) {
 	return req.Env.Getenv(AllowExpiredReleaseEnv) == "1", req.Env.Getenv(AllowDowngradeEnv) == "1"
 }
 
-
 var _ closure.LockVerifier = (*Source)(nil)
 
 // ErrLockNotSigned is wrapped by VerifyLock's error.

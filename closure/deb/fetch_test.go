@@ -207,3 +207,43 @@ func TestInReleaseStalledAndSlow(t *testing.T) {
 		t.Errorf("a bad %s: %v", StallTimeoutEnv, err)
 	}
 }
+
+// TestIndexDownloadDroppedIsRetried: a Packages.xz whose connection closes
+// early (no length announced, so the body just ends) is fetched again,
+// not reported as an index that fails its signed checksum.
+func TestIndexDownloadDroppedIsRetried(t *testing.T) {
+	a := newTestArchive(t, standardPackages())
+	var mu sync.Mutex
+	drops := 1
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		drop := strings.Contains(r.URL.Path, "/by-hash/") && drops > 0
+		if drop {
+			drops--
+		}
+		mu.Unlock()
+		if !drop {
+			a.srv.Config.Handler.ServeHTTP(w, r)
+			return
+		}
+		body := a.get(strings.TrimPrefix(r.URL.Path, "/"))
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+		buf.Write(body[:len(body)/2])
+		buf.Flush()
+	}))
+	defer srv.Close()
+	s := a.spec("hello")
+	s.Debian.Mirror = srv.URL
+	if _, err := New(s, testStore(t)).ResolveLock(context.Background(), amd64Request(nil)); err != nil {
+		t.Fatalf("an index cut short once: %v", err)
+	}
+	if n := a.hitCount(mainIndexDir + "by-hash/"); n != 1 {
+		t.Errorf("%d whole index downloads after the dropped one, want 1", n)
+	}
+}

@@ -33,7 +33,7 @@ only the packages named.`,
 			if len(names) > 0 && !update {
 				return usagef("package names go with --update (or %q is not a spec path)", names[0])
 			}
-			s, err := spec.Load(specArg)
+			s, err := g.loadSpec(specArg)
 			if err != nil {
 				return err
 			}

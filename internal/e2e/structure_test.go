@@ -276,6 +276,12 @@ func join(runs ...structureRun) structureRun {
 // check os-release, the rest the image's contents. (cc has no configs of
 // its own upstream; it runs base's, as it is base plus libraries.)
 var (
+	osReleaseRun = map[string]structureRun{
+		"trixie":   {configs: []string{"debian13.yaml"}},
+		"bookworm": {configs: []string{"debian12.yaml"}},
+	}
+	// static.yaml needs distroless's check_certs binary in the image (see
+	// extra), so only static and static-nonroot run it.
 	staticRun = map[string]structureRun{
 		"trixie":   {configs: []string{"debian13.yaml", "static.yaml"}},
 		"bookworm": {configs: []string{"debian12.yaml", "static.yaml"}},
@@ -315,7 +321,7 @@ var structureImages = []struct {
 }{
 	{spec: "static", runs: []map[string]structureRun{staticRun}, extra: "/check_certs"},
 	{spec: "static-nonroot", runs: []map[string]structureRun{staticRun}, extra: "/check_certs"},
-	{spec: "static-debug", runs: []map[string]structureRun{debugRun, staticRun}},
+	{spec: "static-debug", runs: []map[string]structureRun{debugRun, osReleaseRun}},
 	{spec: "base", runs: []map[string]structureRun{baseRun, certsRun}},
 	{spec: "base-nonroot", runs: []map[string]structureRun{baseRun}},
 	{spec: "base-debug", runs: []map[string]structureRun{debugRun, baseRun}},

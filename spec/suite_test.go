@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -109,5 +110,28 @@ debian:
 	writeAt(t, filepath.Join(dir, "bad", FileName), "name: b\ndebian: {packages: [a], perSuite: {Bookworm: {packages: [b]}}}\n")
 	if _, err := Load(filepath.Join(dir, "bad")); err == nil || !strings.Contains(err.Error(), "debian.perSuite.Bookworm") {
 		t.Errorf("bad perSuite key: %v", err)
+	}
+}
+
+// TestPinnedSuiteInputs: a spec naming its suite reads the same with any
+// default, and its debian block marshals to the bytes it did before the
+// default existed (deb's InputsKey, hashed into strata.lock's inputsHash:
+// a changed byte would make every existing lock stale under --frozen).
+func TestPinnedSuiteInputs(t *testing.T) {
+	p := filepath.Join(t.TempDir(), FileName)
+	writeAt(t, p, "name: hello\ndebian:\n  suite: bookworm\n  packages: [hello]\n")
+	want := `{"suite":"bookworm","components":["main"],"packages":["hello"]}`
+	for _, opts := range [][]LoadOption{nil, {WithDefaultSuite("trixie")}, {WithSuite("bookworm")}} {
+		s, err := Load(p, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(s.Debian)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != want {
+			t.Errorf("debian block %s, want %s", b, want)
+		}
 	}
 }

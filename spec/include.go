@@ -64,21 +64,47 @@ func (s *Spec) applyIncludes(display, dir string, chain []string) error {
 //     securityMirror from s when set, else from in; packages, exclude
 //     and keep are in's then s's (each name once); exact: both lists
 //     joined, true in either wins; paths and packagePaths: the globs of
-//     both joined; ldCache: true in either wins;
+//     both joined; ldCache: true in either wins; perSuite: merged by
+//     suite the same way;
 //   - accounts: in's users and groups, then s's; exact if either is;
 //   - osRelease, nsswitch, config.env and config.labels: merged per
 //     key, s wins;
 //   - the other config fields, platforms, layering: s's when set;
-//   - name and tag stay s's. An included spec may not have files,
-//     builds, nix or base (their paths and pins belong to one spec).
+//   - builds: in's steps are added by name (a name in both is an
+//     error); files: in's entries, then s's;
+//   - name and tag stay s's. An included spec may not have nix or base,
+//     nor local sources: a files entry without build: or a step with
+//     src: (their paths, hashes and pins belong to one spec's folder);
+//     its steps and the files taken from their outputs carry over.
 func (s *Spec) merge(in *Spec, file string) error {
 	for _, f := range []struct {
 		key string
 		set bool
-	}{{"files", len(in.Files) > 0}, {"builds", len(in.Builds) > 0}, {"nix", in.Nix != nil}, {"base", in.Base != ""}} {
+	}{{"nix", in.Nix != nil}, {"base", in.Base != ""}} {
 		if f.set {
 			return &Error{File: file, Key: f.key, Msg: "an included spec may not set " + f.key, Fix: "move " + f.key + " into the spec that includes this one"}
 		}
+	}
+	for i, f := range in.Files {
+		if f.Build == "" {
+			return &Error{File: file, Key: fmt.Sprintf("files[%d]", i), Msg: "an included spec may only copy build steps' outputs (files with build:), not local files", Fix: "move the entry into the spec that includes this one"}
+		}
+	}
+	for _, name := range buildNames(in) {
+		b := in.Builds[name]
+		if b != nil && b.Src != "" {
+			return &Error{File: file, Key: "builds." + name + ".src", Msg: "a build step of an included spec may not read local sources", Fix: "move the step into the spec that includes this one"}
+		}
+		if _, dup := s.Builds[name]; dup {
+			return &Error{File: file, Key: "builds." + name, Msg: "the including spec has a build step of the same name", Fix: "rename one of the steps"}
+		}
+		if s.Builds == nil {
+			s.Builds = map[string]*Build{}
+		}
+		s.Builds[name] = b
+	}
+	if len(in.Files) > 0 {
+		s.Files = append(slices.Clone(in.Files), s.Files...)
 	}
 	if d := in.Debian; d != nil {
 		if s.Debian == nil {
@@ -111,12 +137,15 @@ func (s *Spec) merge(in *Spec, file string) error {
 			o.PackagePaths = pp
 		}
 		o.LDCache = o.LDCache || d.LDCache
-		switch {
-		case d.Exact == nil:
-		case o.Exact == nil:
-			o.Exact = d.Exact
-		default:
-			o.Exact = &Exact{All: o.Exact.All || d.Exact.All, Packages: union(d.Exact.Packages, o.Exact.Packages)}
+		o.Exact = joinExact(d.Exact, o.Exact)
+		for k, e := range d.PerSuite {
+			if o.PerSuite == nil {
+				o.PerSuite = map[string]*SuiteDebian{}
+			}
+			if mine := o.PerSuite[k]; mine != nil {
+				e = &SuiteDebian{Packages: union(e.Packages, mine.Packages), Exclude: union(e.Exclude, mine.Exclude), Exact: joinExact(e.Exact, mine.Exact)}
+			}
+			o.PerSuite[k] = e
 		}
 	}
 	if a := in.Accounts; a != nil {

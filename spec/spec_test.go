@@ -93,7 +93,6 @@ func TestBadSpecs(t *testing.T) {
 		{"bad strategy", "name: x\nlayering:\n  strategy: popular\n", 3, []string{"did you mean `popularity`?"}},
 		{"bad mode", "name: x\nfiles:\n  - src: app\n    dst: /a\n    mode: rwx\n", 5, []string{"octal"}},
 		{"syntax", "name: x\n  bad: [\n", 0, []string{FileName}},
-		{"debian without suite", "name: x\ndebian:\n  packages: [hello]\n", 3, []string{"debian.suite", "bookworm"}},
 		{"security mirror unused", "name: x\ndebian:\n  suite: bookworm\n  packages: [hello]\n  updates: false\n  securityMirror: http://127.0.0.1:9/sec\n", 6, []string{"debian.securityMirror", "updates: true"}},
 		{"updates not a bool", "name: x\ndebian:\n  suite: bookworm\n  packages: [hello]\n  updates: sometimes\n", 5, []string{"updates"}},
 		{"hex mode", "name: x\nfiles:\n  - src: app\n    dst: /a\n    mode: 0x1ed\n", 5, []string{"files[0].mode", "not an octal mode"}},

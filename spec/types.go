@@ -13,7 +13,7 @@ type Spec struct {
 	Created string `yaml:"created,omitempty" json:"created,omitempty" jsonschema:"description=RFC 3339 creation time or 'now'; default 1970-01-01T00:00:01Z or SOURCE_DATE_EPOCH."`
 	// Include names other specs (files, or folders holding strata.yaml,
 	// relative to this one) merged in under this spec; see merge.
-	Include []string `yaml:"include,omitempty" json:"include,omitempty" jsonschema:"description=Specs (relative paths to files or folders holding strata.yaml) merged in under this one: their debian packages\\, excludes\\, keeps\\, accounts\\, osRelease and config come first and this spec's settings win. An included spec may not set files\\, builds\\, nix or base."`
+	Include []string `yaml:"include,omitempty" json:"include,omitempty" jsonschema:"description=Specs (relative paths to files or folders holding strata.yaml) merged in under this one: their debian packages\\, excludes\\, keeps\\, accounts\\, osRelease and config come first and this spec's settings win. Their build steps and the files taken from those steps' outputs are added too; an included spec may not set nix\\, base\\, local files or a step's src."`
 	// Base is an image strata's layers go on top of: a registry reference,
 	// oci:DIR[:TAG] or docker-archive:FILE.
 	Base string `yaml:"base,omitempty" json:"base,omitempty" jsonschema:"description=Base image: registry ref or oci:DIR[:TAG] or docker-archive:FILE."`
@@ -24,7 +24,7 @@ type Spec struct {
 	// Accounts written to /etc/passwd and /etc/group, with any inputs.
 	Accounts *Accounts `yaml:"accounts,omitempty" json:"accounts,omitempty" jsonschema:"description=Extra users and groups for the generated /etc/passwd and /etc/group (root\\, nobody and nonroot are always there); a user without a home gets /home/NAME. Without debian inputs\\, setting it adds a layer with the accounts\\, their homes\\, /tmp\\, nsswitch.conf and a neutral os-release."`
 	// OSRelease fields written to the image's os-release files.
-	OSRelease map[string]string `yaml:"osRelease,omitempty" json:"osRelease,omitempty" jsonschema:"description=os-release(5) fields like PRETTY_NAME: Distroless; they replace or add to the distribution's and are written to /usr/lib/os-release with /etc/os-release linking to it (a package's os-release files are left out)."`
+	OSRelease map[string]string `yaml:"osRelease,omitempty" json:"osRelease,omitempty" jsonschema:"description=os-release(5) fields like PRETTY_NAME: Distroless; they replace or add to the distribution's (a value may name the distribution's own PRETTY_NAME\\, NAME\\, VERSION_ID\\, VERSION\\, VERSION_CODENAME or ID as ${FIELD}\\, like VERSION: Debian GNU/Linux ${VERSION}) and are written to /usr/lib/os-release with /etc/os-release linking to it (a package's os-release files are left out)."`
 	// Nsswitch replaces the generated /etc/nsswitch.conf: database ->
 	// services, like passwd: files, hosts: "files dns".
 	Nsswitch map[string]string `yaml:"nsswitch,omitempty" json:"nsswitch,omitempty" jsonschema:"description=The whole /etc/nsswitch.conf as database: services (passwd: files\\, hosts: files dns); the databases are written in nsswitch.conf(5)'s order (passwd group shadow gshadow hosts networks protocols services ethers rpc netgroup) then any others sorted. Default: files for every database and files dns for hosts. A package's nsswitch.conf is left out when set."`
@@ -94,7 +94,9 @@ type Layering struct {
 
 // Debian selects packages from a signed Debian archive.
 type Debian struct {
-	Suite      string   `yaml:"suite" json:"suite" jsonschema:"required"`
+	// Suite is the suite or codename; default DefaultSuite (trixie), or
+	// the suite the command line asks for (see WithSuite).
+	Suite      string   `yaml:"suite,omitempty" json:"suite,omitempty" jsonschema:"description=Debian suite or codename like trixie or bookworm; default trixie (Debian 13)\\, or the suite given by strata's --suite flag or STRATA_DEBIAN_SUITE."`
 	Components []string `yaml:"components,omitempty" json:"components,omitempty"`
 	Packages   []string `yaml:"packages" json:"packages" jsonschema:"required"`
 	Exclude    []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
@@ -119,6 +121,17 @@ type Debian struct {
 	// SecurityMirror is the archive serving SUITE-security; default
 	// STRATA_DEBIAN_SECURITY_MIRROR, then the host's apt sources.
 	SecurityMirror string `yaml:"securityMirror,omitempty" json:"securityMirror,omitempty" jsonschema:"description=Base URL of the archive serving SUITE-security; default STRATA_DEBIAN_SECURITY_MIRROR, then the host's apt sources."`
+	// PerSuite adds packages, excludes and exact names when the suite the
+	// spec is built on is the key: for names that exist in one release
+	// only. Load folds the entry of the chosen suite in and clears it.
+	PerSuite map[string]*SuiteDebian `yaml:"perSuite,omitempty" json:"perSuite,omitempty" jsonschema:"description=Additions by suite: when the image is built on the suite named by a key\\, that entry's packages\\, exclude and exact are added to this block's (for packages that exist in one release only\\, like bookworm's python3-distutils)."`
+}
+
+// SuiteDebian is one entry of debian.perSuite.
+type SuiteDebian struct {
+	Packages []string `yaml:"packages,omitempty" json:"packages,omitempty"`
+	Exclude  []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
+	Exact    *Exact   `yaml:"exact,omitempty" json:"exact,omitempty"`
 }
 
 // PathFilter drops package files by glob: a file matching an exclude is

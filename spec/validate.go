@@ -145,9 +145,6 @@ func validate(s *Spec) Errors {
 		add("layering.strategy", fmt.Sprintf("unknown strategy %q", st), fix)
 	}
 	if d := s.Debian; d != nil {
-		if d.Suite == "" {
-			add("debian.suite", "missing", "name a Debian suite like bookworm")
-		}
 		if len(d.Packages) == 0 {
 			add("debian.packages", "no packages", "list at least one package, like [hello]")
 		}

@@ -167,7 +167,7 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 			return usagef("--entrypoint and --name go with --nix; a spec sets config.entrypoint and name")
 		}
 		for _, a := range args {
-			s, err := spec.Load(a)
+			s, err := g.loadSpec(a)
 			if err != nil {
 				return err
 			}

@@ -43,7 +43,7 @@ version, size, sha256) is listed by a signed index of the locked suites.`,
 			case allowDowngrade && !update:
 				return usagef("--allow-downgrade goes with --update: it accepts an older signed Release than strata.lock records when re-resolving")
 			}
-			s, err := spec.Load(specArg)
+			s, err := g.loadSpec(specArg)
 			if err != nil {
 				return err
 			}

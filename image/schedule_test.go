@@ -61,7 +61,9 @@ func TestAssembleStreamsInImageOrder(t *testing.T) {
 	groups := make([]Group, len(sizes))
 	for i, sz := range sizes {
 		c := closure.StaticContents{ID: fmt.Sprint("layer", i), List: []closure.Entry{{Path: fmt.Sprint("f", i), Type: closure.Regular, Mode: 0o644, Size: sz,
-			Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(strings.Repeat("x", int(sz)))), nil }}}}
+			Open: func() (io.ReadCloser, error) {
+				return io.NopCloser(strings.NewReader(strings.Repeat("x", int(sz)))), nil
+			}}}}
 		groups[i] = Group{Title: fmt.Sprint(i), Nodes: []*closure.Node{{ID: fmt.Sprint(i), Size: sz, Contents: c}}}
 	}
 	run := func(stream bool) ([]string, v1.Hash) {

@@ -8,8 +8,11 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/closure/nix/nixtest"
+	"github.com/stratabuild/strata/layer"
 )
 
 // makeOrderTree is makeTinyTree plus names whose tar order (bytewise by
@@ -239,5 +242,69 @@ func TestCheckedEntriesNarSize(t *testing.T) {
 	readAsTar(t, es)
 	if err := check(); err == nil || !strings.Contains(err.Error(), "was modified") {
 		t.Fatalf("check() = %v with a wrong narSize", err)
+	}
+}
+
+// A store path may be one file or one symlink instead of a folder.
+func TestCheckedEntriesFileAndSymlinkRoots(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "script")
+	if err := os.WriteFile(file, []byte("#!/bin/sh\necho hi\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink("script", link); err != nil {
+		t.Fatal(err)
+	}
+	for _, root := range []string{file, link} {
+		c := checkedOf(t, root, 0)
+		es, check, err := c.CheckedEntries(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := c.Entries(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a, b := entrySet(es), entrySet(plain); strings.Join(a, "\n") != strings.Join(b, "\n") {
+			t.Fatalf("%s: CheckedEntries lists %v, Entries %v", root, a, b)
+		}
+		readAsTar(t, es)
+		if err := check(); err != nil {
+			t.Errorf("%s: %v", root, err)
+		}
+	}
+}
+
+// A real store path's layer built in one pass (layer.Build takes
+// CheckedEntries) has the bytes of the checked-first listing's tar.
+func TestOnePassLayerMatchesCheckedFirst(t *testing.T) {
+	_, paths := nixtest.BuildDemoClosure(t)
+	st := openStore(t)
+	res := resolve(t, FromPaths(paths, st), nil)
+	for _, p := range paths {
+		n := res.Graph.Nodes["nix:"+p]
+		if _, ok := n.Contents.(closure.CheckedContents); !ok {
+			t.Fatalf("%s: contents %T are not checked in one pass", p, n.Contents)
+		}
+		es, err := n.Contents.Entries(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		es, err = layer.Normalize(es)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := layer.Stream(context.Background(), io.Discard, es, time.Unix(1, 0), layer.Gzip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := layer.Build(context.Background(), st, layer.Spec{Contents: []closure.Contents{n.Contents}, MTime: time.Unix(1, 0), Compression: layer.Gzip})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := l.Info(); got.Digest != want.Digest || got.DiffID != want.DiffID {
+			t.Errorf("%s: one-pass layer %s (diffID %s), checked-first %s (%s)", p, got.Digest, got.DiffID, want.Digest, want.DiffID)
+		}
 	}
 }

@@ -208,6 +208,17 @@ func (c *Cache) WriteIndex(kind, key string, write func(io.Writer) error) error 
 	return c.Put(kind, key, b.Bytes())
 }
 
+// BlobFile implements cache.Files when the local cache does, so a sink
+// links or reflinks blobs through the remote tier as it does without one
+// (a blob read from a remote is stored locally before it is used).
+func (c *Cache) BlobFile(hex string) (string, error) {
+	f, ok := c.Cache.(cache.Files)
+	if !ok {
+		return "", errors.ErrUnsupported
+	}
+	return f.BlobFile(hex)
+}
+
 // HasBlob implements cache.Blobs: a blob missing locally is looked up as
 // a .deb in the remotes (layer blobs come with their layer's record).
 func (c *Cache) HasBlob(hex string) bool {

@@ -71,14 +71,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var required []string
-	for _, p := range idx.Packages {
+	npkg := 0
+	if err := idx.Each(func(p *deb.Package) {
+		npkg++
 		if p.Priority == "required" && (p.Arch == *arch || p.Arch == "all") {
 			required = append(required, p.Name)
 		}
+	}); err != nil {
+		return err
 	}
 	sort.Strings(required)
 	required = uniq(required)
-	fmt.Fprintf(stdout, "index %s: %d packages, %d with Priority: required\n\n", idx.Label, len(idx.Packages), len(required))
+	fmt.Fprintf(stdout, "index %s: %d packages, %d with Priority: required\n\n", idx.Label, npkg, len(required))
 
 	results := map[bool][]row{}
 	for _, withBase := range []bool{false, true} {

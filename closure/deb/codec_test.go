@@ -206,6 +206,17 @@ func TestLoadIndexStreams(t *testing.T) {
 	if got := resolve(st); got != want { // warm: mapped from the store
 		t.Errorf("warm %s, want %s", got, want)
 	}
+	all, _, err := LoadIndex(context.Background(), st, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	if err := all.Each(func(p *Package) { names = append(names, p.Name+"@"+p.Suite) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != len(standardPackages()) || names[0] != "hello@testing" {
+		t.Errorf("Each: %v", names)
+	}
 	if got := resolve(getOnly{testStore(t)}); got != want {
 		t.Errorf("through Get/Put %s, want %s", got, want)
 	}
@@ -226,12 +237,12 @@ func TestLoadIndexStreams(t *testing.T) {
 	// An altered download (same size) is parsed as it arrives but not
 	// kept, and not fetched again: the checksum is not a transient error.
 	a.mu.Lock()
-	var altered string
+	var altered []string
 	for p, b := range a.files {
 		if strings.Contains(p, "/by-hash/") {
 			c := append([]byte(nil), b...)
 			c[len(c)/2] ^= 1
-			a.files[p], altered = c, p
+			a.files[p], altered = c, append(altered, p)
 		}
 	}
 	a.hits = map[string]int{}
@@ -242,7 +253,10 @@ func TestLoadIndexStreams(t *testing.T) {
 		t.Fatalf("altered index: %v", err)
 	}
 	a.mu.Lock()
-	hits := a.hits[altered]
+	hits := 0
+	for _, p := range altered {
+		hits += a.hits[p]
+	}
 	a.mu.Unlock()
 	if hits != 1 {
 		t.Errorf("the altered index was fetched %d times, want once", hits)

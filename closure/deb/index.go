@@ -76,6 +76,53 @@ type Index struct {
 	keys    []string
 }
 
+// Each calls fn with every package of the index, in index order (the
+// main suite's first). A package read from the cache is decoded for the
+// call and not kept, so a pass over the whole index holds one at a time.
+func (idx *Index) Each(fn func(p *Package)) error {
+	c, ok := idx.cat.(*diskCatalog)
+	if !ok {
+		for i := range idx.Packages {
+			fn(&idx.Packages[i])
+		}
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, d := range c.parts {
+		for k := 0; k < d.npkg; k++ {
+			fn(d.pkg(k))
+		}
+		if d.err != nil {
+			return fmt.Errorf("%s: %w", idx.Label, d.err)
+		}
+	}
+	return nil
+}
+
+// named returns every package called name, for the index's architecture:
+// each suite's (a version in two suites once per suite), highest version
+// first within a suite.
+func (idx *Index) named(name string) []*Package {
+	var out []*Package
+	if c, ok := idx.cat.(*diskCatalog); ok {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for k, d := range c.parts {
+			for _, i := range d.named(name) {
+				out = append(out, c.pkgLocked(c.base[k]+i))
+			}
+		}
+		return out
+	}
+	for i := range idx.Packages {
+		if idx.Packages[i].Name == name {
+			out = append(out, &idx.Packages[i])
+		}
+	}
+	return out
+}
+
 // forget removes the index's cache entries, so that the next LoadIndex
 // fetches them anew (one turned out damaged).
 func (idx *Index) forget() {
@@ -133,6 +180,13 @@ type IndexOptions struct {
 	UpdatesRequired bool
 	// SecurityMirror is the base URL of the archive serving SUITE-security.
 	SecurityMirror string
+
+	// AllowExpiredRelease accepts a Release whose Valid-Until has passed
+	// or is not a date (with a warning), as snapshot archives need;
+	// without it such a Release is refused. See AllowExpiredReleaseEnv.
+	AllowExpiredRelease bool
+	// Now is the clock Valid-Until is checked against (time.Now if nil).
+	Now func() time.Time
 }
 
 // UpdateSuites returns the update suites read for suite, in order.
@@ -223,8 +277,11 @@ func LoadIndex(ctx context.Context, st cache.Index, opt IndexOptions) (*Index, *
 	var parts []*diskIndex
 	var names []string
 	for _, pl := range plans {
-		f := &fetcher{client: client, base: pl.mirror}
-		rel, err := readRelease(ctx, f, pl.name, keyring, keyringPath, log)
+		f, err := newFetcher(client, pl.mirror, getenv)
+		if err != nil {
+			return nil, nil, err
+		}
+		rel, err := readRelease(ctx, f, pl.name, keyring, keyringPath, &opt)
 		if err != nil {
 			var se *statusError
 			if pl.optional && !opt.UpdatesRequired && errors.As(err, &se) && se.code == http.StatusNotFound {
@@ -262,9 +319,9 @@ func LoadIndex(ctx context.Context, st cache.Index, opt IndexOptions) (*Index, *
 
 // readRelease fetches and verifies dists/SUITE/InRelease and checks it is
 // signed for suite.
-func readRelease(ctx context.Context, f *fetcher, suite string, keyring openpgp.EntityList, keyringPath string, log *events.Log) (*Release, error) {
+func readRelease(ctx context.Context, f *fetcher, suite string, keyring openpgp.EntityList, keyringPath string, opt *IndexOptions) (*Release, error) {
 	relPath := "dists/" + suite + "/InRelease"
-	data, err := f.get(ctx, relPath)
+	data, err := f.get(ctx, relPath, MaxInReleaseBytes, -1, "MaxInReleaseBytes, the cap on an InRelease file")
 	if err != nil {
 		hint := fmt.Sprintf("check debian.suite and the mirror; set debian.mirror or %s", MirrorEnv)
 		if strings.HasSuffix(suite, "-security") {
@@ -279,10 +336,18 @@ func readRelease(ctx context.Context, f *fetcher, suite string, keyring openpgp.
 	if rel.Suite != suite && rel.Codename != suite {
 		return nil, fmt.Errorf("%s is signed for suite %s (codename %s), not %s: the mirror serves another release under this name; refusing it (check debian.suite and debian.mirror)", f.url(relPath), rel.Suite, rel.Codename, suite)
 	}
-	if rel.Expired(time.Now()) {
-		// apt refuses these; snapshot archives are expired by design, so
-		// strata warns: the signature still binds every checksum.
-		log.Warnf("%s expired (Valid-Until: %s); a replayed or snapshot archive may lack security updates", f.url(relPath), rel.ValidUntil)
+	now := time.Now
+	if opt.Now != nil {
+		now = opt.Now
+	}
+	if err := rel.CheckValid(now()); err != nil {
+		// apt refuses these too: a replayed old Release (signed, but
+		// without the security updates since) looks just like this.
+		// Snapshot archives are expired by design: they opt out.
+		if !opt.AllowExpiredRelease {
+			return nil, fmt.Errorf("%s: %w: refusing it, a replayed or stale archive may lack security updates (for a snapshot archive, pass --allow-expired-release to strata build or strata lock, or set %s=1)", f.url(relPath), err, AllowExpiredReleaseEnv)
+		}
+		opt.Log.Warnf("%s: %v (accepted: --allow-expired-release); a replayed or snapshot archive may lack security updates", f.url(relPath), err)
 	}
 	return rel, nil
 }
@@ -312,6 +377,7 @@ func ParsePackages(r io.Reader) ([]Package, error) {
 // stops the parse and is returned as it is.
 func parsePackages(r io.Reader, each func(p *Package) error) error {
 	sc := deb822.NewScanner(r)
+	sc.MaxLine = MaxIndexLineBytes
 	for sc.Paragraph() {
 		var cur Package
 		have := false
@@ -334,6 +400,9 @@ func parsePackages(r io.Reader, each func(p *Package) error) error {
 		}
 	}
 	if err := sc.Err(); err != nil {
+		if errors.Is(err, deb822.ErrLineTooLong) {
+			return fmt.Errorf("parsing Packages: %w (MaxIndexLineBytes, %s): refusing the index", err, mib(MaxIndexLineBytes))
+		}
 		return fmt.Errorf("parsing Packages: %w", err)
 	}
 	return nil
@@ -449,63 +518,47 @@ func loadIndex(ctx context.Context, st cache.Index, f *fetcher, suite, arch stri
 		urlPath = "dists/" + suite + "/" + pathDir(file.path) + "/by-hash/SHA256/" + file.sum.SHA256
 	}
 	log.Infof("downloading the %s/%s index (%.1f MB)", suite, file.path, float64(file.sum.Size)/1e6)
-	// The download is decompressed, parsed and cached as it arrives, one
-	// attempt per temp entry; the entry is kept only when the bytes match
-	// the signed Release's size and sha256.
-	parse := func(body io.Reader, w io.Writer) error {
-		h := sha256.New()
-		lr := &io.LimitedReader{R: body, N: file.sum.Size + 1}
-		in := io.TeeReader(lr, h)
-		perr := func() error {
-			// (the fetcher's errors name the URL)
-			r, err := decompress(file.path, in)
-			if err != nil {
-				return fmt.Errorf("decompressing: %w", err)
-			}
-			enc := newIndexEncoder(w, arch, suite+"/"+file.path)
-			if err := parsePackages(r, enc.add); err != nil {
-				return err
-			}
-			return enc.finish()
-		}()
-		// the rest of the file (past the compressed stream) counts too, and
-		// a damaged file is reported as such rather than as a parse error
-		if _, err := io.Copy(io.Discard, in); err != nil {
-			return err
-		}
-		n := file.sum.Size + 1 - lr.N
-		if got := hex.EncodeToString(h.Sum(nil)); got != file.sum.SHA256 || n != file.sum.Size {
-			size := fmt.Sprintf("%d bytes", n)
-			if n > file.sum.Size {
-				size = fmt.Sprintf("more than %d bytes", file.sum.Size)
-			}
-			return fmt.Errorf("%w: sha256 %s (%s) does not match the signed Release's %s (%d bytes): the mirror serves a corrupt or altered index; retry later or set debian.mirror to another mirror",
-				errIntegrity, got, size, file.sum.SHA256, file.sum.Size)
-		}
-		return perr
-	}
-	fs, files := st.(cache.IndexFiles)
-	var rec []byte
-	err = f.do(ctx, urlPath, metaTimeout, func(body io.Reader) error {
-		if files {
-			return fs.WriteIndex(indexCacheKind, key, func(w io.Writer) error { return parse(body, w) })
-		}
-		var b bytes.Buffer
-		if err := parse(body, &b); err != nil {
-			return err
-		}
-		rec = b.Bytes()
-		return nil
-	})
+	raw, err := f.get(ctx, urlPath, 0, file.sum.Size, "the size the signed Release lists")
 	if err != nil {
 		return nil, "", fmt.Errorf("downloading the package index: %w", err)
 	}
+	sum := sha256.Sum256(raw)
+	if got := hex.EncodeToString(sum[:]); got != file.sum.SHA256 || int64(len(raw)) != file.sum.Size {
+		return nil, "", fmt.Errorf("%s: sha256 %s (%d bytes) does not match the signed Release's %s (%d bytes): the mirror serves a corrupt or altered index; retry later or set debian.mirror to another mirror",
+			f.url(urlPath), got, len(raw), file.sum.SHA256, file.sum.Size)
+	}
+	// The decompressed stream is parsed into the cache entry as it is read
+	// (no package is held past its stanza), bounded and checked against
+	// the signed Release: the entry is kept only once it passed.
+	write := func(w io.Writer) error {
+		r, err := decompress(file.path, bytes.NewReader(raw))
+		if err != nil {
+			return fmt.Errorf("decompressing %s: %w", f.url(urlPath), err)
+		}
+		bound := boundIndex(r, rel, file, f.url(urlPath))
+		enc := newIndexEncoder(w, arch, suite+"/"+file.path)
+		if err := parsePackages(bound, enc.add); err != nil {
+			return bound.finish(fmt.Errorf("%s: %w", f.url(urlPath), err)) // a bound error explains a parse error
+		}
+		if err := bound.finish(nil); err != nil {
+			return err
+		}
+		return enc.finish()
+	}
+	fs, files := st.(cache.IndexFiles)
 	if !files {
-		if err := st.Put(indexCacheKind, key, rec); err != nil {
+		var b bytes.Buffer
+		if err := write(&b); err != nil {
 			return nil, "", err
 		}
-		d, err = openDiskIndex(rec, suite)
+		if err := st.Put(indexCacheKind, key, b.Bytes()); err != nil {
+			return nil, "", err
+		}
+		d, err = openDiskIndex(b.Bytes(), suite)
 		return d, key, err
+	}
+	if err := fs.WriteIndex(indexCacheKind, key, write); err != nil {
+		return nil, "", err
 	}
 	d, err = openCachedIndex(st, key, suite)
 	if err != nil {

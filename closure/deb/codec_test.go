@@ -234,8 +234,8 @@ func TestLoadIndexStreams(t *testing.T) {
 		t.Errorf("after damage %s, want %s", got, want)
 	}
 
-	// An altered download (same size) is parsed as it arrives but not
-	// kept, and not fetched again: the checksum is not a transient error.
+	// An altered download (same size) is refused, not kept, and not
+	// fetched again: the checksum is not a transient error.
 	a.mu.Lock()
 	var altered []string
 	for p, b := range a.files {

@@ -23,12 +23,12 @@
 // lists is checked for every .deb on its way into the store.
 //
 // Parsed indexes are cached in the store (deb-index/v3-SHA256-ARCH, see
-// codec.go): the download is decompressed, parsed and written to the entry
-// as it arrives, and the resolver reads the entry in place (the name and
-// Provides tables mapped and bisected, a package record read only when it
-// is visited), so no run holds the whole index in memory and a warm
-// resolution costs one InRelease download per suite plus a few tens of
-// milliseconds.
+// codec.go): the checked download is decompressed, parsed and written to
+// the entry stanza by stanza, and the resolver reads the entry in place
+// (the name and Provides tables mapped and bisected, a package record
+// read only when it is visited), so no run holds the whole index in memory
+// and a warm resolution costs one InRelease download per suite plus a few
+// tens of milliseconds.
 //
 // Resolve is a pure, deterministic function over an Index: Depends and
 // Pre-Depends (not Recommends, and Essential packages are not implied),

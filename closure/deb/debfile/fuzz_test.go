@@ -59,7 +59,7 @@ func fuzzDebs(f *testing.F) [][]byte {
 		{{Name: "./dev", Type: tar.TypeChar}},
 		{{Name: "./a", Body: "1"}, {Name: "./a", Body: "2"}},
 		{{Name: strings.Repeat("d/", 200) + "f", Body: "deep"}},
-		} {
+	} {
 		add(debtest.Deb{Files: hostile, Comp: "none", ControlComp: "none"})
 	}
 	add(debtest.Deb{Files: []debtest.File{{Name: "./big", Size: 8 << 20}}, Comp: "gz"}) // a bomb

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs every Go fuzz target of the repository for a while each and prints
+# the executions per target.
+#
+#   scripts/fuzz.sh           10 s per target (what scripts/test.sh runs in CI)
+#   scripts/fuzz.sh 10m       a long run
+#   scripts/fuzz.sh 30s FuzzExtract FuzzParseRelease   only those targets
+#
+# Targets are found by grep (every `func FuzzXxx(f *testing.F)` in a
+# _test.go file), so a new one is picked up without editing this script.
+# A crasher makes the run exit 1; `go test` writes the failing input to the
+# package's testdata/fuzz/FuzzXxx/ folder: fix the parser and commit that
+# file as a regression case (plain `go test` runs it from then on).
+#
+# FUZZ_MINIMIZE (default 1s) bounds the time spent minimizing each new
+# interesting input: Go's default of 60 s would spend a short run on it.
+# Executions spent minimizing are not in the counts go test prints.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+fuzztime=${1:-10s}
+shift || true
+only=" $* "
+minimize=${FUZZ_MINIMIZE:-1s}
+
+mapfile -t found < <(grep -rHoE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\(f \*testing\.F\)' . |
+  sed -E 's|^\./(.*)/[^/]*:func (Fuzz[A-Za-z0-9_]*).*|\1 \2|' | sort -u)
+if [ ${#found[@]} -eq 0 ]; then
+  echo "fuzz.sh: no fuzz targets found" >&2
+  exit 1
+fi
+
+failed=()
+results=()
+start=$SECONDS
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+for entry in "${found[@]}"; do
+  pkg=${entry% *}
+  name=${entry#* }
+  if [ "$only" != "  " ] && [[ "$only" != *" $name "* ]]; then
+    continue
+  fi
+  t0=$SECONDS
+  go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime "$minimize" "./$pkg" >"$log" 2>&1
+  rc=$?
+  execs=$(grep -oE 'execs: [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+' || true)
+  line=$(printf '%-28s %-26s %10s execs %4ds' "$pkg" "$name" "${execs:-?}" $((SECONDS - t0)))
+  if [ $rc -ne 0 ]; then
+    line="$line  FAILED"
+    failed+=("$pkg $name")
+    sed -n '/--- FAIL/,$p' "$log" | head -n 40 >&2
+  fi
+  echo "$line"
+  results+=("$line")
+done
+
+echo "fuzz.sh: ${#results[@]} targets, $fuzztime each, $((SECONDS - start))s in all"
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'fuzz.sh: crashers in: %s\n' "${failed[@]}" >&2
+  echo "fuzz.sh: the failing inputs are in each package's testdata/fuzz/ (run them with go test -run FuzzXxx/NAME)" >&2
+  exit 1
+fi

@@ -46,6 +46,15 @@ for entry in "${found[@]}"; do
   rc=$?
   execs=$(grep -oE 'execs: [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+' || true)
   line=$(printf '%-28s %-26s %10s execs %4ds' "$pkg" "$name" "${execs:-?}" $((SECONDS - t0)))
+  if [ $rc -ne 0 ] && ! grep -q 'Failing input written' "$log" && grep -q '^    context deadline exceeded' "$log" &&
+    go test -count=1 -run "^${name}\$" "./$pkg" >/dev/null 2>&1; then
+    # Go's fuzz coordinator can report its own -fuzztime deadline as a
+    # failure when a worker is busy at that instant (go.dev/issue/75804,
+    # fixed in Go 1.27). No input was written and the seeds and corpus
+    # replay clean, so this is not a finding.
+    line="$line  (go.dev/issue/75804 at the deadline; corpus replays clean)"
+    rc=0
+  fi
   if [ $rc -ne 0 ]; then
     line="$line  FAILED"
     failed+=("$pkg $name")

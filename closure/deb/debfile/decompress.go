@@ -54,7 +54,7 @@ func decompress(ctx context.Context, member string, r io.Reader) (io.Reader, fun
 		}
 		return z, noop, nil
 	case ".lzma":
-		z, err := lzma.NewReader(r)
+		z, err := lzma.ReaderConfig{DictCap: MaxLZMADict}.NewReader(r)
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading lzma stream of %s: %w", member, err)
 		}

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -174,6 +175,11 @@ func FuzzParseControl(f *testing.F) {
 // the same checks as the constants, at a few MiB.
 var fuzzLimits = Limits{HardCap: 4 << 20, Slack: 1 << 20, ControlBytes: 1 << 20, Entries: 2000, ControlEntries: 100}
 
+// maxFuzzAlloc bounds what one extraction under fuzzLimits may allocate:
+// decoder windows (MaxLZMADict, zstd's 128 MiB), the 1 MiB read buffer and
+// what the limits let through.
+const maxFuzzAlloc = 512 << 20
+
 // Extracting any bytes as a .deb never panics, takes bounded time, writes
 // nothing outside its folder (no file, no hard link to a file elsewhere),
 // creates no device node, fifo or socket, and on success leaves an entry
@@ -199,10 +205,16 @@ func FuzzExtract(f *testing.F) {
 		ctx, cancel := context.WithTimeout(WithXZ(context.Background(), XZGo), time.Minute)
 		defer cancel()
 		open := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		start := time.Now()
 		err := extract(ctx, open, "fuzz.deb", sha, work)
 		if d := time.Since(start); d > 20*time.Second {
 			t.Errorf("extracting %d bytes took %v", len(b), d)
+		}
+		runtime.ReadMemStats(&after)
+		if n := after.TotalAlloc - before.TotalAlloc; n > maxFuzzAlloc {
+			t.Errorf("extracting %d bytes allocated %d MiB", len(b), n>>20)
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("extracting %d bytes did not finish within a minute", len(b))

@@ -60,6 +60,11 @@ const (
 	// control.tar, data.tar and a few optional _ members such as
 	// signatures).
 	MaxArMembers = 16
+	// MaxLZMADict bounds the dictionary a data.tar.lzma header may ask
+	// for: the decoder allocates it before reading any data, and a
+	// 30-byte stream could ask for 2 GiB. lzma -9 uses 64 MiB; zstd
+	// members get the same 128 MiB window cap.
+	MaxLZMADict = 128 << 20
 
 	cacheKind     = "deb-unpacked"
 	cacheVersion  = "-v1"

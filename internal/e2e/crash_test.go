@@ -130,8 +130,8 @@ func TestCrashKillsLeaveNoDamage(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		done := make(chan struct{})
-		var sawTemp bool
+		done, seen := make(chan struct{}), make(chan bool, 1)
+		delay := time.Duration(rng.Int64N(int64(5 * time.Millisecond)))
 		go func() {
 			if p.watch == "" {
 				select {
@@ -139,18 +139,20 @@ func TestCrashKillsLeaveNoDamage(t *testing.T) {
 					cmd.Process.Signal(syscall.SIGKILL)
 				case <-done:
 				}
+				seen <- false
 				return
 			}
 			for {
 				select {
 				case <-done:
+					seen <- false
 					return
 				default:
 				}
 				if hasTemp(out, p.watch) {
-					sawTemp = true
-					time.Sleep(time.Duration(rng.Int64N(int64(5 * time.Millisecond))))
+					time.Sleep(delay)
 					cmd.Process.Signal(syscall.SIGKILL)
+					seen <- true
 					return
 				}
 				time.Sleep(500 * time.Microsecond)
@@ -158,6 +160,7 @@ func TestCrashKillsLeaveNoDamage(t *testing.T) {
 		}()
 		err := cmd.Wait()
 		close(done)
+		sawTemp := <-seen
 		ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
 		wasKilled := err != nil && ws.Signaled() && ws.Signal() == syscall.SIGKILL
 		switch {

@@ -33,8 +33,10 @@ fi
 failed=()
 results=()
 start=$SECONDS
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cache=$(go env GOCACHE)/fuzz
+built=""
 for entry in "${found[@]}"; do
   pkg=${entry% *}
   name=${entry#* }
@@ -42,12 +44,26 @@ for entry in "${found[@]}"; do
     continue
   fi
   t0=$SECONDS
-  go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime "$minimize" "./$pkg" >"$log" 2>&1
+  # One instrumented test binary per package (go test would link one per
+  # target); it runs in the package's folder, where testdata/ is, with the
+  # corpus folder go test itself uses.
+  bin=$work/$(echo "$pkg" | tr / _).test
+  if [[ "$built" != *" $pkg "* ]]; then
+    if ! go test -c -fuzz "^${name}\$" -o "$bin" "./$pkg" >"$work/log" 2>&1; then
+      cat "$work/log" >&2
+      failed+=("$pkg (does not build)")
+      continue
+    fi
+    built="$built $pkg "
+  fi
+  importpath=$(go list "./$pkg")
+  (cd "$pkg" && "$bin" -test.run '^$' -test.fuzz "^${name}\$" -test.fuzztime "$fuzztime" \
+    -test.fuzzminimizetime "$minimize" -test.fuzzcachedir "$cache/$importpath") >"$work/log" 2>&1
   rc=$?
-  execs=$(grep -oE 'execs: [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+' || true)
+  execs=$(grep -oE 'execs: [0-9]+' "$work/log" | tail -n 1 | grep -oE '[0-9]+' || true)
   line=$(printf '%-28s %-26s %10s execs %4ds' "$pkg" "$name" "${execs:-?}" $((SECONDS - t0)))
-  if [ $rc -ne 0 ] && ! grep -q 'Failing input written' "$log" && grep -q '^    context deadline exceeded' "$log" &&
-    go test -count=1 -run "^${name}\$" "./$pkg" >/dev/null 2>&1; then
+  if [ $rc -ne 0 ] && ! grep -q 'Failing input written' "$work/log" && grep -q '^    context deadline exceeded' "$work/log" &&
+    (cd "$pkg" && "$bin" -test.run "^${name}\$") >/dev/null 2>&1; then
     # Go's fuzz coordinator can report its own -fuzztime deadline as a
     # failure when a worker is busy at that instant (go.dev/issue/75804,
     # fixed in Go 1.27). No input was written and the seeds and corpus
@@ -58,7 +74,7 @@ for entry in "${found[@]}"; do
   if [ $rc -ne 0 ]; then
     line="$line  FAILED"
     failed+=("$pkg $name")
-    sed -n '/--- FAIL/,$p' "$log" | head -n 40 >&2
+    sed -n '/--- FAIL/,$p' "$work/log" | head -n 40 >&2
   fi
   echo "$line"
   results+=("$line")
@@ -66,7 +82,7 @@ done
 
 echo "fuzz.sh: ${#results[@]} targets, $fuzztime each, $((SECONDS - start))s in all"
 if [ ${#failed[@]} -gt 0 ]; then
-  printf 'fuzz.sh: crashers in: %s\n' "${failed[@]}" >&2
-  echo "fuzz.sh: the failing inputs are in each package's testdata/fuzz/ (run them with go test -run FuzzXxx/NAME)" >&2
+  printf 'fuzz.sh: failed: %s\n' "${failed[@]}" >&2
+  echo "fuzz.sh: crashers are written to each package's testdata/fuzz/ (rerun one with go test -run FuzzXxx/NAME ./PKG)" >&2
   exit 1
 fi

@@ -206,7 +206,7 @@ func TestCrashKillsLeaveNoDamage(t *testing.T) {
 		os.RemoveAll(cache)
 		os.RemoveAll(out)
 	}
-	t.Logf("%d builds: %d killed and recovered (%d during the -o write, %d during the --oci write), %d finished before their kill moment; %d kills left temp files that the rerun removed; total %v",
+	t.Logf("%d builds: %d killed and recovered (%d during the -o write, %d during the --oci write), %d finished before their kill moment; %d kills left temp files (all gone after the rerun); total %v",
 		len(plans), killed, writeHits[".image.tar."], writeHits[".oci."], finished, leftovers, time.Since(started).Round(time.Second))
 	if killed < crashKills*2/3 {
 		t.Errorf("only %d of %d builds were killed before they finished", killed, len(plans))

@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/CycloneDX/cyclonedx-go v0.12.0 // tests: round-trip CycloneDX SBOMs
 	github.com/ProtonMail/go-crypto v1.5.2 // OpenPGP check of Debian InRelease (maintained x/crypto/openpgp fork)
+	github.com/bmatcuk/doublestar/v4 v4.10.4 // debian.paths globs with ** (path.Match has no **)
 	github.com/goccy/go-yaml v1.19.2 // spec parsing with an AST and line numbers
 	github.com/google/go-containerregistry v0.22.1 // image model, mutate, tarball/layout/remote/daemon
 	github.com/invopop/jsonschema v0.14.0 // JSON Schema generated from the spec types

@@ -229,6 +229,7 @@ func Resolve(ctx context.Context, s *spec.Spec, opt Options, ro ResolveOptions) 
 			return nil, fmt.Errorf("--frozen: the spec's inputs changed since %s was written: run `strata lock --update`", LockPath(s))
 		}
 	}
+	previous := lock
 	if ro.Update && len(ro.UpdateNames) == 0 {
 		lock = nil
 	}
@@ -254,6 +255,7 @@ func Resolve(ctx context.Context, s *spec.Spec, opt Options, ro ResolveOptions) 
 				Locked:      lock.Section(src.Name(), ps),
 				Update:      ro.Update,
 				UpdateNames: ro.UpdateNames,
+				Previous:    previous.Section(src.Name(), ps),
 			}
 			if n, ok := src.(closure.Needer); ok {
 				req.Needed = map[string]*closure.Result{}

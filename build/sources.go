@@ -28,10 +28,11 @@ func DefaultFactories(opt Options) []Factory {
 }
 
 // rootfsFactory gives images without a distribution the accounts, homes,
-// /tmp, nsswitch and os-release the spec's accounts or osRelease ask for;
+// /tmp, nsswitch and os-release the spec's accounts, osRelease or nsswitch
+// ask for;
 // a Debian image writes them in its own generated layer.
 func rootfsFactory(s *spec.Spec, _ cache.Cache) []closure.Source {
-	if (s.Accounts == nil && s.OSRelease == nil) || s.Debian != nil {
+	if (s.Accounts == nil && s.OSRelease == nil && s.Nsswitch == nil) || s.Debian != nil {
 		return nil
 	}
 	return []closure.Source{rootfs.NewSource(s)}

@@ -75,3 +75,17 @@ func (s StaticContents) Key() string { return s.ID }
 
 // Entries implements Contents.
 func (s StaticContents) Entries(context.Context) ([]Entry, error) { return s.List, nil }
+
+// CheckedContents is Contents whose source records a hash of its bytes
+// (a Nix store path's narHash) that a layer writer can check in the pass
+// that writes the layer, instead of Entries reading everything once more
+// beforehand.
+type CheckedContents interface {
+	Contents
+	// CheckedEntries lists the entries as Entries does but leaves the
+	// check for later: the entries' Open feed it, and check, called once
+	// the caller has read what it wants, reads whatever was not read and
+	// fails when the bytes differ from the record. A caller must not keep
+	// anything made from the entries' bytes when check fails.
+	CheckedEntries(ctx context.Context) (entries []Entry, check func() error, err error)
+}

@@ -103,6 +103,11 @@ type Request struct {
 	// Update re-resolves even with a lock (names limit it to those inputs).
 	Update      bool
 	UpdateNames []string
+	// Previous is the source's section of strata.lock as read, even when
+	// Update drops it from Locked: the lock a fresh resolution replaces,
+	// for checks that the inputs do not go backwards (a Debian archive
+	// replaying an older signed Release).
+	Previous json.RawMessage
 	// Needed holds the results of the sources this one Needs, by name.
 	Needed map[string]*Result
 }
@@ -136,6 +141,14 @@ type Source interface {
 // `strata lock` calls it instead of Resolve.
 type Locker interface {
 	Lock(ctx context.Context, req Request) (json.RawMessage, error)
+}
+
+// LockVerifier is a Source that can check its lock section (req.Locked)
+// against where its inputs come from, without building (`strata lock
+// --verify`): a hand-edited lock must not slip through. It returns how
+// many entries it checked; the error names every one that failed.
+type LockVerifier interface {
+	VerifyLock(ctx context.Context, req Request) (int, error)
 }
 
 // InputKeyer is a Source whose inputs strata.lock pins: InputsKey is the

@@ -137,20 +137,8 @@ func buildLayers(ctx context.Context, groups []Group, opt Options) ([]*layer.Lay
 	var mu sync.Mutex
 	done := 0
 	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(jobs)
-	// Largest layers start first (by their nodes' sizes), so the last
-	// running layer is a small one and no core idles at the end while one
-	// big layer compresses; the order changes no byte.
-	order := make([]int, len(groups))
-	size := make([]int64, len(groups))
-	for i, grp := range groups {
-		order[i] = i
-		for _, n := range grp.Nodes {
-			size[i] += n.Size
-		}
-	}
-	sort.SliceStable(order, func(a, b int) bool { return size[order[a]] > size[order[b]] })
-	for _, i := range order {
+	sched := newSchedule(groups, opt.OnLayer != nil)
+	build := func(i int) error {
 		grp := groups[i]
 		contents := make([]closure.Contents, 0, len(grp.Nodes))
 		for _, n := range grp.Nodes {
@@ -158,30 +146,41 @@ func buildLayers(ctx context.Context, groups []Group, opt Options) ([]*layer.Lay
 				contents = append(contents, n.Contents)
 			}
 		}
+		l, err := layer.Build(ctx, opt.Cache, layer.Spec{Contents: contents, MTime: opt.Created, Compression: opt.Compression})
+		if err != nil {
+			errs[i] = fmt.Errorf("building layer %d (%s): %w", i+1, grp.Title, err)
+			return errs[i] // cancels the others
+		}
+		out[i] = l
+		if opt.OnLayer != nil {
+			if err := opt.OnLayer(ctx, i, l); err != nil {
+				errs[i] = fmt.Errorf("writing layer %d (%s): %w", i+1, grp.Title, err)
+				return errs[i]
+			}
+		}
+		if opt.Progress != nil {
+			mu.Lock()
+			done++
+			opt.Progress(done, len(groups), grp.Title)
+			mu.Unlock()
+		}
+		return nil
+	}
+	for w := range min(jobs, len(groups)) {
 		g.Go(func() error {
-			if err := ctx.Err(); err != nil {
-				errs[i] = err
-				return err
-			}
-			l, err := layer.Build(ctx, opt.Cache, layer.Spec{Contents: contents, MTime: opt.Created, Compression: opt.Compression})
-			if err != nil {
-				errs[i] = fmt.Errorf("building layer %d (%s): %w", i+1, grp.Title, err)
-				return errs[i] // cancels the others
-			}
-			out[i] = l
-			if opt.OnLayer != nil {
-				if err := opt.OnLayer(ctx, i, l); err != nil {
-					errs[i] = fmt.Errorf("writing layer %d (%s): %w", i+1, grp.Title, err)
-					return errs[i]
+			for {
+				i, ok := sched.next(w == 0)
+				if !ok {
+					return nil
+				}
+				if err := ctx.Err(); err != nil {
+					errs[i] = err
+					return err
+				}
+				if err := build(i); err != nil {
+					return err
 				}
 			}
-			if opt.Progress != nil {
-				mu.Lock()
-				done++
-				opt.Progress(done, len(groups), grp.Title)
-				mu.Unlock()
-			}
-			return nil
 		})
 	}
 	g.Wait() //nolint:errcheck // errs holds each layer's error, reported in layer order
@@ -197,6 +196,57 @@ func buildLayers(ctx context.Context, groups []Group, opt Options) ([]*layer.Lay
 		}
 	}
 	return out, nil
+}
+
+// schedule hands out the layers to build. Largest first (by their nodes'
+// sizes), so the last running layer is a small one and no core idles at the
+// end while one big layer compresses. When the layers stream (OnLayer: a
+// sink writes them in image order, each once the ones before it are
+// written), the first worker takes them in image order instead, so the
+// stream starts after the first layer rather than after the largest ones
+// and keeps up; the other workers still take the largest. The order
+// changes no byte.
+type schedule struct {
+	mu      sync.Mutex
+	bySize  []int // layer indices, largest first
+	started []bool
+	front   int // every layer before it has started
+	stream  bool
+}
+
+func newSchedule(groups []Group, stream bool) *schedule {
+	s := &schedule{bySize: make([]int, len(groups)), started: make([]bool, len(groups)), stream: stream}
+	size := make([]int64, len(groups))
+	for i, grp := range groups {
+		s.bySize[i] = i
+		for _, n := range grp.Nodes {
+			size[i] += n.Size
+		}
+	}
+	sort.SliceStable(s.bySize, func(a, b int) bool { return size[s.bySize[a]] > size[s.bySize[b]] })
+	return s
+}
+
+// next is the layer a worker builds next; inOrder asks for image order
+// (honoured when the layers stream). ok is false when all have started.
+func (s *schedule) next(inOrder bool) (int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.front < len(s.started) && s.started[s.front] {
+		s.front++
+	}
+	if s.front == len(s.started) {
+		return 0, false
+	}
+	i := s.front
+	if !inOrder || !s.stream {
+		for len(s.bySize) > 0 && s.started[s.bySize[0]] {
+			s.bySize = s.bySize[1:]
+		}
+		i = s.bySize[0]
+	}
+	s.started[i] = true
+	return i, true
 }
 
 // MergeConfig lays the spec's config over a base config: Env keeps the

@@ -141,8 +141,21 @@ func Build(ctx context.Context, st cache.Cache, spec Spec) (*Layer, error) {
 		return l, nil
 	}
 	var entries []closure.Entry
+	// Contents that check their bytes against a recorded hash (a Nix
+	// store path's narHash) do it from the reads that write the tar: one
+	// read of each file makes the check, the tar, its diffID and the
+	// blob's digest. The checks run before the blob is committed.
+	var checks []func() error
 	for _, c := range spec.Contents {
-		es, err := c.Entries(ctx)
+		var es []closure.Entry
+		var err error
+		if cc, ok := c.(closure.CheckedContents); ok {
+			var check func() error
+			es, check, err = cc.CheckedEntries(ctx)
+			checks = append(checks, check)
+		} else {
+			es, err = c.Entries(ctx)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -152,7 +165,7 @@ func Build(ctx context.Context, st cache.Cache, spec Spec) (*Layer, error) {
 	if err != nil {
 		return nil, err
 	}
-	info, err := writeBlob(ctx, st, entries, spec)
+	info, err := writeBlob(ctx, st, entries, spec, checks)
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +277,9 @@ type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
 
-func writeBlob(ctx context.Context, st cache.Blobs, entries []closure.Entry, spec Spec) (Info, error) {
+// writeBlob writes the layer's blob into st; it is committed only when
+// every check passes after the tar is written.
+func writeBlob(ctx context.Context, st cache.Blobs, entries []closure.Entry, spec Spec, checks []func() error) (Info, error) {
 	w, err := st.CreateBlob()
 	if err != nil {
 		return Info{}, fmt.Errorf("writing layer: %w", err)
@@ -280,6 +295,12 @@ func writeBlob(ctx context.Context, st cache.Blobs, entries []closure.Entry, spe
 	}
 	if err := bw.Flush(); err != nil {
 		return fail(err)
+	}
+	for _, check := range checks {
+		if err := check(); err != nil {
+			w.Abort()
+			return Info{}, err
+		}
 	}
 	if err := w.Commit(info.Digest.Hex); err != nil {
 		return Info{}, fmt.Errorf("storing layer: %w", err)

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"io/fs"
 	"path"
@@ -254,5 +255,81 @@ func BenchmarkNormalizeDeepTree(b *testing.B) {
 		if _, err := Normalize(entries); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// checkedContents is closure.CheckedContents over the fixture: its check
+// sees how many files the layer writer had read by then and fails with
+// fail.
+type checkedContents struct {
+	closure.StaticContents
+	fail        error
+	reads       *int
+	readAtCheck *int
+}
+
+func (c checkedContents) Entries(context.Context) ([]closure.Entry, error) {
+	panic("Build must use CheckedEntries")
+}
+
+func (c checkedContents) CheckedEntries(context.Context) ([]closure.Entry, func() error, error) {
+	es := append([]closure.Entry(nil), c.List...)
+	for i := range es {
+		if open := es[i].Open; open != nil {
+			es[i].Open = func() (io.ReadCloser, error) { *c.reads++; return open() }
+		}
+	}
+	return es, func() error { *c.readAtCheck = *c.reads; return c.fail }, nil
+}
+
+func TestBuildChecksAfterTheTarAndCommitsOnlyThen(t *testing.T) {
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := Normalize(fixture())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Stream(context.Background(), io.Discard, es, epoch, Gzip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := 0
+	for _, e := range es {
+		if e.Type == closure.Regular {
+			files++
+		}
+	}
+	var reads, atCheck int
+	bad := checkedContents{StaticContents: closure.StaticContents{ID: "checked", List: fixture()},
+		fail: errors.New("store path was modified"), reads: &reads, readAtCheck: &atCheck}
+	spec := Spec{Contents: []closure.Contents{bad}, MTime: epoch, Compression: Gzip}
+	if _, err := Build(context.Background(), st, spec); err == nil || !strings.Contains(err.Error(), "was modified") {
+		t.Fatalf("Build = %v, want the check's error", err)
+	}
+	if atCheck != files {
+		t.Errorf("check ran after %d file reads, want after the tar's %d", atCheck, files)
+	}
+	if st.HasBlob(want.Digest.Hex) {
+		t.Error("a layer whose check failed was committed to the store")
+	}
+	if _, err := st.Get(cacheKind, spec.Key()+".json"); err == nil {
+		t.Error("a layer whose check failed was recorded")
+	}
+	// The same contents passing their check give the same layer as
+	// the plain listing, read once.
+	reads, atCheck = 0, 0
+	good := bad
+	good.fail = nil
+	l, err := Build(context.Background(), st, Spec{Contents: []closure.Contents{good}, MTime: epoch, Compression: Gzip})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Info().Digest != want.Digest || l.Info().DiffID != want.DiffID {
+		t.Errorf("checked layer %+v, plain %+v", l.Info(), want)
+	}
+	if reads != files || atCheck != files || !st.HasBlob(want.Digest.Hex) {
+		t.Errorf("%d reads (%d before the check) for %d files; blob stored: %v", reads, atCheck, files, st.HasBlob(want.Digest.Hex))
 	}
 }

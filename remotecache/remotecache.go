@@ -15,6 +15,7 @@ import (
 
 	"crypto/sha256"
 	"encoding/hex"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
@@ -183,6 +184,17 @@ func (c *Cache) Put(kind, key string, rec []byte) error {
 		c.use(func() { c.layers[lk] = true; c.made[KindLayer]++ })
 	}
 	return nil
+}
+
+// BlobFile implements cache.Files when the local cache does, so a sink
+// links or reflinks blobs through the remote tier as it does without one
+// (a blob read from a remote is stored locally before it is used).
+func (c *Cache) BlobFile(hex string) (string, error) {
+	f, ok := c.Cache.(cache.Files)
+	if !ok {
+		return "", errors.ErrUnsupported
+	}
+	return f.BlobFile(hex)
 }
 
 // HasBlob implements cache.Blobs: a blob missing locally is looked up as

@@ -15,6 +15,7 @@ import (
 
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/events"
 	"github.com/stratabuild/strata/layer"
@@ -345,5 +346,28 @@ func TestKeygenAndLoad(t *testing.T) {
 	}
 	if _, err := LoadSignKey(pub); err == nil || !strings.Contains(err.Error(), "--cache-sign-key takes the .key file") {
 		t.Fatalf("loading a .pub as the sign key: %v", err)
+	}
+}
+
+// The tier hands out the local cache's blob files, so --oci links blobs
+// with a remote cache as it does without one.
+func TestBlobFileThroughTheTier(t *testing.T) {
+	st := newStore(t)
+	c := New(context.Background(), st, Options{})
+	hex, err := c.PutBlob(strings.NewReader(fakeDeb), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f cache.Files = c
+	p, err := f.BlobFile(hex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := st.BlobFile(hex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p != want {
+		t.Fatalf("BlobFile through the tier = %s, want the local cache's %s", p, want)
 	}
 }

@@ -53,10 +53,13 @@ func Contents(opt Options) (closure.Contents, int64, error) {
 type Source struct {
 	accounts  *spec.Accounts
 	osRelease map[string]string
+	nsswitch  map[string]string
 }
 
 // NewSource returns the source for s's accounts.
-func NewSource(s *spec.Spec) *Source { return &Source{accounts: s.Accounts, osRelease: s.OSRelease} }
+func NewSource(s *spec.Spec) *Source {
+	return &Source{accounts: s.Accounts, osRelease: s.OSRelease, nsswitch: s.Nsswitch}
+}
 
 // Name implements closure.Source.
 func (s *Source) Name() string { return "rootfs" }
@@ -70,9 +73,9 @@ func (s *Source) Resolve(ctx context.Context, _ closure.Request) (*closure.Resul
 	if s.osRelease != nil {
 		rel.Note, rel.Fields = "from the spec's osRelease", s.osRelease
 	}
-	c, size, err := Contents(Options{Accounts: s.accounts, OSRelease: rel})
+	c, size, err := Contents(Options{Accounts: s.accounts, OSRelease: rel, Nsswitch: s.nsswitch})
 	if err != nil {
-		return nil, fmt.Errorf("generating the image's accounts (fix `accounts` in the spec): %w", err)
+		return nil, fmt.Errorf("generating the image's accounts (fix `accounts` or `nsswitch` in the spec): %w", err)
 	}
 	g := closure.New()
 	if err := g.Add(&closure.Node{ID: NodeID, Kind: closure.KindGenerated, Name: "rootfs", Size: size, Contents: c}); err != nil {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Times, side by side in one run, a build of each Debian example given
-# (default: hello python):
+# (default: hello python; an argument with a slash is a spec folder, e.g.
+# bench/big, a ~500 MB image):
 #   fully cold     an empty cache, no remote cache (downloads every .deb);
 #   B, warm remote an empty cache reading a remote cache machine A wrote;
 #   warm local     the fully cold build's cache again.
@@ -40,17 +41,32 @@ secs() {
 }
 
 echo "wall seconds (CPU seconds), one run each; load: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-8s %18s %18s %18s %8s\n' example "fully cold" "B, warm remote" "warm local" "cold/B"
-for ex in "${examples[@]}"; do
+printf '%-8s %18s %18s %18s %8s %9s\n' example "fully cold" "B, warm remote" "warm local" "cold/B" "unpacked"
+for arg in "${examples[@]}"; do
+  ex=$(basename "$arg")
+  src=examples/$arg
+  case $arg in */*) src=$arg ;; esac
   dir=$work/$ex
-  cp -r "examples/$ex" "$dir"
+  cp -r "$src" "$dir"
   "$work/strata" lock "$dir" --cache "$work/lock-cache" -q
   read -r cw cc <<<"$(secs "$work/strata" build "$dir" --cache "$work/cold-$ex" -o "$work/$ex-cold.tar" -q)"
   "$work/strata" build "$dir" --cache "$work/a-$ex" -o "$work/$ex-a.tar" -q --cache-to "$repo" --cache-sign-key "$work/ci.key"
   read -r rw rc <<<"$(secs "$work/strata" build "$dir" --cache "$work/b-$ex" -o "$work/$ex-b.tar" -q --cache-from "$repo" --cache-trust "$work/ci.pub")"
   read -r ww wc <<<"$(secs "$work/strata" build "$dir" --cache "$work/cold-$ex" -o "$work/$ex-warm.tar" -q)"
   cmp -s "$work/$ex-cold.tar" "$work/$ex-b.tar" || { echo "machine B's $ex differs from the cold build"; exit 1; }
-  printf '%-8s %8.2fs (%5.2fs) %8.2fs (%5.2fs) %8.2fs (%5.2fs) %7.1fx\n' "$ex" "$cw" "$cc" "$rw" "$rc" "$ww" "$wc" "$(echo "$cw / $rw" | bc -l)"
+  mb=$(python3 -c 'import sys, tarfile, zlib
+n = 0
+with tarfile.open(sys.argv[1]) as t:
+    for m in t:
+        f = t.extractfile(m) if m.isfile() else None
+        if f is None or f.read(2) != b"\x1f\x8b":
+            continue
+        f.seek(0)
+        d = zlib.decompressobj(31)
+        for b in iter(lambda: f.read(1 << 20), b""):
+            n += len(d.decompress(b))
+print(n // 1000000)' "$work/$ex-cold.tar")
+  printf '%-8s %8.2fs (%5.2fs) %8.2fs (%5.2fs) %8.2fs (%5.2fs) %7.1fx %6s MB\n' "$ex" "$cw" "$cc" "$rw" "$rc" "$ww" "$wc" "$(echo "$cw / $rw" | bc -l)" "$mb"
 done
 
 # Fleet: 8 small Debian specs planned jointly (strategy fleet), built on

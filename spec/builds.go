@@ -18,7 +18,8 @@ import (
 type Build struct {
 	// Debian is the build closure: resolved, signed and locked like the
 	// image's packages (suite, mirror and keyring default to the image's
-	// debian block).
+	// debian block; without one the suite is DefaultSuite or the one the
+	// command line asks for).
 	Debian *BuildDebian `yaml:"debian,omitempty" json:"debian,omitempty" jsonschema:"description=The build closure: Debian packages the step runs with (suite, mirror and keyring default to the image's debian block)."`
 	// Src is a folder relative to the spec, read-only at /src.
 	Src string `yaml:"src,omitempty" json:"src,omitempty" jsonschema:"description=Folder relative to the spec, hashed into the step's key, read-only at /src."`
@@ -40,7 +41,7 @@ type Build struct {
 
 // BuildDebian is a build step's build closure.
 type BuildDebian struct {
-	Suite    string   `yaml:"suite,omitempty" json:"suite,omitempty" jsonschema:"description=Debian suite; default the image's debian.suite."`
+	Suite    string   `yaml:"suite,omitempty" json:"suite,omitempty" jsonschema:"description=Debian suite; default the image's debian.suite (without a debian block: trixie\\, or the suite given by --suite or STRATA_DEBIAN_SUITE)."`
 	Packages []string `yaml:"packages" json:"packages" jsonschema:"required"`
 	Exclude  []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
 }
@@ -107,8 +108,6 @@ func validateBuilds(s *Spec) Errors {
 		switch {
 		case b.Debian == nil || len(b.Debian.Packages) == 0:
 			add(key+".debian.packages", "no packages", "list the packages the step runs with, like [gcc, libc6-dev] (a shell and coreutils come with every step)")
-		case b.Debian.Suite == "" && s.Debian == nil:
-			add(key+".debian.suite", "missing (the image has no debian block to take it from)", "name a Debian suite like bookworm")
 		}
 		if b.Src != "" {
 			switch {

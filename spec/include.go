@@ -63,20 +63,48 @@ func (s *Spec) applyIncludes(display, dir string, chain []string) error {
 //   - debian: suite, components, mirror, keyring, updates and
 //     securityMirror from s when set, else from in; packages, exclude
 //     and keep are in's then s's (each name once); exact: both lists
-//     joined, true in either wins;
+//     joined, true in either wins; paths and packagePaths: the globs of
+//     both joined; ldCache: true in either wins; perSuite: merged by
+//     suite the same way;
 //   - accounts: in's users and groups, then s's; exact if either is;
-//   - osRelease, config.env and config.labels: merged per key, s wins;
+//   - osRelease, nsswitch, config.env and config.labels: merged per
+//     key, s wins;
 //   - the other config fields, platforms, layering: s's when set;
-//   - name and tag stay s's. An included spec may not have files,
-//     builds, nix or base (their paths and pins belong to one spec).
+//   - builds: in's steps are added by name (a name in both is an
+//     error); files: in's entries, then s's;
+//   - name and tag stay s's. An included spec may not have nix or base,
+//     nor local sources: a files entry without build: or a step with
+//     src: (their paths, hashes and pins belong to one spec's folder);
+//     its steps and the files taken from their outputs carry over.
 func (s *Spec) merge(in *Spec, file string) error {
 	for _, f := range []struct {
 		key string
 		set bool
-	}{{"files", len(in.Files) > 0}, {"builds", len(in.Builds) > 0}, {"nix", in.Nix != nil}, {"base", in.Base != ""}} {
+	}{{"nix", in.Nix != nil}, {"base", in.Base != ""}} {
 		if f.set {
 			return &Error{File: file, Key: f.key, Msg: "an included spec may not set " + f.key, Fix: "move " + f.key + " into the spec that includes this one"}
 		}
+	}
+	for i, f := range in.Files {
+		if f.Build == "" {
+			return &Error{File: file, Key: fmt.Sprintf("files[%d]", i), Msg: "an included spec may only copy build steps' outputs (files with build:), not local files", Fix: "move the entry into the spec that includes this one"}
+		}
+	}
+	for _, name := range buildNames(in) {
+		b := in.Builds[name]
+		if b != nil && b.Src != "" {
+			return &Error{File: file, Key: "builds." + name + ".src", Msg: "a build step of an included spec may not read local sources", Fix: "move the step into the spec that includes this one"}
+		}
+		if _, dup := s.Builds[name]; dup {
+			return &Error{File: file, Key: "builds." + name, Msg: "the including spec has a build step of the same name", Fix: "rename one of the steps"}
+		}
+		if s.Builds == nil {
+			s.Builds = map[string]*Build{}
+		}
+		s.Builds[name] = b
+	}
+	if len(in.Files) > 0 {
+		s.Files = append(slices.Clone(in.Files), s.Files...)
 	}
 	if d := in.Debian; d != nil {
 		if s.Debian == nil {
@@ -97,12 +125,27 @@ func (s *Spec) merge(in *Spec, file string) error {
 		o.Packages = union(d.Packages, o.Packages)
 		o.Exclude = union(d.Exclude, o.Exclude)
 		o.Keep = union(d.Keep, o.Keep)
-		switch {
-		case d.Exact == nil:
-		case o.Exact == nil:
-			o.Exact = d.Exact
-		default:
-			o.Exact = &Exact{All: o.Exact.All || d.Exact.All, Packages: union(d.Exact.Packages, o.Exact.Packages)}
+		o.Paths = mergeFilter(d.Paths, o.Paths)
+		if d.PackagePaths != nil {
+			pp := map[string]*PathFilter{}
+			for k, f := range d.PackagePaths {
+				pp[k] = f
+			}
+			for k, f := range o.PackagePaths {
+				pp[k] = mergeFilter(pp[k], f)
+			}
+			o.PackagePaths = pp
+		}
+		o.LDCache = o.LDCache || d.LDCache
+		o.Exact = joinExact(d.Exact, o.Exact)
+		for k, e := range d.PerSuite {
+			if o.PerSuite == nil {
+				o.PerSuite = map[string]*SuiteDebian{}
+			}
+			if mine := o.PerSuite[k]; mine != nil {
+				e = &SuiteDebian{Packages: union(e.Packages, mine.Packages), Exclude: union(e.Exclude, mine.Exclude), Exact: joinExact(e.Exact, mine.Exact)}
+			}
+			o.PerSuite[k] = e
 		}
 	}
 	if a := in.Accounts; a != nil {
@@ -114,6 +157,7 @@ func (s *Spec) merge(in *Spec, file string) error {
 		s.Accounts.Exact = s.Accounts.Exact || a.Exact
 	}
 	s.OSRelease = mergeMap(in.OSRelease, s.OSRelease)
+	s.Nsswitch = mergeMap(in.Nsswitch, s.Nsswitch)
 	c, ic := &s.Config, in.Config
 	c.Env, c.Labels = mergeMap(ic.Env, c.Env), mergeMap(ic.Labels, c.Labels)
 	if c.Entrypoint == nil && c.Cmd == nil {
@@ -133,6 +177,17 @@ func (s *Spec) merge(in *Spec, file string) error {
 		s.Layering = in.Layering
 	}
 	return nil
+}
+
+// mergeFilter joins two path filters' globs (base's first).
+func mergeFilter(base, over *PathFilter) *PathFilter {
+	if base == nil || over == nil {
+		if base == nil {
+			return over
+		}
+		return base
+	}
+	return &PathFilter{Exclude: union(base.Exclude, over.Exclude), Include: union(base.Include, over.Include)}
 }
 
 func or(a, b string) string {

@@ -69,11 +69,96 @@ config:
 	}
 	writeAt(t, filepath.Join(dir, "f", FileName), "name: f\nfiles: [{src: x, dst: /x}]\n")
 	writeAt(t, filepath.Join(dir, "g", FileName), "name: g\ninclude: [../f]\ndebian: {suite: bookworm, packages: [hello]}\n")
-	if _, err := Load(filepath.Join(dir, "g")); err == nil || !strings.Contains(err.Error(), "may not set files") {
-		t.Errorf("included files: %v", err)
+	if _, err := Load(filepath.Join(dir, "g")); err == nil || !strings.Contains(err.Error(), "not local files") {
+		t.Errorf("included local files: %v", err)
+	}
+	writeAt(t, filepath.Join(dir, "srcstep", FileName), "name: s\nbuilds: {x: {src: ., run: 'true', debian: {packages: [gcc]}}}\n")
+	writeAt(t, filepath.Join(dir, "i", FileName), "name: i\ninclude: [../srcstep]\n")
+	if _, err := Load(filepath.Join(dir, "i")); err == nil || !strings.Contains(err.Error(), "builds.x.src") {
+		t.Errorf("included step with src: %v", err)
+	}
+}
+
+// TestIncludeBuilds: an included spec's build steps and the files taken
+// from their outputs carry over (included files first); a step name in
+// both specs is an error.
+func TestIncludeBuilds(t *testing.T) {
+	dir := t.TempDir()
+	writeAt(t, filepath.Join(dir, "debug", FileName), `name: debug
+builds:
+  busybox: {debian: {packages: [busybox-static]}, runtime: none, run: 'cp /usr/bin/busybox $out/'}
+files: [{build: busybox, dst: /busybox}]
+config: {entrypoint: [/busybox/sh]}
+`)
+	writeAt(t, filepath.Join(dir, "x", "data"), "x")
+	writeAt(t, filepath.Join(dir, "x", FileName), "name: x\ninclude: [../debug]\ndebian: {suite: bookworm, packages: [libc6]}\nfiles: [{src: data, dst: /data}]\n")
+	s, err := Load(filepath.Join(dir, "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := s.Builds["busybox"]; b == nil || b.Runtime != "none" || len(s.Builds) != 1 {
+		t.Fatalf("builds %+v", s.Builds)
+	}
+	if len(s.Files) != 2 || s.Files[0].Build != "busybox" || s.Files[1].Dst != "/data" {
+		t.Errorf("files %+v", s.Files)
+	}
+	if d := s.StepDebian("busybox"); d == nil || d.Suite != "bookworm" {
+		t.Errorf("the step's closure should take the image's suite: %+v", d)
+	}
+	if len(s.Config.Entrypoint) != 1 || s.Config.Entrypoint[0] != "/busybox/sh" {
+		t.Errorf("entrypoint %v", s.Config.Entrypoint)
+	}
+	writeAt(t, filepath.Join(dir, "y", FileName), "name: y\ninclude: [../debug]\nbuilds: {busybox: {run: 'true', debian: {packages: [dash]}}}\n")
+	if _, err := Load(filepath.Join(dir, "y")); err == nil || !strings.Contains(err.Error(), "same name") {
+		t.Errorf("a step in both specs: %v", err)
 	}
 	writeAt(t, filepath.Join(dir, "h", FileName), "name: h\ninclude: [../nowhere]\n")
 	if _, err := Load(filepath.Join(dir, "h")); err == nil || !strings.Contains(err.Error(), "include[0]") {
 		t.Errorf("missing include: %v", err)
+	}
+}
+
+func TestIncludeFiltersAndNsswitch(t *testing.T) {
+	dir := t.TempDir()
+	writeAt(t, filepath.Join(dir, "lib", FileName), `name: lib
+nsswitch: {hosts: files, passwd: files}
+debian:
+  suite: bookworm
+  packages: [tzdata]
+  ldCache: true
+  paths: {exclude: [/usr/share/zoneinfo/right/**]}
+  packagePaths:
+    tzdata: {exclude: [/usr/share/zoneinfo/posix/**]}
+`)
+	writeAt(t, filepath.Join(dir, "app", FileName), `name: app
+include: [../lib]
+nsswitch: {hosts: files dns}
+debian:
+  packages: [libc6]
+  paths: {exclude: [/usr/share/zoneinfo/right/**, /etc/**], include: [/etc/localtime]}
+  packagePaths:
+    tzdata: {include: [/usr/share/zoneinfo/posix/UTC]}
+    libc6: {exclude: [/usr/lib/*/gconv/**]}
+`)
+	s, err := Load(filepath.Join(dir, "app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := s.Debian
+	if !d.LDCache {
+		t.Error("ldCache of the included spec was lost")
+	}
+	if want := (&PathFilter{Exclude: []string{"/usr/share/zoneinfo/right/**", "/etc/**"}, Include: []string{"/etc/localtime"}}); !reflect.DeepEqual(d.Paths, want) {
+		t.Errorf("paths %+v, want %+v", d.Paths, want)
+	}
+	want := map[string]*PathFilter{
+		"tzdata": {Exclude: []string{"/usr/share/zoneinfo/posix/**"}, Include: []string{"/usr/share/zoneinfo/posix/UTC"}},
+		"libc6":  {Exclude: []string{"/usr/lib/*/gconv/**"}},
+	}
+	if !reflect.DeepEqual(d.PackagePaths, want) {
+		t.Errorf("packagePaths %+v, want %+v", d.PackagePaths, want)
+	}
+	if w := map[string]string{"hosts": "files dns", "passwd": "files"}; !reflect.DeepEqual(s.Nsswitch, w) {
+		t.Errorf("nsswitch %v, want %v", s.Nsswitch, w)
 	}
 }

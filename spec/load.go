@@ -78,7 +78,7 @@ func Find(arg string) (string, error) {
 }
 
 // Load finds, parses and validates a spec.
-func Load(arg string) (*Spec, error) {
+func Load(arg string, opts ...LoadOption) (*Spec, error) {
 	p, err := Find(arg)
 	if err != nil {
 		return nil, err
@@ -90,7 +90,7 @@ func Load(arg string) (*Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading spec: %w", err)
 	}
-	s, err := Parse(p, b)
+	s, err := Parse(p, b, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,11 @@ func Load(arg string) (*Spec, error) {
 
 // Parse parses and validates spec bytes read from file (used in messages
 // and to resolve relative sources).
-func Parse(file string, b []byte) (*Spec, error) {
+func Parse(file string, b []byte, opts ...LoadOption) (*Spec, error) {
+	var o loadOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	display := file
 	if wd, err := os.Getwd(); err == nil {
 		if rel, err := filepath.Rel(wd, file); err == nil && !strings.HasPrefix(rel, "..") {
@@ -126,7 +130,11 @@ func Parse(file string, b []byte) (*Spec, error) {
 		return nil, err
 	}
 	s.Path, s.Dir = abs, filepath.Dir(abs)
-	if errs := validate(&s); len(errs) > 0 {
+	errs := s.chooseSuite(o)
+	if len(errs) == 0 {
+		errs = validate(&s)
+	}
+	if len(errs) > 0 {
 		for _, e := range errs {
 			e.File = display
 			e.Line = lineOf(f, e.Key)

@@ -13,7 +13,7 @@ type Spec struct {
 	Created string `yaml:"created,omitempty" json:"created,omitempty" jsonschema:"description=RFC 3339 creation time or 'now'; default 1970-01-01T00:00:01Z or SOURCE_DATE_EPOCH."`
 	// Include names other specs (files, or folders holding strata.yaml,
 	// relative to this one) merged in under this spec; see merge.
-	Include []string `yaml:"include,omitempty" json:"include,omitempty" jsonschema:"description=Specs (relative paths to files or folders holding strata.yaml) merged in under this one: their debian packages\\, excludes\\, keeps\\, accounts\\, osRelease and config come first and this spec's settings win. An included spec may not set files\\, builds\\, nix or base."`
+	Include []string `yaml:"include,omitempty" json:"include,omitempty" jsonschema:"description=Specs (relative paths to files or folders holding strata.yaml) merged in under this one: their debian packages\\, excludes\\, keeps\\, accounts\\, osRelease and config come first and this spec's settings win. Their build steps and the files taken from those steps' outputs are added too; an included spec may not set nix\\, base\\, local files or a step's src."`
 	// Base is an image strata's layers go on top of: a registry reference,
 	// oci:DIR[:TAG] or docker-archive:FILE.
 	Base string `yaml:"base,omitempty" json:"base,omitempty" jsonschema:"description=Base image: registry ref or oci:DIR[:TAG] or docker-archive:FILE."`
@@ -24,7 +24,10 @@ type Spec struct {
 	// Accounts written to /etc/passwd and /etc/group, with any inputs.
 	Accounts *Accounts `yaml:"accounts,omitempty" json:"accounts,omitempty" jsonschema:"description=Extra users and groups for the generated /etc/passwd and /etc/group (root\\, nobody and nonroot are always there); a user without a home gets /home/NAME. Without debian inputs\\, setting it adds a layer with the accounts\\, their homes\\, /tmp\\, nsswitch.conf and a neutral os-release."`
 	// OSRelease fields written to the image's os-release files.
-	OSRelease map[string]string `yaml:"osRelease,omitempty" json:"osRelease,omitempty" jsonschema:"description=os-release(5) fields like PRETTY_NAME: Distroless; they replace or add to the distribution's and are written to /usr/lib/os-release with /etc/os-release linking to it (a package's os-release files are left out)."`
+	OSRelease map[string]string `yaml:"osRelease,omitempty" json:"osRelease,omitempty" jsonschema:"description=os-release(5) fields like PRETTY_NAME: Distroless; they replace or add to the distribution's (a value may name the distribution's own PRETTY_NAME\\, NAME\\, VERSION_ID\\, VERSION\\, VERSION_CODENAME or ID as ${FIELD}\\, like VERSION: Debian GNU/Linux ${VERSION}) and are written to /usr/lib/os-release with /etc/os-release linking to it (a package's os-release files are left out)."`
+	// Nsswitch replaces the generated /etc/nsswitch.conf: database ->
+	// services, like passwd: files, hosts: "files dns".
+	Nsswitch map[string]string `yaml:"nsswitch,omitempty" json:"nsswitch,omitempty" jsonschema:"description=The whole /etc/nsswitch.conf as database: services (passwd: files\\, hosts: files dns); the databases are written in nsswitch.conf(5)'s order (passwd group shadow gshadow hosts networks protocols services ethers rpc netgroup) then any others sorted. Default: files for every database and files dns for hosts. A package's nsswitch.conf is left out when set."`
 	// Nix store inputs.
 	Nix *Nix `yaml:"nix,omitempty" json:"nix,omitempty" jsonschema:"description=Nix store paths whose runtime closure goes into the image."`
 	// Builds are build steps: sandboxed, cached commands whose outputs
@@ -91,7 +94,9 @@ type Layering struct {
 
 // Debian selects packages from a signed Debian archive.
 type Debian struct {
-	Suite      string   `yaml:"suite" json:"suite" jsonschema:"required"`
+	// Suite is the suite or codename; default DefaultSuite (trixie), or
+	// the suite the command line asks for (see WithSuite).
+	Suite      string   `yaml:"suite,omitempty" json:"suite,omitempty" jsonschema:"description=Debian suite or codename like trixie or bookworm; default trixie (Debian 13)\\, or the suite given by strata's --suite flag or STRATA_DEBIAN_SUITE."`
 	Components []string `yaml:"components,omitempty" json:"components,omitempty"`
 	Packages   []string `yaml:"packages" json:"packages" jsonschema:"required"`
 	Exclude    []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
@@ -100,9 +105,15 @@ type Debian struct {
 	Exact *Exact `yaml:"exact,omitempty" json:"exact,omitempty"`
 	// Keep lists what the image keeps that strata prunes by default:
 	// docs (other than copyright files), man, locales.
-	Keep    []string `yaml:"keep,omitempty" json:"keep,omitempty" jsonschema:"description=Keep what strata prunes from packages by default: docs (besides copyright files; also info and lintian overrides)\\, man\\, locales (other than C and C.UTF-8).,uniqueItems=true"`
-	Mirror  string   `yaml:"mirror,omitempty" json:"mirror,omitempty"`
-	Keyring string   `yaml:"keyring,omitempty" json:"keyring,omitempty"`
+	Keep []string `yaml:"keep,omitempty" json:"keep,omitempty" jsonschema:"description=Keep what strata prunes from packages by default: docs (besides copyright files; also info and lintian overrides)\\, man\\, locales (other than C and C.UTF-8)\\, certs (ca-certificates' own files and the NAME.pem and hash links in /etc/ssl/certs; by default only the generated bundle and the copyright file stay).,uniqueItems=true"`
+	// Paths filters every package's files by glob; PackagePaths one
+	// package's.
+	Paths        *PathFilter            `yaml:"paths,omitempty" json:"paths,omitempty" jsonschema:"description=Path filters for every package's files: a file is left out when it matches an exclude glob (or strata's default pruning) and no include glob. Globs are absolute image paths with * ? [...] {a\\,b} and ** for any number of folders."`
+	PackagePaths map[string]*PathFilter `yaml:"packagePaths,omitempty" json:"packagePaths,omitempty" jsonschema:"description=Path filters for one package's files by package name\\, applied together with paths (an exclude of either drops\\, an include of either re-admits)."`
+	// LDCache writes /etc/ld.so.cache from the image's libraries.
+	LDCache bool   `yaml:"ldCache,omitempty" json:"ldCache,omitempty" jsonschema:"description=Write /etc/ld.so.cache as ldconfig would (the libraries in the folders of /etc/ld.so.conf or /etc/ld.so.conf.d/*.conf and the system folders\\, by DT_SONAME); needs libc6 in the image. Default false: glibc then searches only its system folders."`
+	Mirror  string `yaml:"mirror,omitempty" json:"mirror,omitempty"`
+	Keyring string `yaml:"keyring,omitempty" json:"keyring,omitempty"`
 	// Updates also reads SUITE-updates and SUITE-security and takes, per
 	// package, the highest version across the suites. Default true; an
 	// explicit true makes a suite that cannot be read an error.
@@ -110,6 +121,24 @@ type Debian struct {
 	// SecurityMirror is the archive serving SUITE-security; default
 	// STRATA_DEBIAN_SECURITY_MIRROR, then the host's apt sources.
 	SecurityMirror string `yaml:"securityMirror,omitempty" json:"securityMirror,omitempty" jsonschema:"description=Base URL of the archive serving SUITE-security; default STRATA_DEBIAN_SECURITY_MIRROR, then the host's apt sources."`
+	// PerSuite adds packages, excludes and exact names when the suite the
+	// spec is built on is the key: for names that exist in one release
+	// only. Load folds the entry of the chosen suite in and clears it.
+	PerSuite map[string]*SuiteDebian `yaml:"perSuite,omitempty" json:"perSuite,omitempty" jsonschema:"description=Additions by suite: when the image is built on the suite named by a key\\, that entry's packages\\, exclude and exact are added to this block's (for packages that exist in one release only\\, like bookworm's python3-distutils)."`
+}
+
+// SuiteDebian is one entry of debian.perSuite.
+type SuiteDebian struct {
+	Packages []string `yaml:"packages,omitempty" json:"packages,omitempty"`
+	Exclude  []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
+	Exact    *Exact   `yaml:"exact,omitempty" json:"exact,omitempty"`
+}
+
+// PathFilter drops package files by glob: a file matching an exclude is
+// left out unless it matches an include.
+type PathFilter struct {
+	Exclude []string `yaml:"exclude,omitempty" json:"exclude,omitempty" jsonschema:"description=Globs of image paths to leave out\\, like /usr/share/zoneinfo/right/**."`
+	Include []string `yaml:"include,omitempty" json:"include,omitempty" jsonschema:"description=Globs of image paths kept even when an exclude (or the default pruning) matches them\\, like /usr/share/doc/*/README*."`
 }
 
 // Accounts adds users and groups to the generated /etc/passwd and /etc/group.

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bmatcuk/doublestar/v4"
 )
 
 // Defaults.
@@ -29,6 +32,8 @@ var (
 	modeRe     = regexp.MustCompile(`^(0|0o|0O)?[0-7]{3,4}$`)
 	// debName is a Debian package name (Policy 5.6.7).
 	debName = regexp.MustCompile(`^[a-z0-9][a-z0-9.+-]+$`)
+	// nssDatabase is an nsswitch.conf(5) database name.
+	nssDatabase = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 )
 
 // Strategies are the layering strategies a spec may name.
@@ -140,9 +145,6 @@ func validate(s *Spec) Errors {
 		add("layering.strategy", fmt.Sprintf("unknown strategy %q", st), fix)
 	}
 	if d := s.Debian; d != nil {
-		if d.Suite == "" {
-			add("debian.suite", "missing", "name a Debian suite like bookworm")
-		}
 		if len(d.Packages) == 0 {
 			add("debian.packages", "no packages", "list at least one package, like [hello]")
 		}
@@ -154,18 +156,65 @@ func validate(s *Spec) Errors {
 			}
 		}
 		for i, k := range d.Keep {
-			if k != "docs" && k != "man" && k != "locales" {
-				add(fmt.Sprintf("debian.keep[%d]", i), fmt.Sprintf("unknown kind %q", k), "keep takes docs, man and locales")
+			if k != "docs" && k != "man" && k != "locales" && k != "certs" {
+				add(fmt.Sprintf("debian.keep[%d]", i), fmt.Sprintf("unknown kind %q", k), "keep takes docs, man, locales and certs")
 			}
+		}
+		validFilter("debian.paths", d.Paths, add)
+		for _, name := range slices.Sorted(maps.Keys(d.PackagePaths)) {
+			key := "debian.packagePaths." + name
+			if !debName.MatchString(name) {
+				add(key, fmt.Sprintf("%q is not a Debian package name", name), "key packagePaths by package names like tzdata")
+			}
+			if d.PackagePaths[name] == nil {
+				add(key, "empty", "give it exclude: [GLOB] and/or include: [GLOB], or remove it")
+			}
+			validFilter(key, d.PackagePaths[name], add)
 		}
 		if d.Updates != nil && !*d.Updates && d.SecurityMirror != "" {
 			add("debian.securityMirror", "set while debian.updates is false, so it would never be read", "remove securityMirror or set updates: true")
+		}
+	}
+	for _, db := range slices.Sorted(maps.Keys(s.Nsswitch)) {
+		switch v := s.Nsswitch[db]; {
+		case !nssDatabase.MatchString(db):
+			add("nsswitch."+db, fmt.Sprintf("%q is not an nsswitch database name", db), "use lowercase names like passwd, group, hosts")
+		case strings.TrimSpace(v) == "" || strings.ContainsAny(v, "\n\r\x00#"):
+			add("nsswitch."+db, fmt.Sprintf("services %q are empty or hold a newline or #", v), `write services on one line, like "files dns"`)
 		}
 	}
 	if n := s.Nix; n != nil && len(n.Paths) == 0 && len(n.Installables) == 0 && n.ClosureFile == "" {
 		add("nix", "no inputs", "set nix.paths, nix.installables or nix.closureFile")
 	}
 	return errs
+}
+
+// mergedTops are the top-level folders merged /usr makes links to /usr/….
+var mergedTops = []string{"bin", "sbin", "lib", "lib32", "lib64", "libx32"}
+
+// validFilter checks a path filter's globs: absolute, well-formed.
+func validFilter(key string, f *PathFilter, add func(key, msg, fix string)) {
+	if f == nil {
+		return
+	}
+	for _, l := range []struct {
+		name  string
+		globs []string
+	}{{"exclude", f.Exclude}, {"include", f.Include}} {
+		for i, g := range l.globs {
+			k := fmt.Sprintf("%s.%s[%d]", key, l.name, i)
+			switch {
+			case !strings.HasPrefix(g, "/"):
+				add(k, fmt.Sprintf("%q is not an absolute image path", g), "start the glob with /, like /usr/share/zoneinfo/right/**")
+			case !doublestar.ValidatePattern(g):
+				add(k, fmt.Sprintf("%q is not a valid glob", g), "close every [ and {, and escape a literal one with \\")
+			default:
+				if top, _, _ := strings.Cut(g[1:], "/"); slices.Contains(mergedTops, top) {
+					add(k, fmt.Sprintf("%q matches nothing: with merged /usr the packages' /%s is /usr/%s", g, top, top), fmt.Sprintf("write /usr/%s", g[1:]))
+				}
+			}
+		}
+	}
 }
 
 // sameFile reports whether two files entries write the same thing: the

@@ -101,6 +101,11 @@ func (c *closureSource) Lock(ctx context.Context, req closure.Request) (json.Raw
 	return c.deb.Lock(ctx, req)
 }
 
+// VerifyLock implements closure.LockVerifier for the step's closure.
+func (c *closureSource) VerifyLock(ctx context.Context, req closure.Request) (int, error) {
+	return c.deb.VerifyLock(ctx, req)
+}
+
 func (c *closureSource) Resolve(ctx context.Context, req closure.Request) (*closure.Result, error) {
 	res, err := c.deb.Resolve(ctx, req)
 	if err != nil {

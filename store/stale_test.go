@@ -2,22 +2,14 @@ package store
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
-)
 
-func deadPID(t *testing.T) string {
-	t.Helper()
-	c := exec.Command("true")
-	if err := c.Run(); err != nil {
-		t.Fatal(err)
-	}
-	return strconv.Itoa(c.Process.Pid)
-}
+	"github.com/stratabuild/strata/internal/testutil"
+)
 
 func plant(t *testing.T, p string, dir bool, age time.Duration) {
 	t.Helper()
@@ -55,7 +47,7 @@ func TestOpenAloneRemovesEveryLeftover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dead := deadPID(t)
+	dead := strconv.Itoa(testutil.DeadPID(t))
 	tmp := filepath.Join(root, "tmp")
 	plant(t, filepath.Join(tmp, "put-tmp-"+dead+"-1"), false, 0)
 	plant(t, filepath.Join(tmp, "dir-tmp-"+dead+"-2"), true, 0)
@@ -80,7 +72,7 @@ func TestOpenSharedRemovesOnlyDeadOwners(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	dead := deadPID(t)
+	dead := strconv.Itoa(testutil.DeadPID(t))
 	live := strconv.Itoa(os.Getpid())
 	tmp := filepath.Join(root, "tmp")
 	plant(t, filepath.Join(tmp, "put-tmp-"+dead+"-1"), false, TempGrace+time.Minute)

@@ -3,6 +3,8 @@ package deb
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -16,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
@@ -70,6 +73,10 @@ type testArchive struct {
 	fail map[string]int
 	// releaseExtra is added to the Release fields on publish.
 	releaseExtra string
+	// date is the Release Date field on publish (default Thu, 01 Jan 2026).
+	date string
+	// signConfig signs the InRelease (nil: the library's defaults, SHA-256).
+	signConfig *packet.Config
 }
 
 var testKeyConfig = &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA}
@@ -178,7 +185,11 @@ func (a *testArchive) publishAt(t testing.TB, prefix, suite string, pkgs []archi
 			p.stanza, fn, len(deb), hexSum, name)
 	}
 	comps := slices.Sorted(maps.Keys(indexes))
-	rel := "Origin: Test\nSuite: " + suite + "\nCodename: " + suite + "\nDate: Thu, 01 Jan 2026 00:00:00 UTC\nArchitectures: amd64\nComponents: " + strings.Join(comps, " ") + "\n"
+	date := a.date
+	if date == "" {
+		date = "Thu, 01 Jan 2026 00:00:00 UTC"
+	}
+	rel := "Origin: Test\nSuite: " + suite + "\nCodename: " + suite + "\nDate: " + date + "\nArchitectures: amd64\nComponents: " + strings.Join(comps, " ") + "\n"
 	if byHash {
 		rel += "Acquire-By-Hash: yes\n"
 	}
@@ -214,13 +225,21 @@ func (a *testArchive) publishAt(t testing.TB, prefix, suite string, pkgs []archi
 			}
 		}
 	}
-	a.files[prefix+"dists/"+suite+"/InRelease"] = clearSign(t, a.entity, rel)
+	a.files[prefix+"dists/"+suite+"/InRelease"] = clearSignWith(t, a.entity, rel, a.signConfig)
 }
 
 func clearSign(t testing.TB, e *openpgp.Entity, text string) []byte {
 	t.Helper()
+	return clearSignWith(t, e, text, nil)
+}
+
+func clearSignWith(t testing.TB, e *openpgp.Entity, text string, config *packet.Config) []byte {
+	t.Helper()
+	if config != nil && config.DefaultHash == crypto.SHA1 {
+		return clearSignSHA1(t, e, text)
+	}
 	var b bytes.Buffer
-	w, err := clearsign.Encode(&b, e.PrivateKey, nil)
+	w, err := clearsign.Encode(&b, e.PrivateKey, config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,4 +297,31 @@ func writeFile(t testing.TB, p, s string) {
 	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// clearSignSHA1 clear-signs text over a SHA-1 digest, which the library's
+// writers refuse: a v4 text signature made by hand over the lines joined
+// by CRLF, without the last line ending, as clear-signing defines.
+func clearSignSHA1(t testing.TB, e *openpgp.Entity, text string) []byte {
+	t.Helper()
+	priv := e.PrivateKey
+	sig := &packet.Signature{
+		Version: 4, SigType: packet.SigTypeText, PubKeyAlgo: priv.PubKeyAlgo,
+		Hash: crypto.SHA1, CreationTime: time.Now(), IssuerKeyId: &priv.KeyId,
+	}
+	h := sha1.New()
+	h.Write([]byte(strings.ReplaceAll(strings.TrimSuffix(text, "\n"), "\n", "\r\n")))
+	if err := sig.Sign(h, priv, &packet.Config{NonDeterministicSignaturesViaNotation: new(bool)}); err != nil {
+		t.Fatal(err)
+	}
+	var armored bytes.Buffer
+	w, err := armor.Encode(&armored, "PGP SIGNATURE", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sig.Serialize(w); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	return []byte("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA1\n\n" + text + armored.String() + "\n")
 }

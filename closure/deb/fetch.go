@@ -27,16 +27,38 @@ const (
 	blobTimeout = 10 * time.Minute
 )
 
-// maxMetaBytes bounds an InRelease or Packages download held in memory.
-const maxMetaBytes = 512 << 20
-
 // newHTTPClient is the default client: bounded connect and header waits.
 func newHTTPClient() *http.Client { return closure.NewHTTPClient() }
 
 type fetcher struct {
 	client *http.Client
 	base   string
+	// stall is the longest wait for a byte (StallTimeout when 0).
+	stall time.Duration
 }
+
+// newFetcher is a fetcher of base whose stall deadline comes from getenv
+// (STRATA_DEBIAN_STALL_TIMEOUT, else StallTimeout).
+func newFetcher(client *http.Client, base string, getenv func(string) string) (*fetcher, error) {
+	d, err := stallTimeout(getenv)
+	if err != nil {
+		return nil, err
+	}
+	return &fetcher{client: client, base: base, stall: d}, nil
+}
+
+// stallError is a transfer that received no byte for the stall deadline.
+type stallError struct {
+	url  string
+	wait time.Duration
+}
+
+func (e *stallError) Error() string {
+	return fmt.Sprintf("GET %s: no byte received for %v (the mirror stalled; the deadline is StallTimeout, set %s to a longer Go duration such as 5m on a slow link)", e.url, e.wait, StallTimeoutEnv)
+}
+
+// errStalled is the cause a stalled transfer's context is cancelled with.
+var errStalled = errors.New("transfer stalled")
 
 // statusError is a non-200 answer.
 type statusError struct {
@@ -54,6 +76,10 @@ func transient(ctx context.Context, err error) bool {
 	var se *statusError
 	if errors.As(err, &se) {
 		return httpretry.Status(se.code)
+	}
+	var stall *stallError
+	if errors.As(err, &stall) || errors.Is(err, errCutShort) {
+		return ctx.Err() == nil
 	}
 	return !errors.Is(err, errIntegrity) && httpretry.Retryable(ctx, err)
 }
@@ -81,38 +107,85 @@ func (f *fetcher) do(ctx context.Context, path string, timeout time.Duration, co
 	return err
 }
 
+// once makes one attempt. A watchdog cancels it when no byte arrives for
+// the stall deadline (from sending the request on), so a server that
+// trickles and stops fails in StallTimeout, not in the whole timeout.
 func (f *fetcher) once(ctx context.Context, url string, timeout time.Duration, consume func(io.Reader) error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	stall := f.stall
+	if stall <= 0 {
+		stall = StallTimeout
+	}
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	dog := time.AfterFunc(stall, func() { stop(errStalled) })
+	defer dog.Stop()
+	stalled := func(err error) error {
+		if errors.Is(context.Cause(ctx), errStalled) {
+			return &stallError{url: url, wait: stall}
+		}
+		return err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", url, err)
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("GET %s: %w", url, err)
+		return stalled(fmt.Errorf("GET %s: %w", url, err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return &statusError{url: url, code: resp.StatusCode}
 	}
-	if err := consume(resp.Body); err != nil {
-		return fmt.Errorf("GET %s: %w", url, err)
+	dog.Reset(stall)
+	body := &progressReader{r: resp.Body, dog: dog, wait: stall}
+	if err := consume(body); err != nil {
+		return stalled(fmt.Errorf("GET %s: %w", url, err))
 	}
 	return nil
 }
 
-// get returns the whole body of base/path.
-func (f *fetcher) get(ctx context.Context, path string) ([]byte, error) {
+// progressReader pushes the stall watchdog back on every byte read.
+type progressReader struct {
+	r    io.Reader
+	dog  *time.Timer
+	wait time.Duration
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.dog.Reset(p.wait)
+	}
+	return n, err
+}
+
+// get returns the whole body of base/path, refusing (finally, without
+// another attempt) a body longer than limit; limitName names the limit in
+// that error. With size >= 0, the signed size, limit is size and a body
+// that ends short of it is a dropped connection (retried), not a file
+// that fails its check.
+func (f *fetcher) get(ctx context.Context, path string, limit, size int64, limitName string) ([]byte, error) {
+	if size >= 0 {
+		limit = size
+	}
 	var out []byte
 	err := f.do(ctx, path, metaTimeout, func(r io.Reader) error {
 		var buf bytes.Buffer
-		n, err := io.Copy(&buf, io.LimitReader(r, maxMetaBytes+1))
-		if err != nil {
-			return err
+		if size >= 0 {
+			buf.Grow(int(min(size, 256<<20))) // one allocation for common sizes
 		}
-		if n > maxMetaBytes {
-			return fmt.Errorf("%w: larger than %d bytes", errIntegrity, maxMetaBytes)
+		n, err := io.Copy(&buf, io.LimitReader(r, limit+1))
+		if err != nil {
+			return fmt.Errorf("%w after %d bytes: %w", errCutShort, n, err)
+		}
+		if n > limit {
+			return fmt.Errorf("%w: more than %s (%s); refusing it before any check", errIntegrity, mib(limit), limitName)
+		}
+		if size >= 0 && n < size {
+			return fmt.Errorf("%w after %d of %d bytes: %w", errCutShort, n, size, io.ErrUnexpectedEOF)
 		}
 		out = buf.Bytes()
 		return nil

@@ -115,6 +115,13 @@ type IndexOptions struct {
 	UpdatesRequired bool
 	// SecurityMirror is the base URL of the archive serving SUITE-security.
 	SecurityMirror string
+
+	// AllowExpiredRelease accepts a Release whose Valid-Until has passed
+	// or is not a date (with a warning), as snapshot archives need;
+	// without it such a Release is refused. See AllowExpiredReleaseEnv.
+	AllowExpiredRelease bool
+	// Now is the clock Valid-Until is checked against (time.Now if nil).
+	Now func() time.Time
 }
 
 // UpdateSuites returns the update suites read for suite, in order.
@@ -206,8 +213,11 @@ func LoadIndex(ctx context.Context, st cache.Index, opt IndexOptions) (*Index, *
 	var offs []int
 	var names []string
 	for _, pl := range plans {
-		f := &fetcher{client: client, base: pl.mirror}
-		rel, err := readRelease(ctx, f, pl.name, keyring, keyringPath, log)
+		f, err := newFetcher(client, pl.mirror, getenv)
+		if err != nil {
+			return nil, nil, err
+		}
+		rel, err := readRelease(ctx, f, pl.name, keyring, keyringPath, &opt)
 		if err != nil {
 			var se *statusError
 			if pl.optional && !opt.UpdatesRequired && errors.As(err, &se) && se.code == http.StatusNotFound {
@@ -256,9 +266,9 @@ func LoadIndex(ctx context.Context, st cache.Index, opt IndexOptions) (*Index, *
 
 // readRelease fetches and verifies dists/SUITE/InRelease and checks it is
 // signed for suite.
-func readRelease(ctx context.Context, f *fetcher, suite string, keyring openpgp.EntityList, keyringPath string, log *events.Log) (*Release, error) {
+func readRelease(ctx context.Context, f *fetcher, suite string, keyring openpgp.EntityList, keyringPath string, opt *IndexOptions) (*Release, error) {
 	relPath := "dists/" + suite + "/InRelease"
-	data, err := f.get(ctx, relPath)
+	data, err := f.get(ctx, relPath, MaxInReleaseBytes, -1, "MaxInReleaseBytes, the cap on an InRelease file")
 	if err != nil {
 		hint := fmt.Sprintf("check debian.suite and the mirror; set debian.mirror or %s", MirrorEnv)
 		if strings.HasSuffix(suite, "-security") {
@@ -273,10 +283,18 @@ func readRelease(ctx context.Context, f *fetcher, suite string, keyring openpgp.
 	if rel.Suite != suite && rel.Codename != suite {
 		return nil, fmt.Errorf("%s is signed for suite %s (codename %s), not %s: the mirror serves another release under this name; refusing it (check debian.suite and debian.mirror)", f.url(relPath), rel.Suite, rel.Codename, suite)
 	}
-	if rel.Expired(time.Now()) {
-		// apt refuses these; snapshot archives are expired by design, so
-		// strata warns: the signature still binds every checksum.
-		log.Warnf("%s expired (Valid-Until: %s); a replayed or snapshot archive may lack security updates", f.url(relPath), rel.ValidUntil)
+	now := time.Now
+	if opt.Now != nil {
+		now = opt.Now
+	}
+	if err := rel.CheckValid(now()); err != nil {
+		// apt refuses these too: a replayed old Release (signed, but
+		// without the security updates since) looks just like this.
+		// Snapshot archives are expired by design: they opt out.
+		if !opt.AllowExpiredRelease {
+			return nil, fmt.Errorf("%s: %w: refusing it, a replayed or stale archive may lack security updates (for a snapshot archive, pass --allow-expired-release to strata build or strata lock, or set %s=1)", f.url(relPath), err, AllowExpiredReleaseEnv)
+		}
+		opt.Log.Warnf("%s: %v (accepted: --allow-expired-release); a replayed or snapshot archive may lack security updates", f.url(relPath), err)
 	}
 	return rel, nil
 }
@@ -360,6 +378,7 @@ const (
 // skipped.
 func ParsePackages(r io.Reader) ([]Package, error) {
 	sc := deb822.NewScanner(r)
+	sc.MaxLine = MaxIndexLineBytes
 	var out []Package
 	for sc.Paragraph() {
 		var cur Package
@@ -381,6 +400,9 @@ func ParsePackages(r io.Reader) ([]Package, error) {
 		out = append(out, cur)
 	}
 	if err := sc.Err(); err != nil {
+		if errors.Is(err, deb822.ErrLineTooLong) {
+			return nil, fmt.Errorf("parsing Packages: %w (MaxIndexLineBytes, %s): refusing the index", err, mib(MaxIndexLineBytes))
+		}
 		return nil, fmt.Errorf("parsing Packages: %w", err)
 	}
 	return out, nil
@@ -494,7 +516,7 @@ func loadIndex(ctx context.Context, st cache.Index, f *fetcher, suite, arch stri
 		urlPath = "dists/" + suite + "/" + pathDir(file.path) + "/by-hash/SHA256/" + file.sum.SHA256
 	}
 	log.Infof("downloading the %s/%s index (%.1f MB)", suite, file.path, float64(file.sum.Size)/1e6)
-	raw, err := f.get(ctx, urlPath)
+	raw, err := f.get(ctx, urlPath, 0, file.sum.Size, "the size the signed Release lists")
 	if err != nil {
 		return nil, nil, fmt.Errorf("downloading the package index: %w", err)
 	}
@@ -507,9 +529,16 @@ func loadIndex(ctx context.Context, st cache.Index, f *fetcher, suite, arch stri
 	if err != nil {
 		return nil, nil, fmt.Errorf("decompressing %s: %w", f.url(urlPath), err)
 	}
-	pk, err := ParsePackages(r)
+	// The decompressed stream is bounded and checked against the signed
+	// Release before anything of it is kept (the cache is written below,
+	// once it passed).
+	bound := boundIndex(r, rel, file, f.url(urlPath))
+	pk, err := ParsePackages(bound)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", f.url(urlPath), err)
+		err = fmt.Errorf("%s: %w", f.url(urlPath), err)
+	}
+	if err := bound.finish(err); err != nil {
+		return nil, nil, err
 	}
 	l, err := buildLookup(&Index{Label: suite + "/" + file.path, Packages: pk}, arch)
 	if err != nil {

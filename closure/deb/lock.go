@@ -27,6 +27,9 @@ type Lock struct {
 	// the default.
 	NoUpdates bool `json:"noUpdates,omitempty"`
 	// ReleaseDate is the signed Release file's Date field (main suite).
+	// A later resolution refuses a Release of the suite dated before it
+	// (a replayed downgrade; see checkNotOlder), so it is what the lock
+	// holds the archive to; locks without Releases are compared by it.
 	ReleaseDate string `json:"releaseDate"`
 	// ReleaseVersion is the signed Release file's Version field (main
 	// suite), "" for suites without one (sid) and in older locks; it gives
@@ -43,7 +46,9 @@ type Lock struct {
 
 // LockedRelease is one signed Release file read for a lock.
 type LockedRelease struct {
-	Suite          string `json:"suite"`
+	Suite string `json:"suite"`
+	// Date is the Release's Date field: a later resolution refuses a
+	// Release of this suite dated before it unless downgrades are allowed.
 	Date           string `json:"date"`
 	KeyFingerprint string `json:"keyFingerprint"`
 }

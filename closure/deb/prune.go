@@ -1,23 +1,44 @@
 package deb
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
 	"strings"
+
+	"github.com/bmatcuk/doublestar/v4"
 
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/closure/deb/debfile"
+	"github.com/stratabuild/strata/spec"
 )
 
 // Keep names the kinds of files debian.keep asks to keep; strata prunes
-// the others from every package (see pruned).
+// the others from every package (see prunedPath), and the spec's path
+// filters (debian.paths, debian.packagePaths) drop and re-admit more.
 type Keep struct {
 	Docs, Man, Locales bool
+	// Certs keeps the ca-certificates package whole (its certificates,
+	// update-ca-certificates, its folders in etc) and makes the generator
+	// write the NAME.pem and hash links; without it only the package's
+	// copyright file and the generated bundle stay (see certsPruned).
+	Certs bool
 	// SpecOSRelease says the spec's osRelease writes the os-release
 	// files, so the packages' (base-files') etc/os-release and
 	// usr/lib/os-release are left out.
 	SpecOSRelease bool
+	// SpecNsswitch says the spec's nsswitch writes etc/nsswitch.conf,
+	// so a package's is left out.
+	SpecNsswitch bool
+	// Paths is debian.paths, for every package; PackagePaths is
+	// debian.packagePaths, by package name. Their globs match absolute
+	// image paths ("/usr/share/zoneinfo/right/**").
+	Paths        *spec.PathFilter
+	PackagePaths map[string]*spec.PathFilter
 }
 
-// KeepOf reads debian.keep ("docs", "man", "locales").
+// KeepOf reads debian.keep ("docs", "man", "locales", "certs").
 func KeepOf(names []string) Keep {
 	var k Keep
 	for _, n := range names {
@@ -28,6 +49,8 @@ func KeepOf(names []string) Keep {
 			k.Man = true
 		case "locales":
 			k.Locales = true
+		case "certs":
+			k.Certs = true
 		}
 	}
 	return k
@@ -37,8 +60,14 @@ func KeepOf(names []string) Keep {
 // pruned package's Contents key.
 const pruneVersion = "minimal-v1"
 
-// key is the Contents key suffix of a package pruned with k.
-func (k Keep) key() string {
+// caPackage is the package whose files the CA bundle is made of.
+const caPackage = "ca-certificates"
+
+// key is the Contents key suffix of package name pruned with k: the
+// rule, what debian.keep brings back, and a hash of the path filters
+// that apply to the package (none: no suffix, so specs without filters
+// keep their keys).
+func (k Keep) key(name string) string {
 	s := ":" + pruneVersion
 	if k.Docs {
 		s += "+docs"
@@ -49,10 +78,38 @@ func (k Keep) key() string {
 	if k.Locales {
 		s += "+locales"
 	}
+	if name == caPackage && !k.Certs {
+		s += "-cadata"
+	}
 	if k.SpecOSRelease {
 		s += "-osrelease"
 	}
+	if k.SpecNsswitch {
+		s += "-nsswitch"
+	}
+	if ex, in := k.filterOf(name); len(ex)+len(in) > 0 {
+		h := sha256.New()
+		for _, g := range ex {
+			fmt.Fprintf(h, "exclude %q\n", g)
+		}
+		for _, g := range in {
+			fmt.Fprintf(h, "include %q\n", g)
+		}
+		s += "+paths-" + hex.EncodeToString(h.Sum(nil))[:32]
+	}
 	return s
+}
+
+// filterOf returns the exclude and include globs that apply to package
+// name: debian.paths' then debian.packagePaths[name]'s.
+func (k Keep) filterOf(name string) (exclude, include []string) {
+	for _, f := range []*spec.PathFilter{k.Paths, k.PackagePaths[name]} {
+		if f != nil {
+			exclude = append(exclude, f.Exclude...)
+			include = append(include, f.Include...)
+		}
+	}
+	return exclude, include
 }
 
 // prunedPath reports whether the image leaves out p (a path relative to
@@ -71,7 +128,7 @@ func (k Keep) key() string {
 // The folders named (usr/share/man, ...) themselves go too.
 func (k Keep) prunedPath(p string) bool {
 	under := func(dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
-	if k.SpecOSRelease && (p == "etc/os-release" || p == "usr/lib/os-release") {
+	if k.forced(p) {
 		return true
 	}
 	if !k.Man && under("usr/share/man") {
@@ -100,16 +157,114 @@ func (k Keep) prunedPath(p string) bool {
 	return false
 }
 
-// pruned returns p without the paths k prunes: its entries, its md5sums
-// lines (so status.d lists only what the image holds) and its installed
-// size; p itself is not changed. The second result is the Contents of the
-// pruned package, keyed by the .deb and the rule.
+// forced reports the paths the spec writes itself, which no package's
+// file may shadow and no include re-admits.
+func (k Keep) forced(p string) bool {
+	return (k.SpecOSRelease && (p == "etc/os-release" || p == "usr/lib/os-release")) ||
+		(k.SpecNsswitch && p == "etc/nsswitch.conf")
+}
+
+// certsPruned reports whether the image leaves out p of package name
+// because the generated layer stands in for it: without Certs, every file
+// of ca-certificates but its usr/share/doc (where prunedPath keeps the
+// copyright file) — the certificates are in the generated
+// /etc/ssl/certs/ca-certificates.crt, update-ca-certificates is never
+// run, and its etc folders are only that tool's.
+func (k Keep) certsPruned(name, p string) bool {
+	return name == caPackage && !k.Certs && p != "usr/share/doc" && !strings.HasPrefix(p, "usr/share/doc/")
+}
+
+// drops reports whether the image leaves out p of package name, given
+// the package's exclude and include globs: the paths the spec writes
+// itself always; else a path an include matches stays; else the default
+// rules (prunedPath, certsPruned) and the excludes drop it. byUser says
+// an exclude glob dropped it.
+func (k Keep) drops(name, p string, exclude, include []string) (drop, byUser bool) {
+	if k.forced(p) {
+		return true, false
+	}
+	abs := "/" + p
+	if matchAny(include, abs) {
+		return false, false
+	}
+	if k.prunedPath(p) || k.certsPruned(name, p) {
+		return true, false
+	}
+	if matchAny(exclude, abs) {
+		return true, true
+	}
+	return false, false
+}
+
+// matchAny reports whether a glob matches p. The spec checks the globs
+// (doublestar.ValidatePattern), so a bad one matches nothing.
+func matchAny(globs []string, p string) bool {
+	for _, g := range globs {
+		if ok, err := doublestar.Match(g, p); ok && err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// pruned returns p without the paths k drops (see drops): its entries,
+// its md5sums lines (so status.d lists only what the image holds) and its
+// installed size; p itself is not changed. A folder stays while anything
+// under it stays; else it goes when a rule drops it or when an exclude
+// glob emptied it (every entry under it left out, one of them by an
+// exclude). The second result is the Contents of the pruned package,
+// keyed by the .deb and the rules.
 func pruned(p *debfile.Package, k Keep) (*debfile.Package, closure.Contents) {
+	exclude, include := k.filterOf(p.Name)
+	keptUnder := map[string]bool{}    // a folder with something kept under it
+	emptiedUnder := map[string]bool{} // a folder with an entry an exclude dropped
+	mark := func(m map[string]bool, path string) {
+		for d := parentDir(path); d != "" && !m[d]; d = parentDir(d) {
+			m[d] = true
+		}
+	}
+	dropped := make([]bool, len(p.Entries))
+	var dirs []int
+	for i, e := range p.Entries {
+		if e.Type == closure.Dir {
+			dirs = append(dirs, i)
+			continue
+		}
+		drop, byUser := k.drops(p.Name, e.Path, exclude, include)
+		dropped[i] = drop
+		switch {
+		case !drop:
+			mark(keptUnder, e.Path)
+		case byUser:
+			mark(emptiedUnder, e.Path)
+		}
+	}
+	// Deepest folders first, so a kept folder keeps its parents.
+	sort.SliceStable(dirs, func(a, b int) bool {
+		return strings.Count(p.Entries[dirs[a]].Path, "/") > strings.Count(p.Entries[dirs[b]].Path, "/")
+	})
+	for _, i := range dirs {
+		path := p.Entries[i].Path
+		drop, byUser := k.drops(p.Name, path, exclude, include)
+		switch {
+		case keptUnder[path]:
+			drop = false
+		case !drop && emptiedUnder[path]:
+			drop, byUser = true, true
+		}
+		dropped[i] = drop
+		switch {
+		case !drop:
+			mark(keptUnder, path)
+		case byUser:
+			mark(emptiedUnder, path)
+		}
+	}
 	q := *p
 	q.Entries = make([]closure.Entry, 0, len(p.Entries))
 	q.InstalledBytes = 0
-	for _, e := range p.Entries {
-		if k.prunedPath(e.Path) {
+	for i, e := range p.Entries {
+		if dropped[i] {
 			continue
 		}
 		q.Entries = append(q.Entries, e)
@@ -125,12 +280,39 @@ func pruned(p *debfile.Package, k Keep) (*debfile.Package, closure.Contents) {
 			}
 			// "MD5  path": two spaces, the path relative to the root.
 			_, rel, ok := strings.Cut(strings.TrimRight(line, "\n"), "  ")
-			if ok && k.prunedPath(debfile.MergedPath(rel)) {
-				continue
+			if ok {
+				if drop, _ := k.drops(p.Name, debfile.MergedPath(rel), exclude, include); drop {
+					continue
+				}
 			}
 			b.WriteString(line)
 		}
 		q.MD5Sums = b.String()
 	}
-	return &q, closure.StaticContents{ID: p.Contents().Key() + k.key(), List: q.Entries}
+	return &q, closure.StaticContents{ID: p.Contents().Key() + k.key(p.Name), List: q.Entries}
+}
+
+// certSource is ca-certificates as the CA bundle sees it: the package
+// whole but for what the spec's path filters drop, so a certificate an
+// exclude names is not trusted (the default cut, which only stands in for
+// the bundle, does not apply).
+func certSource(p *debfile.Package, k Keep) *debfile.Package {
+	exclude, include := k.filterOf(p.Name)
+	q := *p
+	q.Entries = make([]closure.Entry, 0, len(p.Entries))
+	for _, e := range p.Entries {
+		if abs := "/" + e.Path; matchAny(exclude, abs) && !matchAny(include, abs) {
+			continue
+		}
+		q.Entries = append(q.Entries, e)
+	}
+	return &q
+}
+
+func parentDir(p string) string {
+	i := strings.LastIndexByte(p, '/')
+	if i < 0 {
+		return ""
+	}
+	return p[:i]
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/closure/deb/debfile"
 	"github.com/stratabuild/strata/closure/deb/debfile/debtest"
+	"github.com/stratabuild/strata/spec"
 )
 
 // docPaths are a package's files, each with whether the default image
@@ -153,5 +154,141 @@ func TestPrunedOSRelease(t *testing.T) {
 		if (Keep{}).prunedPath(p) || !(Keep{SpecOSRelease: true}).prunedPath(p) {
 			t.Errorf("%s: pruned only when the spec's osRelease writes it", p)
 		}
+	}
+}
+
+// filterPaths are a package's entries (folders end in /).
+var filterPaths = []string{
+	"usr/", "usr/share/", "usr/share/zoneinfo/", "usr/share/zoneinfo/UTC",
+	"usr/share/zoneinfo/right/", "usr/share/zoneinfo/right/UTC", "usr/share/zoneinfo/right/Europe/", "usr/share/zoneinfo/right/Europe/Paris",
+	"usr/share/zoneinfo/posix/", "usr/share/zoneinfo/posix/UTC", "usr/share/zoneinfo/posix/Asia/", "usr/share/zoneinfo/posix/Asia/Tokyo",
+	"usr/lib/", "usr/lib/python3/", "usr/lib/python3/__pycache__/", "usr/lib/python3/__pycache__/a.pyc", "usr/lib/python3/a.py",
+	"usr/share/doc/", "usr/share/doc/tz/", "usr/share/doc/tz/copyright", "usr/share/doc/tz/README",
+	"usr/share/empty/",
+}
+
+func filterPkg(name string) *debfile.Package {
+	p := &debfile.Package{Name: name, SHA256: strings.Repeat("b", 64)}
+	var md5 strings.Builder
+	for _, f := range filterPaths {
+		if d, ok := strings.CutSuffix(f, "/"); ok {
+			p.Entries = append(p.Entries, closure.Entry{Path: d, Type: closure.Dir, Mode: 0o755})
+			continue
+		}
+		p.Entries = append(p.Entries, closure.Entry{Path: f, Type: closure.Regular, Mode: 0o644, Size: 1})
+		md5.WriteString("0123456789abcdef0123456789abcdef  " + strings.TrimPrefix(f, "usr/") + "\n")
+	}
+	// md5sums name some files by their unmerged path (lib/...), as dpkg
+	// wrote them before merged /usr.
+	p.MD5Sums = strings.ReplaceAll(md5.String(), "  share/", "  usr/share/")
+	return p
+}
+
+func TestPathFilters(t *testing.T) {
+	cases := []struct {
+		name string
+		keep Keep
+		gone []string // entries left out besides the default pruning (usr/share/doc/tz/README)
+	}{
+		{"none", Keep{}, nil},
+		{"exclude a tree: the folder goes too", Keep{Paths: &spec.PathFilter{Exclude: []string{"/usr/share/zoneinfo/right/**"}}},
+			[]string{"usr/share/zoneinfo/right", "usr/share/zoneinfo/right/UTC", "usr/share/zoneinfo/right/Europe", "usr/share/zoneinfo/right/Europe/Paris"}},
+		{"exclude files: emptied folders go, others stay", Keep{Paths: &spec.PathFilter{Exclude: []string{"/**/*.pyc", "/usr/share/zoneinfo/posix/*"}}},
+			[]string{"usr/lib/python3/__pycache__", "usr/lib/python3/__pycache__/a.pyc", "usr/share/zoneinfo/posix/UTC"}}, // posix/Asia matches, but Tokyo under it stays
+		{"include re-admits, and keeps the folders above it", Keep{Paths: &spec.PathFilter{Exclude: []string{"/usr/share/zoneinfo/**"}, Include: []string{"/usr/share/zoneinfo/posix/Asia/Tokyo"}}},
+			[]string{"usr/share/zoneinfo/UTC", "usr/share/zoneinfo/right", "usr/share/zoneinfo/right/UTC", "usr/share/zoneinfo/right/Europe", "usr/share/zoneinfo/right/Europe/Paris", "usr/share/zoneinfo/posix/UTC"}},
+		{"package filter joins the global one", Keep{
+			Paths:        &spec.PathFilter{Exclude: []string{"/usr/share/zoneinfo/right/**"}},
+			PackagePaths: map[string]*spec.PathFilter{"tz": {Include: []string{"/usr/share/zoneinfo/right/UTC"}}, "other": {Exclude: []string{"/usr/lib/**"}}}},
+			[]string{"usr/share/zoneinfo/right/Europe", "usr/share/zoneinfo/right/Europe/Paris"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := filterPkg("tz")
+			q, contents := pruned(p, c.keep)
+			var got []string
+			for _, e := range q.Entries {
+				got = append(got, e.Path)
+			}
+			var want []string
+			for _, f := range filterPaths {
+				f = strings.TrimSuffix(f, "/")
+				if f != "usr/share/doc/tz/README" && !slices.Contains(c.gone, f) {
+					want = append(want, f)
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("entries\n %v\nwant\n %v", got, want)
+			}
+			// md5sums list exactly the regular files kept.
+			var md5 []string
+			for _, l := range strings.Split(strings.TrimSpace(q.MD5Sums), "\n") {
+				md5 = append(md5, debfile.MergedPath(strings.SplitN(l, "  ", 2)[1]))
+			}
+			var files []string
+			for _, e := range q.Entries {
+				if e.Type == closure.Regular {
+					files = append(files, e.Path)
+				}
+			}
+			slices.Sort(md5)
+			slices.Sort(files)
+			if !slices.Equal(md5, files) {
+				t.Errorf("md5sums list %v, the image holds %v", md5, files)
+			}
+			_, plain := pruned(p, Keep{})
+			if (contents.Key() == plain.Key()) != (c.gone == nil) {
+				t.Errorf("key %s vs unfiltered %s: filters must be in the key (and no filter keeps it)", contents.Key(), plain.Key())
+			}
+		})
+	}
+	// Another package's filter leaves this one's key alone.
+	_, plain := pruned(filterPkg("tz"), Keep{})
+	_, other := pruned(filterPkg("tz"), Keep{PackagePaths: map[string]*spec.PathFilter{"other": {Exclude: []string{"/usr/**"}}}})
+	if plain.Key() != other.Key() {
+		t.Errorf("another package's filter changed the key: %s vs %s", plain.Key(), other.Key())
+	}
+	// The spec's own files stay out whatever an include says.
+	if drop, _ := (Keep{SpecNsswitch: true}).drops("x", "etc/nsswitch.conf", nil, []string{"/etc/**"}); !drop {
+		t.Error("an include re-admitted a package's nsswitch.conf over the spec's")
+	}
+}
+
+func TestCertsPruned(t *testing.T) {
+	p := &debfile.Package{Name: caPackage, SHA256: strings.Repeat("c", 64)}
+	for _, f := range []string{"etc/", "etc/ssl/", "etc/ssl/certs/", "etc/ca-certificates/", "etc/ca-certificates/update.d/",
+		"usr/", "usr/sbin/", "usr/sbin/update-ca-certificates", "usr/share/", "usr/share/ca-certificates/", "usr/share/ca-certificates/mozilla/",
+		"usr/share/ca-certificates/mozilla/A.crt", "usr/share/doc/", "usr/share/doc/ca-certificates/", "usr/share/doc/ca-certificates/copyright",
+		"usr/share/doc/ca-certificates/README.Debian"} {
+		if d, ok := strings.CutSuffix(f, "/"); ok {
+			p.Entries = append(p.Entries, closure.Entry{Path: d, Type: closure.Dir})
+		} else {
+			p.Entries = append(p.Entries, closure.Entry{Path: f, Type: closure.Regular, Size: 1})
+		}
+	}
+	q, c := pruned(p, Keep{})
+	var got []string
+	for _, e := range q.Entries {
+		got = append(got, e.Path)
+	}
+	if want := []string{"usr", "usr/share", "usr/share/doc", "usr/share/doc/ca-certificates", "usr/share/doc/ca-certificates/copyright"}; !slices.Equal(got, want) {
+		t.Errorf("ca-certificates keeps %v, want only its copyright file: %v", got, want)
+	}
+	k, ck := pruned(p, Keep{Certs: true})
+	if len(k.Entries) != len(p.Entries)-1 || ck.Key() == c.Key() { // README.Debian is a doc
+		t.Errorf("keep: [certs] kept %d of %d entries, keys %s %s", len(k.Entries), len(p.Entries), c.Key(), ck.Key())
+	}
+	// The bundle's certificates: all but those an exclude drops.
+	p.Entries = append(p.Entries, closure.Entry{Path: "usr/share/ca-certificates/mozilla/B.crt", Type: closure.Regular, Size: 1})
+	src := certSource(p, Keep{PackagePaths: map[string]*spec.PathFilter{caPackage: {Exclude: []string{"/usr/share/ca-certificates/**/A.crt"}}}})
+	if !slices.ContainsFunc(src.Entries, func(e closure.Entry) bool { return e.Path == "usr/share/ca-certificates/mozilla/B.crt" }) ||
+		slices.ContainsFunc(src.Entries, func(e closure.Entry) bool { return e.Path == "usr/share/ca-certificates/mozilla/A.crt" }) {
+		t.Error("certSource must keep B.crt and leave out the excluded A.crt")
+	}
+	// Other packages are not touched by the rule.
+	p.Name = "not-ca"
+	p.Entries = p.Entries[:len(p.Entries)-1]
+	if q, _ := pruned(p, Keep{}); len(q.Entries) != len(p.Entries)-1 {
+		t.Errorf("the certs rule pruned another package: %d of %d", len(q.Entries), len(p.Entries))
 	}
 }

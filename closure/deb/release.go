@@ -2,6 +2,7 @@ package deb
 
 import (
 	"bytes"
+	"crypto"
 	"errors"
 	"fmt"
 	"os"
@@ -112,12 +113,15 @@ func VerifyInRelease(data []byte, keyring openpgp.EntityList, url, keyringPath s
 	if block == nil {
 		return nil, fmt.Errorf("%s is not an OpenPGP clear-signed file: refusing an unsigned archive (check debian.mirror points at a Debian archive; InRelease must be signed)", url)
 	}
-	signer, err := block.VerifySignature(keyring, nil)
+	sig, signer, err := openpgp.VerifyDetachedSignature(keyring, bytes.NewReader(block.Bytes), block.ArmoredSignature.Body, nil)
 	if err != nil {
 		if errors.Is(err, pgperrors.ErrUnknownIssuer) {
 			return nil, fmt.Errorf("%s is signed by a key that is not in %s: refusing it (set debian.keyring in the spec to the keyring of this archive, or update the host's archive keyring package)", url, keyringPath)
 		}
 		return nil, fmt.Errorf("%s: signature check against %s failed: %v (the file was altered or the mirror is broken; do not use this mirror, or set debian.mirror to another)", url, keyringPath, err)
+	}
+	if name, weak := weakHashes[sig.Hash]; weak {
+		return nil, fmt.Errorf("%s is signed with a %s digest, which apt no longer trusts (a collision lets another text carry the same signature): refusing it (the archive must sign its InRelease with SHA-256 or stronger; use another mirror or archive)", url, name)
 	}
 	rel, err := ParseRelease(block.Plaintext)
 	if err != nil {
@@ -165,16 +169,55 @@ func ParseRelease(text []byte) (*Release, error) {
 	return rel, nil
 }
 
+// weakHashes are the signature digests refused, as apt (2.x) does: a
+// signature over a SHA-1 digest no longer binds the text.
+var weakHashes = map[crypto.Hash]string{
+	crypto.MD5:       "MD5",
+	crypto.SHA1:      "SHA-1",
+	crypto.RIPEMD160: "RIPEMD-160",
+}
+
 // Expired reports whether the Release's Valid-Until lies before now; a
 // Release without the field never expires. An unparsable field counts as
 // expired.
 func (r *Release) Expired(now time.Time) bool {
+	return r.CheckValid(now) != nil
+}
+
+// ErrExpired is wrapped by CheckValid's errors.
+var ErrExpired = errors.New("the Release has expired")
+
+// CheckValid returns an error wrapping ErrExpired when the Release's
+// Valid-Until lies before now or is not a date; a Release without the
+// field never expires.
+func (r *Release) CheckValid(now time.Time) error {
 	if r.ValidUntil == "" {
-		return false
+		return nil
 	}
-	t, err := time.Parse(time.RFC1123, strings.Replace(r.ValidUntil, "UTC", "GMT", 1))
+	t, err := ParseReleaseTime(r.ValidUntil)
 	if err != nil {
-		t, err = time.Parse(time.RFC1123Z, r.ValidUntil)
+		return fmt.Errorf("%w: its Valid-Until %q is not a date", ErrExpired, r.ValidUntil)
 	}
-	return err != nil || t.Before(now)
+	if t.Before(now) {
+		return fmt.Errorf("%w: it was valid until %s", ErrExpired, r.ValidUntil)
+	}
+	return nil
+}
+
+// ParseReleaseTime reads a Release file's Date or Valid-Until: RFC 1123
+// with a zone name (UTC, GMT) or a numeric offset, the day of the month in
+// one or two digits.
+func ParseReleaseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	for _, layout := range []string{
+		"Mon, _2 Jan 2006 15:04:05 MST",
+		"Mon, _2 Jan 2006 15:04:05 -0700",
+		"Mon, 02 Jan 2006 15:04:05 MST",
+		"Mon, 02 Jan 2006 15:04:05 -0700",
+	} {
+		if t, err := time.Parse(layout, strings.Replace(s, " UTC", " GMT", 1)); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not an RFC 1123 date like \"Sat, 10 Jun 2023 09:57:13 UTC\"", s)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -216,14 +217,21 @@ func (s *Source) ResolveLock(ctx context.Context, req closure.Request) (*Lock, e
 
 func (s *Source) resolveFresh(ctx context.Context, req closure.Request, in *inputs, prefer map[string]string) (*Lock, error) {
 	start := time.Now()
+	allowExpired, allowDowngrade := trustPolicy(req)
 	idx, rel, err := LoadIndex(ctx, s.store, IndexOptions{
 		Suite: in.suite, Components: in.comps, Arch: in.arch,
 		Mirror: s.spec.Debian.Mirror, Getenv: req.Env.Getenv, AptRoot: s.apt,
 		Keyring: in.keyring, Client: req.Env.HTTP, Log: req.Env.Events.With("debian"),
 		Updates: in.updates, UpdatesRequired: in.updatesRequired, SecurityMirror: in.deb.SecurityMirror,
+		AllowExpiredRelease: allowExpired, Now: req.Env.Now,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if old := previousLock(req); old != nil && old.Suite == in.suite {
+		if err := checkNotOlder(old, idx.Suites, allowDowngrade, req.Env.Events.With("debian").Warnf); err != nil {
+			return nil, err
+		}
 	}
 	ro := ResolveOptions{Arch: in.arch, Roots: in.deb.Packages, Exclude: in.deb.Exclude, Prefer: prefer, Log: req.Env.Events.With("debian")}
 	if e := in.deb.Exact; e != nil {
@@ -278,8 +286,19 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	// debian.keep asks (see Keep.prunedPath).
 	keep := KeepOf(s.spec.Debian.Keep)
 	keep.SpecOSRelease = s.spec.OSRelease != nil
+	keep.SpecNsswitch = s.spec.Nsswitch != nil
+	keep.Paths, keep.PackagePaths = s.spec.Debian.Paths, s.spec.Debian.PackagePaths
+	for _, name := range slices.Sorted(maps.Keys(keep.PackagePaths)) {
+		if !slices.ContainsFunc(pkgs, func(p *debfile.Package) bool { return p.Name == name }) {
+			return nil, fmt.Errorf("debian.packagePaths names %s, which is not in the image (add it to debian.packages or remove its filter)", name)
+		}
+	}
 	contents := make([]closure.Contents, len(pkgs))
+	var caCerts *debfile.Package // unpruned: the CA bundle is made of its certificates
 	for i, p := range pkgs {
+		if p.Name == caPackage {
+			caCerts = certSource(p, keep)
+		}
 		pkgs[i], contents[i] = pruned(p, keep)
 	}
 	if err := checkOverlaps(pkgs); err != nil {
@@ -344,7 +363,7 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 			g.Roots = append(g.Roots, n.ID)
 		}
 	}
-	sys, size, err := sysfiles.Generate(ctx, sysfiles.Options{Packages: pkgs, Accounts: s.spec.Accounts, Suite: lock.Suite, Arch: lock.Arch, OSRelease: s.spec.OSRelease, StatusInPackages: true})
+	sys, size, err := sysfiles.Generate(ctx, sysfiles.Options{Packages: pkgs, Accounts: s.spec.Accounts, Suite: lock.Suite, Arch: lock.Arch, OSRelease: s.spec.OSRelease, Nsswitch: s.spec.Nsswitch, StatusInPackages: true, Certificates: caCerts, BundleOnly: !keep.Certs, LDCache: s.spec.Debian.LDCache})
 	if err != nil {
 		return nil, fmt.Errorf("generating the Debian system files: %w", err)
 	}
@@ -429,7 +448,9 @@ func (s *Source) fetchDebsThen(ctx context.Context, req closure.Request, lock *L
 		if err != nil {
 			return err
 		}
-		fetchers[su] = &fetcher{client: req.Env.HTTP, base: mirror}
+		if fetchers[su], err = newFetcher(req.Env.HTTP, mirror, req.Env.Getenv); err != nil {
+			return err
+		}
 	}
 	var total int64
 	for _, p := range missing {
@@ -467,6 +488,12 @@ func (s *Source) fetchDeb(ctx context.Context, f *fetcher, p LockedPackage, log 
 				// (retried), not a file that fails its check.
 				return fmt.Errorf("%w after %d of %d bytes: %w", errCutShort, lr.n, p.Size, lr.err)
 			}
+			if lr.n < p.Size {
+				// A body that ends early without a read error (a server
+				// closing a connection that announced no length): the
+				// file did not arrive whole, so its hash says nothing.
+				return fmt.Errorf("%w after %d of %d bytes: %w", errCutShort, lr.n, p.Size, io.ErrUnexpectedEOF)
+			}
 			return fmt.Errorf("%w: %s %s: %v", errIntegrity, p.Name, p.Version, err)
 		}
 		if lr.n != p.Size {
@@ -483,6 +510,8 @@ func (s *Source) fetchDeb(ctx context.Context, f *fetcher, p LockedPackage, log 
 	case errors.As(err, &se):
 		return fmt.Errorf("downloading %s %s: %w (the mirror %s does not serve it: retry later, run `strata lock --update` if the archive dropped this version, or set debian.mirror to another mirror)", p.Name, p.Version, err, f.base)
 	case ctx.Err() != nil:
+		return fmt.Errorf("downloading %s %s: %w", p.Name, p.Version, err)
+	case errors.As(err, new(*stallError)):
 		return fmt.Errorf("downloading %s %s: %w", p.Name, p.Version, err)
 	case errors.Is(err, errCutShort):
 		return fmt.Errorf("downloading %s %s: lost the connection to the mirror %s: %w (retry later, check the network and proxy settings, or set debian.mirror to another mirror)", p.Name, p.Version, f.base, err)

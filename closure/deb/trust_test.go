@@ -238,17 +238,19 @@ func TestRetriesAndExpiry(t *testing.T) {
 	a.publish(t, standardPackages(), true)
 	a.fail["dists/testing/InRelease"] = 2
 	var log bytes.Buffer
-	if _, err := New(a.spec("hello"), testStore(t)).ResolveLock(context.Background(), amd64Request(&log)); err != nil {
+	req := amd64Request(&log)
+	req.Env.Getenv = envOf(AllowExpiredReleaseEnv, "1")
+	if _, err := New(a.spec("hello"), testStore(t)).ResolveLock(context.Background(), req); err != nil {
 		t.Fatalf("two 503s then success: %v", err)
 	}
 	if n := a.hitCount("dists/testing/InRelease"); n != 3 {
 		t.Errorf("%d InRelease requests, want 3", n)
 	}
-	if !strings.Contains(log.String(), "expired (Valid-Until: Thu, 01 Jan 2026 00:00:00 UTC)") {
+	if !strings.Contains(log.String(), "the Release has expired: it was valid until Thu, 01 Jan 2026 00:00:00 UTC (accepted: --allow-expired-release)") {
 		t.Errorf("no expiry warning in %q", log.String())
 	}
 	a.fail["dists/testing/InRelease"] = 3
-	_, err := New(a.spec("hello"), testStore(t)).ResolveLock(context.Background(), amd64Request(nil))
+	_, err := New(a.spec("hello"), testStore(t)).ResolveLock(context.Background(), req)
 	if err == nil || !strings.Contains(err.Error(), a.srv.URL+"/dists/testing/InRelease: HTTP 503") || !strings.Contains(err.Error(), "gave up after 3 attempts") {
 		t.Fatalf("error %v, want one naming the URL and the attempts", err)
 	}

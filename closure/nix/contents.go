@@ -17,6 +17,7 @@ import (
 // nix/store/, checked against the recorded narHash before they are listed.
 type storeContents struct {
 	info PathInfo
+	hold int64 // CheckedEntries' NARHoldBytes; 0 means the constant (tests set less)
 }
 
 // Key implements closure.Contents: the narHash covers every byte and mode

@@ -2,34 +2,14 @@ package atomicfile
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/stratabuild/strata/internal/testutil"
 )
-
-// deadPID returns the id of a process that has exited.
-func deadPID(t *testing.T) int {
-	t.Helper()
-	c := exec.Command("true")
-	if err := c.Run(); err != nil {
-		t.Fatal(err)
-	}
-	return c.Process.Pid
-}
-
-// livePID starts a process that runs until the test ends.
-func livePID(t *testing.T) int {
-	t.Helper()
-	c := exec.Command("sleep", "600")
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Process.Kill(); c.Wait() })
-	return c.Process.Pid
-}
 
 func touch(t *testing.T, p string, mtime time.Time) {
 	t.Helper()
@@ -39,19 +19,6 @@ func touch(t *testing.T, p string, mtime time.Time) {
 	if err := os.Chtimes(p, mtime, mtime); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func names(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range ents {
-		out = append(out, e.Name())
-	}
-	return out
 }
 
 func TestOwnerPID(t *testing.T) {
@@ -85,7 +52,7 @@ func TestOwnerPID(t *testing.T) {
 func TestWriteRemovesStaleTempsOfTheTarget(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Now()
-	dead, live := deadPID(t), livePID(t)
+	dead, live := testutil.DeadPID(t), testutil.LivePID(t)
 	deadTemp := ".out.tmp-" + strconv.Itoa(dead) + "-1"
 	liveTemp := ".out.tmp-" + strconv.Itoa(live) + "-2"
 	recycled := ".out.tmp-" + strconv.Itoa(live) + "-3" // written before the live process started
@@ -99,7 +66,7 @@ func TestWriteRemovesStaleTempsOfTheTarget(t *testing.T) {
 	if err := WriteFile(filepath.Join(dir, "out"), []byte("new")); err != nil {
 		t.Fatal(err)
 	}
-	got := names(t, dir)
+	got := testutil.DirNames(t, dir)
 	want := []string{".out.tar.tmp-" + strconv.Itoa(dead) + "-4", oldStyle, liveTemp, "out"}
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
@@ -110,7 +77,7 @@ func TestWriteRemovesStaleTempsOfTheTarget(t *testing.T) {
 func TestRemoveStaleAgeGraceAndAll(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Now()
-	dead := deadPID(t)
+	dead := testutil.DeadPID(t)
 	young := "put-tmp-" + strconv.Itoa(dead) + "-1"
 	touch(t, filepath.Join(dir, young), now)
 	// pid 1 is running and started before now: only age makes it stale.
@@ -136,7 +103,7 @@ func TestRemoveStaleAgeGraceAndAll(t *testing.T) {
 	if len(got) != 1 {
 		t.Errorf("All removed %q, want the read-only folder", got)
 	}
-	if n := names(t, dir); len(n) != 0 {
+	if n := testutil.DirNames(t, dir); len(n) != 0 {
 		t.Errorf("left %q", n)
 	}
 	// Our own temps are never stale (short of MaxTempAge).

@@ -15,6 +15,7 @@ import (
 	"github.com/stratabuild/strata/build"
 	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/closure/deb"
 	"github.com/stratabuild/strata/closure/nix"
 	"github.com/stratabuild/strata/events"
 	"github.com/stratabuild/strata/internal/atomicfile"
@@ -55,6 +56,8 @@ type buildFlags struct {
 	attachSBOM  bool
 	jobs        int
 	shard       string
+	// allowExpired accepts a Debian Release past its Valid-Until.
+	allowExpired bool
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -96,6 +99,7 @@ fleet they are planned jointly so that shared packages get identical layers.`,
 	fl.StringArrayVar(&f.mountFrom, "mount-from", nil, "mount blobs from this repository of the same registry instead of uploading (repeatable)")
 	f.cache.register(c)
 	fl.StringVar(&f.shard, "shard", "", "build only shard I/N of the specs' layers (the fleet plan's, balanced by bytes) into --cache-to; writes no image")
+	fl.BoolVar(&f.allowExpired, "allow-expired-release", false, "accept a Debian Release whose Valid-Until has passed (a snapshot archive), with a warning; also "+deb.AllowExpiredReleaseEnv+"=1")
 	fl.BoolVar(&f.attachSBOM, "attach-sbom", false, "with --push: attach SPDX and CycloneDX SBOMs to the pushed image as OCI referrers (also done by --push with --sbom)")
 	return c
 }
@@ -163,7 +167,7 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 			return usagef("--entrypoint and --name go with --nix; a spec sets config.entrypoint and name")
 		}
 		for _, a := range args {
-			s, err := spec.Load(a)
+			s, err := g.loadSpec(a)
 			if err != nil {
 				return err
 			}
@@ -210,7 +214,7 @@ func runBuild(c *cobra.Command, g *globals, f buildFlags, args []string) error {
 		Compression:  comp,
 		Tag:          f.tag,
 		Platforms:    f.platforms,
-		Env:          closure.Env{Events: log, Jobs: f.jobs},
+		Env:          closure.Env{Events: log, Jobs: f.jobs, Getenv: trustGetenv(f.allowExpired, false)},
 		Frozen:       f.frozen,
 		Check:        f.check,
 		Registry:     registry.Options{Insecure: f.insecure},

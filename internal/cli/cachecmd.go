@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/stratabuild/strata/closure/deb/debfile"
 	"github.com/stratabuild/strata/registry"
+	"github.com/stratabuild/strata/remotecache"
 	"github.com/stratabuild/strata/step"
 	"github.com/stratabuild/strata/store"
 )
@@ -293,23 +294,13 @@ func newCachePushCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "push REF",
 		Short: "Write the local cache's layers, step outputs, .debs and unpacked .debs to the remote cache REF (signed with --cache-sign-key)",
-		Args: func(c *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usagef("push takes one repository REF (HOST/REPO)")
-			}
-			return nil
-		},
+		Args:  oneRepoArg("push"),
 		RunE: func(c *cobra.Command, args []string) error {
-			st, err := g.store()
-			if err != nil {
-				return err
-			}
 			f.to = args[0]
 			if f.signKey == "" {
 				fmt.Fprintln(g.stderr, "strata: no --cache-sign-key: only .debs are pushed (layers, step outputs and unpacked .debs must be signed)")
 			}
-			log := g.events()
-			tier, err := remoteTier(c.Context(), st, f, nil, registry.Options{Insecure: insecure, History: st.StateFile("push-history.json")}, log)
+			st, tier, err := g.remoteCache(c, f, insecure, "push-history.json")
 			if err != nil {
 				return err
 			}
@@ -348,20 +339,10 @@ func newCachePullCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "pull REF",
 		Short: "Copy every entry of the remote cache REF that passes its checks into the local cache (layers and step outputs need --cache-trust)",
-		Args: func(c *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usagef("pull takes one repository REF (HOST/REPO)")
-			}
-			return nil
-		},
+		Args:  oneRepoArg("pull"),
 		RunE: func(c *cobra.Command, args []string) error {
-			st, err := g.store()
-			if err != nil {
-				return err
-			}
 			f.from = args
-			log := g.events()
-			tier, err := remoteTier(c.Context(), st, f, nil, registry.Options{Insecure: insecure}, log)
+			_, tier, err := g.remoteCache(c, f, insecure, "")
 			if err != nil {
 				return err
 			}
@@ -379,6 +360,32 @@ func newCachePullCmd(g *globals) *cobra.Command {
 	c.Flags().StringArrayVar(&f.trust, "cache-trust", nil, "accept layers, step outputs and unpacked .debs signed by this NAME.pub (repeatable)")
 	c.Flags().BoolVar(&insecure, "insecure", false, "allow plain HTTP to non-loopback registries")
 	return c
+}
+
+// oneRepoArg accepts exactly one repository REF for cache VERB.
+func oneRepoArg(verb string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return usagef("%s takes one repository REF (HOST/REPO)", verb)
+		}
+		return nil
+	}
+}
+
+// remoteCache opens the local cache and the remote tier f names for
+// cache push and pull; history, when set, is the state file that records
+// what was pushed.
+func (g *globals) remoteCache(c *cobra.Command, f cacheFlags, insecure bool, history string) (*store.Store, *remotecache.Cache, error) {
+	st, err := g.store()
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := registry.Options{Insecure: insecure}
+	if history != "" {
+		opts.History = st.StateFile(history)
+	}
+	tier, err := remoteTier(c.Context(), st, f, nil, opts, g.events())
+	return st, tier, err
 }
 
 // parseSize reads 123, 10K, 512M, 20G, 1T (powers of 1024; a trailing B

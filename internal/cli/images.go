@@ -56,7 +56,7 @@ func (g *globals) loadImage(ctx context.Context, arg, platform string, insecure 
 
 // buildSpec resolves, plans and assembles a spec without writing it.
 func (g *globals) buildSpec(ctx context.Context, arg, platform string) (*build.Result, error) {
-	s, err := spec.Load(arg)
+	s, err := g.loadSpec(arg)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func (g *globals) buildSpec(ctx context.Context, arg, platform string) (*build.R
 // specGraph resolves a spec's closure for one platform (the first, or the
 // one asked for).
 func (g *globals) specGraph(ctx context.Context, arg, platform string) (*closure.Graph, *spec.Spec, error) {
-	s, err := spec.Load(arg)
+	s, err := g.loadSpec(arg)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/stratabuild/strata/build"
 	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/lockfile"
-	"github.com/stratabuild/strata/spec"
 	"github.com/stratabuild/strata/step"
 )
 
@@ -53,7 +52,7 @@ step's key is read from strata.lock, where every build records it.`,
 			if len(args) > 1 {
 				specArg = args[1]
 			}
-			s, err := spec.Load(specArg)
+			s, err := g.loadSpec(specArg)
 			if err != nil {
 				return err
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/stratabuild/strata/events"
+	"github.com/stratabuild/strata/spec"
 	"github.com/stratabuild/strata/store"
 	"golang.org/x/term"
 )
@@ -32,6 +33,7 @@ var Version = ""
 type globals struct {
 	cache  string
 	quiet  bool
+	suite  string // --suite; see loadSpec
 	stdout io.Writer
 	stderr io.Writer
 	render *renderer // set by events(); nil with --quiet
@@ -92,6 +94,7 @@ inputs on any machine.`,
 	}
 	root.PersistentFlags().StringVar(&g.cache, "cache", "", "cache folder (default $STRATA_CACHE, $XDG_CACHE_HOME/strata or ~/.cache/strata)")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "print no progress")
+	root.PersistentFlags().StringVar(&g.suite, "suite", "", "build specs whose debian block names no suite on this Debian suite (default $"+spec.SuiteEnv+", then "+spec.DefaultSuite+"); a spec naming another suite is an error")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newBuildCmd(g), newLockCmd(g), newInspectCmd(g), newDiffCmd(g), newWhyCmd(g), newSBOMCmd(g), newLogCmd(g), newVerifyCmd(g), newVersionCmd(g), newSchemaCmd(g), newCacheCmd(g))
 	return root

@@ -5,7 +5,6 @@ import (
 	"github.com/stratabuild/strata/build"
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/inspect"
-	"github.com/stratabuild/strata/spec"
 )
 
 func newVerifyCmd(g *globals) *cobra.Command {
@@ -34,7 +33,7 @@ error.`,
 			if err != nil {
 				return fail(err)
 			}
-			s, err := spec.Load(args[1])
+			s, err := g.loadSpec(args[1])
 			if err != nil {
 				return fail(err)
 			}

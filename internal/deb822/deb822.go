@@ -18,6 +18,12 @@ import (
 //	}
 //	if err := s.Err(); err != nil { ... }
 type Scanner struct {
+	// MaxLine bounds a line's length in bytes, line ending excluded; a
+	// longer line stops the scan with an error wrapping ErrLineTooLong
+	// after at most MaxLine bytes of it were held. 0 means DefaultMaxLine.
+	// Set it before the first read.
+	MaxLine int
+
 	br *bufio.Reader
 
 	line    int    // lines read so far
@@ -32,6 +38,14 @@ type Scanner struct {
 	inPara bool
 	err    error
 }
+
+// DefaultMaxLine is a Scanner's line cap when MaxLine is 0: far above any
+// line of a Debian control file, index or Release file (a few KiB); the
+// Packages parser sets a tighter one (closure/deb's MaxIndexLineBytes).
+const DefaultMaxLine = 16 << 20
+
+// ErrLineTooLong is wrapped by the error of a line longer than the cap.
+var ErrLineTooLong = errors.New("line too long")
 
 // NewScanner reads from r.
 func NewScanner(r io.Reader) *Scanner {
@@ -154,10 +168,21 @@ func (s *Scanner) readLine() ([]byte, bool) {
 	if s.err != nil {
 		return nil, false
 	}
+	limit := s.MaxLine
+	if limit <= 0 {
+		limit = DefaultMaxLine
+	}
+	tooLong := func() ([]byte, bool) {
+		s.err = fmt.Errorf("line %d: %w: longer than %d bytes", s.line+1, ErrLineTooLong, limit)
+		return nil, false
+	}
 	line, err := s.br.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
 		s.long = append(s.long[:0], line...)
 		for err == bufio.ErrBufferFull {
+			if len(s.long) > limit+2 { // room for "\r\n"
+				return tooLong()
+			}
 			line, err = s.br.ReadSlice('\n')
 			s.long = append(s.long, line...)
 		}
@@ -176,6 +201,10 @@ func (s *Scanner) readLine() ([]byte, bool) {
 	}
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
+	}
+	if len(line) > limit {
+		s.line--
+		return tooLong()
 	}
 	return line, true
 }

@@ -2,6 +2,7 @@ package deb822
 
 import (
 	"errors"
+	"io"
 	"strings"
 	"testing"
 )
@@ -127,4 +128,49 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 	})
+}
+
+// endless is a reader of endless 'a' bytes that counts what it gave.
+type endless struct{ n int64 }
+
+func (e *endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'a'
+	}
+	e.n += int64(len(p))
+	return len(p), nil
+}
+
+func TestMaxLine(t *testing.T) {
+	// An endless line stops at the cap, having read little past it.
+	src := &endless{}
+	s := NewScanner(io.MultiReader(strings.NewReader("Package: a\nDescription: "), src))
+	s.MaxLine = 4 << 20
+	for s.Paragraph() {
+		for s.Field() {
+		}
+	}
+	if err := s.Err(); !errors.Is(err, ErrLineTooLong) || !strings.Contains(err.Error(), "line 2: line too long: longer than 4194304 bytes") {
+		t.Fatalf("error %v, want ErrLineTooLong on line 2", err)
+	}
+	if src.n > 6<<20 {
+		t.Errorf("read %d bytes of an endless line with a 4 MiB cap", src.n)
+	}
+	// The default cap, and a line just at the cap passes.
+	for _, c := range []struct {
+		max, n int
+		ok     bool
+	}{{0, DefaultMaxLine, true}, {0, DefaultMaxLine + 1, false}, {100, 100, true}, {100, 101, false}} {
+		line := "A: " + strings.Repeat("x", c.n-3)
+		s := NewScanner(strings.NewReader("B: 1\n" + line + "\r\n"))
+		s.MaxLine = c.max
+		for s.Paragraph() {
+			for s.Field() {
+			}
+		}
+		err := s.Err()
+		if c.ok != (err == nil) || !c.ok && !errors.Is(err, ErrLineTooLong) {
+			t.Errorf("MaxLine %d, a %d-byte line: %v", c.max, c.n, err)
+		}
+	}
 }

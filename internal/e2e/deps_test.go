@@ -31,11 +31,12 @@ var allowedImports = map[string][]string{
 	"layering":            {"closure"},
 	// sources
 	"rootfs":                      {"closure", "spec"},
+	"rootfs/ldcache":              {"closure"},
 	"closure/files":               {"cache", "closure", "elfdeps", "spec"},
 	"closure/deb":                 {"cache", "closure", "closure/deb/debfile", "closure/deb/sysfiles", "events", "imagefs", "internal/deb822", "internal/httpretry", "internal/purl", "spec"},
 	"closure/deb/debfile":         {"cache", "closure", "internal/deb822"},
 	"closure/deb/debfile/debtest": {},
-	"closure/deb/sysfiles":        {"closure", "closure/deb/debfile", "rootfs", "spec"},
+	"closure/deb/sysfiles":        {"closure", "closure/deb/debfile", "rootfs", "rootfs/ldcache", "spec"},
 	"closure/nix":                 {"cache", "closure", "imagefs", "internal/purl", "spec"},
 	"closure/nix/nixtest":         {"internal/testutil"},
 	"baseimage":                   {"imageref", "registry"},

@@ -237,31 +237,103 @@ func lastLines(s string, n int) string {
 // or version Debian does not ship, or a strata gap named by its issue.
 const (
 	needsInternet   = "needs the internet (connects to a public web site); the test machine has none"
-	upstreamVersion = "expects an upstream binary version Debian 12 does not ship"
-	noTzconfig      = "Debian 12's tzdata does not ship /usr/sbin/tzconfig"
+	upstreamVersion = "expects an upstream binary version Debian does not ship"
+	noTzconfig      = "Debian's tzdata (12 and 13) does not ship /usr/sbin/tzconfig"
+	busybox12       = upstreamVersion + " (BusyBox v1.31.0; Debian 12's busybox-static is 1.35.0)"
+	busybox13       = upstreamVersion + " (BusyBox v1.31.0; Debian 13's busybox-static is 1.37.0)"
+	python35        = upstreamVersion + " (Python 3.5.3; Debian ships 3.11.2 in 12 and 3.13.5 in 13, which the debian12/debian13 twin test wants and gets)"
+	node18          = upstreamVersion + ": distroless ships nodejs.org's v18.16.1 at /nodejs/bin/node, Debian 12 ships 18.20.4 at /usr/bin/node"
+	node20          = upstreamVersion + ": distroless ships nodejs.org's v20.19.3 at /nodejs/bin/node, Debian 13 ships 20.19.2 at /usr/bin/node"
 )
 
-// structureImages maps each examples/distroless image to the
-// distroless configs distroless runs on its image, and the tests expected
-// to fail with why. (cc has no configs of its own upstream; it runs
-// base's, as it is base plus libraries.)
-var structureImages = []struct {
-	spec    string
+// structureSuites are the Debian suites every image is built on (with
+// strata build --suite): the default first.
+var structureSuites = []string{"trixie", "bookworm"}
+
+// structureRun is what one image runs on one suite: distroless's configs
+// for that release, and the tests expected to fail with why
+// ("CONFIG: TEST" -> why).
+type structureRun struct {
 	configs []string
-	extra   string            // a files entry's dst for checkcerts, "" for none
-	fail    map[string]string // "CONFIG: TEST" -> why
+	fail    map[string]string
+}
+
+// join is the runs of several layers of an image (a debug variant is its
+// image's run plus debug.yaml's).
+func join(runs ...structureRun) structureRun {
+	var out structureRun
+	out.fail = map[string]string{}
+	for _, r := range runs {
+		out.configs = append(out.configs, r.configs...)
+		for k, v := range r.fail {
+			out.fail[k] = v
+		}
+	}
+	return out
+}
+
+// The distroless configs per image and suite: debian12.yaml/debian13.yaml
+// check os-release, the rest the image's contents. (cc has no configs of
+// its own upstream; it runs base's, as it is base plus libraries.)
+var (
+	osReleaseRun = map[string]structureRun{
+		"trixie":   {configs: []string{"debian13.yaml"}},
+		"bookworm": {configs: []string{"debian12.yaml"}},
+	}
+	// static.yaml needs distroless's check_certs binary in the image (see
+	// extra), so only static and static-nonroot run it.
+	staticRun = map[string]structureRun{
+		"trixie":   {configs: []string{"debian13.yaml", "static.yaml"}},
+		"bookworm": {configs: []string{"debian12.yaml", "static.yaml"}},
+	}
+	baseRun = map[string]structureRun{
+		"trixie":   {configs: []string{"base.yaml", "debian13.yaml"}, fail: map[string]string{"base.yaml: tzdata": noTzconfig}},
+		"bookworm": {configs: []string{"base.yaml", "debian12.yaml"}, fail: map[string]string{"base.yaml: tzdata": noTzconfig}},
+	}
+	certsRun = map[string]structureRun{
+		"trixie":   {configs: []string{"certs.yaml"}, fail: map[string]string{"certs.yaml: openssl verify google": needsInternet}},
+		"bookworm": {configs: []string{"certs.yaml"}, fail: map[string]string{"certs.yaml: openssl verify google": needsInternet}},
+	}
+	python3Run = map[string]structureRun{
+		"trixie":   {configs: []string{"python3.yaml", "python3-debian13.yaml"}, fail: map[string]string{"python3.yaml: version": python35, "python3.yaml: symlink": python35}},
+		"bookworm": {configs: []string{"python3.yaml", "python3-debian12.yaml"}, fail: map[string]string{"python3.yaml: version": python35, "python3.yaml: symlink": python35}},
+	}
+	python3NonrootRun = map[string]structureRun{
+		"trixie":   {configs: []string{"python3-debian13.yaml"}},
+		"bookworm": {configs: []string{"python3-debian12.yaml"}},
+	}
+	nodejsRun = map[string]structureRun{
+		"trixie":   {configs: []string{"nodejs20.yaml"}, fail: map[string]string{"nodejs20.yaml: nodejs": node20}},
+		"bookworm": {configs: []string{"nodejs18.yaml"}, fail: map[string]string{"nodejs18.yaml: nodejs": node18}},
+	}
+	debugRun = map[string]structureRun{
+		"trixie":   {configs: []string{"debug.yaml"}, fail: map[string]string{"debug.yaml: busybox": busybox13}},
+		"bookworm": {configs: []string{"debug.yaml"}, fail: map[string]string{"debug.yaml: busybox": busybox12}},
+	}
+)
+
+// structureImages maps each examples/distroless image to its runs per
+// suite.
+var structureImages = []struct {
+	spec  string
+	runs  []map[string]structureRun
+	extra string // a files entry's dst for checkcerts, "" for none
 }{
-	{spec: "static", configs: []string{"debian12.yaml", "static.yaml"}, extra: "/check_certs"},
-	{spec: "static-nonroot", configs: []string{"debian12.yaml", "static.yaml"}, extra: "/check_certs"},
-	{spec: "static-debug", configs: []string{"debug.yaml", "debian12.yaml"}, fail: map[string]string{"debug.yaml: busybox": upstreamVersion + " (BusyBox v1.31.0; Debian 12's busybox-static is 1.35.0)"}},
-	{spec: "base", configs: []string{"base.yaml", "debian12.yaml", "certs.yaml"}, fail: map[string]string{"base.yaml: tzdata": noTzconfig, "certs.yaml: openssl verify google": needsInternet}},
-	{spec: "base-nonroot", configs: []string{"base.yaml", "debian12.yaml"}, fail: map[string]string{"base.yaml: tzdata": noTzconfig}},
-	{spec: "cc", configs: []string{"base.yaml", "debian12.yaml"}, fail: map[string]string{"base.yaml: tzdata": noTzconfig}},
-	{spec: "cc-nonroot", configs: []string{"base.yaml", "debian12.yaml"}, fail: map[string]string{"base.yaml: tzdata": noTzconfig}},
-	{spec: "python3", configs: []string{"python3.yaml", "python3-debian12.yaml"}, fail: map[string]string{"python3.yaml: version": upstreamVersion + " (Python 3.5.3; Debian 12 ships 3.11.2, which python3-debian12.yaml's twin test wants and gets)", "python3.yaml: symlink": upstreamVersion + " (Python 3.5.3, as above)"}},
-	{spec: "python3-nonroot", configs: []string{"python3-debian12.yaml"}},
-	{spec: "nodejs", configs: []string{"nodejs18.yaml"}, fail: map[string]string{"nodejs18.yaml: nodejs": upstreamVersion + ": distroless ships nodejs.org's v18.16.1 at /nodejs/bin/node, Debian 12 ships 18.20.4 at /usr/bin/node"}},
-	{spec: "nodejs-nonroot", configs: []string{"nodejs18.yaml"}, fail: map[string]string{"nodejs18.yaml: nodejs": upstreamVersion + " (as for nodejs)"}},
+	{spec: "static", runs: []map[string]structureRun{staticRun}, extra: "/check_certs"},
+	{spec: "static-nonroot", runs: []map[string]structureRun{staticRun}, extra: "/check_certs"},
+	{spec: "static-debug", runs: []map[string]structureRun{debugRun, osReleaseRun}},
+	{spec: "base", runs: []map[string]structureRun{baseRun, certsRun}},
+	{spec: "base-nonroot", runs: []map[string]structureRun{baseRun}},
+	{spec: "base-debug", runs: []map[string]structureRun{debugRun, baseRun}},
+	{spec: "cc", runs: []map[string]structureRun{baseRun}},
+	{spec: "cc-nonroot", runs: []map[string]structureRun{baseRun}},
+	{spec: "cc-debug", runs: []map[string]structureRun{debugRun, baseRun}},
+	{spec: "python3", runs: []map[string]structureRun{python3Run}},
+	{spec: "python3-nonroot", runs: []map[string]structureRun{python3NonrootRun}},
+	{spec: "python3-debug", runs: []map[string]structureRun{debugRun, python3Run}},
+	{spec: "nodejs", runs: []map[string]structureRun{nodejsRun}},
+	{spec: "nodejs-nonroot", runs: []map[string]structureRun{nodejsRun}},
+	{spec: "nodejs-debug", runs: []map[string]structureRun{debugRun, nodejsRun}},
 }
 
 // TestDistrolessStructure builds every examples/distroless image, loads
@@ -275,49 +347,57 @@ func TestDistrolessStructure(t *testing.T) {
 	cache := t.TempDir() // shared by the images, as their packages are
 	checkcerts, binDir := "", t.TempDir()
 	for _, im := range structureImages {
-		t.Run(im.spec, func(t *testing.T) {
-			specDir := filepath.Join(root, im.spec)
-			if im.extra != "" {
-				if checkcerts == "" {
-					checkcerts = filepath.Join(binDir, "check_certs")
-					cmd := exec.Command("go", "build", "-trimpath", "-o", checkcerts, "./internal/e2e/checkcerts")
-					cmd.Dir = RepoRoot()
-					cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-					if b, err := cmd.CombinedOutput(); err != nil {
-						t.Fatalf("building checkcerts: %v\n%s", err, b)
-					}
-				}
-				// distroless runs static.yaml on static plus its test binary.
-				specDir = t.TempDir()
-				data, err := os.ReadFile(checkcerts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				writeTestFile(t, filepath.Join(specDir, "check_certs"), string(data), true)
-				writeTestFile(t, filepath.Join(specDir, "strata.yaml"), fmt.Sprintf("name: %s-check\ninclude: [%s]\nfiles: [{src: check_certs, dst: %s}]\n", im.spec, filepath.Join(root, im.spec), im.extra), false)
+		for _, suite := range structureSuites {
+			var parts []structureRun
+			for _, r := range im.runs {
+				parts = append(parts, r[suite])
 			}
-			tarPath := filepath.Join(t.TempDir(), "image.tar")
-			tag := UniqueTag(t, "distroless-"+im.spec)
-			MustRun(t, nil, "build", specDir, "--cache", cache, "-o", tarPath, "--tag", tag)
-			Cmd(t, "docker", "load", "-i", tarPath)
-			passed, total := 0, 0
-			for _, c := range im.configs {
-				failed, n := runStructure(t, filepath.Join(root, "testdata", c), tarPath, tag)
-				total += n
-				passed += n - len(failed)
-				for name, why := range failed {
-					if _, expected := im.fail[c+": "+name]; !expected {
-						t.Errorf("%s: %s: %s", c, name, why)
+			run := join(parts...)
+			t.Run(im.spec+"/"+suite, func(t *testing.T) {
+				specDir := filepath.Join(root, im.spec)
+				if im.extra != "" {
+					if checkcerts == "" {
+						checkcerts = filepath.Join(binDir, "check_certs")
+						cmd := exec.Command("go", "build", "-trimpath", "-o", checkcerts, "./internal/e2e/checkcerts")
+						cmd.Dir = RepoRoot()
+						cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+						if b, err := cmd.CombinedOutput(); err != nil {
+							t.Fatalf("building checkcerts: %v\n%s", err, b)
+						}
+					}
+					// distroless runs static.yaml on static plus its test binary.
+					specDir = t.TempDir()
+					data, err := os.ReadFile(checkcerts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					writeTestFile(t, filepath.Join(specDir, "check_certs"), string(data), true)
+					writeTestFile(t, filepath.Join(specDir, "strata.yaml"), fmt.Sprintf("name: %s-check\ninclude: [%s]\nfiles: [{src: check_certs, dst: %s}]\n", im.spec, filepath.Join(root, im.spec), im.extra), false)
+				}
+				tarPath := filepath.Join(t.TempDir(), "image.tar")
+				tag := UniqueTag(t, "distroless-"+im.spec)
+				MustRun(t, nil, "build", specDir, "--suite", suite, "--cache", cache, "-o", tarPath, "--tag", tag)
+				Cmd(t, "docker", "load", "-i", tarPath)
+				passed, total := 0, 0
+				for _, c := range run.configs {
+					failed, n := runStructure(t, filepath.Join(root, "testdata", c), tarPath, tag)
+					total += n
+					passed += n - len(failed)
+					for name, why := range failed {
+						if _, expected := run.fail[c+": "+name]; !expected {
+							t.Errorf("%s: %s: %s", c, name, why)
+						}
+					}
+					for key, why := range run.fail {
+						cfg, name, _ := strings.Cut(key, ": ")
+						if _, failedHere := failed[name]; cfg == c && !failedHere {
+							t.Errorf("%s: %s passes but is listed as failing (%s): update structureImages", c, name, why)
+						}
 					}
 				}
-				for key, why := range im.fail {
-					cfg, name, _ := strings.Cut(key, ": ")
-					if _, failedHere := failed[name]; cfg == c && !failedHere {
-						t.Errorf("%s: %s passes but is listed as failing (%s): update structureImages", c, name, why)
-					}
-				}
-			}
-			t.Logf("%s: %d/%d structure tests passed; expected failures: %v", im.spec, passed, total, im.fail)
-		})
+				size := strings.TrimSpace(Cmd(t, "docker", "image", "inspect", "--format", "{{.Size}}", tag))
+				t.Logf("%s on %s: %d/%d structure tests passed; %s bytes uncompressed; expected failures: %v", im.spec, suite, passed, total, size, run.fail)
+			})
+		}
 	}
 }

@@ -3,53 +3,31 @@ package ocilayout
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
 
+	"github.com/stratabuild/strata/internal/testutil"
+
 	"github.com/google/go-containerregistry/pkg/v1/random"
 )
-
-func deadPID(t *testing.T) string {
-	t.Helper()
-	c := exec.Command("true")
-	if err := c.Run(); err != nil {
-		t.Fatal(err)
-	}
-	return strconv.Itoa(c.Process.Pid)
-}
-
-func list(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range ents {
-		out = append(out, e.Name())
-	}
-	slices.Sort(out)
-	return out
-}
 
 // A killed --oci left a temp layout beside the target: the next write of
 // that target removes it.
 func TestWriteRemovesAKilledWritersTempLayout(t *testing.T) {
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "out")
-	left := filepath.Join(parent, ".out.tmp-"+deadPID(t)+"-1")
+	left := filepath.Join(parent, ".out.tmp-"+strconv.Itoa(testutil.DeadPID(t))+"-1")
 	os.MkdirAll(filepath.Join(left, "blobs", "sha256"), 0o755)
 	os.WriteFile(filepath.Join(left, "blobs", "sha256", "ab"), []byte("partial"), 0o644)
-	other := filepath.Join(parent, ".other.tmp-"+deadPID(t)+"-2") // another target's: kept
+	other := filepath.Join(parent, ".other.tmp-"+strconv.Itoa(testutil.DeadPID(t))+"-2") // another target's: kept
 	os.MkdirAll(other, 0o755)
 	img, _ := random.Image(64, 1)
 	if _, err := New(dir).Write(context.Background(), "v1", img); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := list(t, parent), []string{filepath.Base(other), "out"}; !slices.Equal(got, want) {
+	if got, want := testutil.DirNames(t, parent), []string{filepath.Base(other), "out"}; !slices.Equal(got, want) {
 		t.Errorf("beside the layout: %q, want %q", got, want)
 	}
 }
@@ -62,7 +40,7 @@ func TestWriteRemovesAKilledWritersTempsInTheLayout(t *testing.T) {
 	if _, err := New(dir).Write(context.Background(), "v1", img); err != nil {
 		t.Fatal(err)
 	}
-	dead := deadPID(t)
+	dead := strconv.Itoa(testutil.DeadPID(t))
 	blobTemp := filepath.Join(dir, "blobs", "sha256", ".tmp-"+dead+"-1")
 	indexTemp := filepath.Join(dir, ".index.json.tmp-"+dead+"-2")
 	os.WriteFile(blobTemp, []byte("partial"), 0o644)
@@ -129,7 +107,7 @@ func TestBlobTempNamesCarryThePID(t *testing.T) {
 	if len(seen) <= len(want) || seen[:len(want)] != want {
 		t.Errorf("blob temp %q, want one starting %q", seen, want)
 	}
-	if !slices.Contains(list(t, filepath.Dir(s.root)), filepath.Base(s.root)) || filepath.Base(s.root)[:len(".out.tmp-")] != ".out.tmp-" {
+	if !slices.Contains(testutil.DirNames(t, filepath.Dir(s.root)), filepath.Base(s.root)) || filepath.Base(s.root)[:len(".out.tmp-")] != ".out.tmp-" {
 		t.Errorf("temp layout %q", s.root)
 	}
 }

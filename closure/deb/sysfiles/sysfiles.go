@@ -17,6 +17,7 @@ import (
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/closure/deb/debfile"
 	"github.com/stratabuild/strata/rootfs"
+	"github.com/stratabuild/strata/rootfs/ldcache"
 	"github.com/stratabuild/strata/spec"
 )
 
@@ -40,6 +41,21 @@ type Options struct {
 	// (the Debian source prunes them). nil: the suite's facts, and a
 	// package's os-release wins.
 	OSRelease map[string]string
+	// Nsswitch is the spec's nsswitch map: the whole etc/nsswitch.conf,
+	// and no package's may ship one (the Debian source prunes it). nil:
+	// strata's default file, and a package's wins.
+	Nsswitch map[string]string
+	// Certificates is the ca-certificates package the CA bundle is made
+	// of, when Packages holds a pruned copy without the certificates; nil:
+	// the ca-certificates package in Packages, if any.
+	Certificates *debfile.Package
+	// BundleOnly writes only etc/ssl/certs/ca-certificates.crt, without
+	// the NAME.pem and hash links (which would point at certificates the
+	// image leaves out).
+	BundleOnly bool
+	// LDCache writes etc/ld.so.cache from the packages' libraries (see
+	// package ldcache); it needs libc6 among the packages.
+	LDCache bool
 	// StatusInPackages leaves var/lib/dpkg/status.d out of the generated
 	// files: the caller puts each package's record in the package's own
 	// layer (StatusEntries), so a scanner reading one layer finds that
@@ -74,13 +90,15 @@ var suiteName = regexp.MustCompile(`^[a-z0-9][a-z0-9.+-]*$`)
 //   - when the ca-certificates package is present, what
 //     update-ca-certificates makes: etc/ssl/certs/ca-certificates.crt
 //     (its usr/share/ca-certificates/**/*.crt concatenated in path
-//     order), etc/ssl/certs/NAME.pem links to each certificate and
-//     HASH.N links by OpenSSL subject hash (as `openssl rehash` names
-//     them);
+//     order), and unless BundleOnly etc/ssl/certs/NAME.pem links to each
+//     certificate and HASH.N links by OpenSSL subject hash (as `openssl
+//     rehash` names them);
 //   - the links `update-alternatives --install` calls in postinst
 //     scripts would make (LINK -> /etc/alternatives/NAME -> PATH, highest
 //     priority wins, only for shipped paths and calls with literal
 //     arguments), e.g. /usr/bin/awk for mawk;
+//   - with LDCache, etc/ld.so.cache as `ldconfig -X` would write it for
+//     the image (package ldcache);
 //   - var/lib/dpkg/status.d/NAME (the control paragraph plus
 //     "Status: install ok installed") and NAME.md5sums per package, the
 //     layout distroless uses and scanners (syft, trivy) read; NAME:ARCH
@@ -140,30 +158,39 @@ func Generate(ctx context.Context, opt Options) (closure.Contents, int64, error)
 	if opt.OSRelease != nil {
 		rel.Note, rel.Fields = "from the spec's osRelease", opt.OSRelease
 	}
-	common, err := rootfs.Entries(rootfs.Options{Accounts: opt.Accounts, OSRelease: rel})
+	common, err := rootfs.Entries(rootfs.Options{Accounts: opt.Accounts, OSRelease: rel, Nsswitch: opt.Nsswitch})
 	if err != nil {
 		return nil, 0, fmt.Errorf("generating system files: %w", err)
 	}
 	for _, e := range common {
-		if err := g.common(e, opt.OSRelease != nil); err != nil {
+		if err := g.common(e, opt.OSRelease != nil, opt.Nsswitch != nil); err != nil {
 			return nil, 0, err
 		}
 	}
 
 	// CA bundle.
+	ca := opt.Certificates
 	for _, p := range opt.Packages {
-		if p.Name != "ca-certificates" {
-			continue
+		if ca == nil && p.Name == "ca-certificates" {
+			ca = p
 		}
-		if err := g.certificates(p); err != nil {
+	}
+	if ca != nil {
+		if err := g.certificates(ca, !opt.BundleOnly); err != nil {
 			return nil, 0, err
 		}
-		break
 	}
 
 	// update-alternatives links.
 	if err := g.alternatives(opt.Packages); err != nil {
 		return nil, 0, err
+	}
+
+	// ld.so.cache, over the packages and the links generated so far.
+	if opt.LDCache {
+		if err := g.ldCache(ctx, opt); err != nil {
+			return nil, 0, err
+		}
 	}
 
 	// dpkg status.d.
@@ -267,9 +294,9 @@ func (g *gen) contents() (closure.Contents, int64, error) {
 	return closure.StaticContents{ID: keyPrefix + hex.EncodeToString(h.Sum(nil)), List: list}, size, nil
 }
 
-// common adds an entry of package rootfs; specRelease says the spec's
-// osRelease wrote os-release, so no package's may win.
-func (g *gen) common(e closure.Entry, specRelease bool) error {
+// common adds an entry of package rootfs; specRelease and specNss say the
+// spec's osRelease and nsswitch wrote those files, so no package's may win.
+func (g *gen) common(e closure.Entry, specRelease, specNss bool) error {
 	switch e.Type {
 	case closure.Symlink:
 		return g.symlink(e.Path, e.Link, false)
@@ -289,7 +316,7 @@ func (g *gen) common(e closure.Entry, specRelease bool) error {
 		if err != nil {
 			return fmt.Errorf("generating system files: reading /%s: %w", e.Path, err)
 		}
-		yield := e.Path == rootfs.NsswitchPath || (e.Path == rootfs.OSReleasePath && !specRelease)
+		yield := (e.Path == rootfs.NsswitchPath && !specNss) || (e.Path == rootfs.OSReleasePath && !specRelease)
 		return g.file(e.Path, string(data), yield)
 	}
 	return fmt.Errorf("generating system files: rootfs gave /%s as a %s", e.Path, e.Type)
@@ -333,11 +360,17 @@ func osRelease(suite string) rootfs.OSRelease {
 // certificates does what update-ca-certificates does with every
 // certificate enabled: etc/ssl/certs/ca-certificates.crt is the
 // concatenation of the package's usr/share/ca-certificates/**/*.crt in path
-// order (each ending in a newline), etc/ssl/certs/NAME.pem links to each
-// certificate, and etc/ssl/certs/HASH.N links to NAME.pem by OpenSSL subject
-// hash (as `openssl rehash` makes them) for programs that look certificates
-// up by folder.
-func (g *gen) certificates(p *debfile.Package) error {
+// order (each ending in a newline). With links, etc/ssl/certs/NAME.pem
+// links to each certificate, and etc/ssl/certs/HASH.N links to NAME.pem by
+// OpenSSL subject hash (as `openssl rehash` makes them) for programs that
+// look certificates up by folder.
+//
+// The order: the package's postinst lists every certificate it ships in
+// /etc/ca-certificates.conf (all enabled by default) from a sorted listing
+// of usr/share/ca-certificates, and update-ca-certificates appends them to
+// the bundle in that file's order; the .crt paths sorted bytewise are that
+// order (the mozilla/ folder holds them all).
+func (g *gen) certificates(p *debfile.Package, links bool) error {
 	const share = "usr/share/ca-certificates/"
 	var certs []closure.Entry
 	for _, e := range p.Entries {
@@ -367,6 +400,9 @@ func (g *gen) certificates(p *debfile.Package) error {
 		bundle.Write(data)
 		if len(data) > 0 && data[len(data)-1] != '\n' {
 			bundle.WriteByte('\n')
+		}
+		if !links {
+			continue
 		}
 		pem := pemName.Replace(strings.TrimSuffix(path.Base(e.Path), ".crt")) + ".pem"
 		link := "etc/ssl/certs/" + pem
@@ -398,6 +434,30 @@ func (g *gen) certificates(p *debfile.Package) error {
 		}
 	}
 	return g.file(CABundle, bundle.String(), true)
+}
+
+// ldCache writes etc/ld.so.cache for the image: the packages' entries in
+// closure order with the generated ones on top.
+func (g *gen) ldCache(ctx context.Context, opt Options) error {
+	if !slices.ContainsFunc(opt.Packages, func(p *debfile.Package) bool { return p.Name == "libc6" }) {
+		return errors.New("debian.ldCache: the image has no libc6, and only glibc's dynamic linker reads /etc/ld.so.cache (add libc6 to debian.packages or remove ldCache)")
+	}
+	var all []closure.Entry
+	for _, p := range opt.Packages {
+		all = append(all, p.Entries...)
+	}
+	for _, e := range g.byPath {
+		all = append(all, e)
+	}
+	// g.byPath is a map: its entries go in path order, so the same
+	// packages give the same cache.
+	gen := all[len(all)-len(g.byPath):]
+	sort.Slice(gen, func(i, j int) bool { return gen[i].Path < gen[j].Path })
+	data, _, err := ldcache.Generate(ctx, ldcache.Options{Entries: all, Arch: opt.Arch})
+	if err != nil {
+		return fmt.Errorf("generating /%s: %w", ldcache.Path, err)
+	}
+	return g.file(ldcache.Path, string(data), false)
 }
 
 // status writes var/lib/dpkg/status.d records.

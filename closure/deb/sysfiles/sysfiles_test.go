@@ -542,3 +542,88 @@ func TestGenerateSpecOSRelease(t *testing.T) {
 		t.Errorf("a lowercase key: %v", err)
 	}
 }
+
+// With BundleOnly (the Debian source's default) the bundle comes from
+// Options.Certificates (the unpruned package) and no NAME.pem or hash link
+// is written: they would point at certificates the image leaves out.
+func TestGenerateBundleOnly(t *testing.T) {
+	st := newStore(t)
+	full := caCerts(t, st)
+	pruned := *full
+	pruned.Entries = nil
+	for _, e := range full.Entries {
+		if !strings.HasPrefix(e.Path, "usr/share/ca-certificates") {
+			pruned.Entries = append(pruned.Entries, e)
+		}
+	}
+	c, _, err := sysfiles.Generate(context.Background(), sysfiles.Options{Packages: []*debfile.Package{&pruned}, Certificates: full, BundleOnly: true, Suite: "bookworm", Arch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := entries(t, c)
+	if got, want := content(t, m, "etc/ssl/certs/ca-certificates.crt"), fixedCert(t, 1, "A Root")+fixedCert(t, 2, "B Root"); got != want {
+		t.Errorf("bundle:\n%s\nwant:\n%s", got, want)
+	}
+	for p := range m {
+		if rest, ok := strings.CutPrefix(p, "etc/ssl/certs/"); ok && rest != "ca-certificates.crt" {
+			t.Errorf("BundleOnly wrote %s", p)
+		}
+	}
+	// Without Certificates the pruned package has none: no bundle.
+	c2, _, err := sysfiles.Generate(context.Background(), sysfiles.Options{Packages: []*debfile.Package{&pruned}, BundleOnly: true, Suite: "bookworm", Arch: "amd64"})
+	if err == nil {
+		if _, ok := entries(t, c2)["etc/ssl/certs/ca-certificates.crt"]; ok {
+			t.Error("bundle written from a package without certificates")
+		}
+	} else if !strings.Contains(err.Error(), "has no usr/share/ca-certificates") {
+		t.Errorf("err %v", err)
+	}
+}
+
+// The spec's nsswitch replaces the default file, and a package's
+// nsswitch.conf no longer wins over it (the Debian source prunes it).
+func TestGenerateSpecNsswitch(t *testing.T) {
+	st := newStore(t)
+	p := unpack(t, st, "Package: nss\nVersion: 1\nArchitecture: all\n", debtest.File{Name: "./etc/nsswitch.conf", Body: "hosts: files\n"})
+	c, _, err := sysfiles.Generate(context.Background(), sysfiles.Options{Packages: []*debfile.Package{p}, Suite: "bookworm", Arch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := entries(t, c)["etc/nsswitch.conf"]; ok {
+		t.Error("without the spec's nsswitch a package's nsswitch.conf must win")
+	}
+	c, _, err = sysfiles.Generate(context.Background(), sysfiles.Options{Suite: "bookworm", Arch: "amd64", Nsswitch: map[string]string{"hosts": "dns files"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := content(t, entries(t, c), "etc/nsswitch.conf"); !strings.HasSuffix(got, "\nhosts:          dns files\n") || strings.Contains(got, "passwd") {
+		t.Errorf("nsswitch.conf:\n%s", got)
+	}
+	if _, _, err := sysfiles.Generate(context.Background(), sysfiles.Options{Packages: []*debfile.Package{p}, Suite: "bookworm", Arch: "amd64", Nsswitch: map[string]string{"hosts": "dns"}}); err == nil || !strings.Contains(err.Error(), "nsswitch.conf") {
+		t.Errorf("a package's nsswitch.conf beside the spec's: err %v", err)
+	}
+}
+
+// LDCache writes etc/ld.so.cache (ldcache's own tests check its bytes
+// against ldconfig) and needs libc6.
+func TestGenerateLDCache(t *testing.T) {
+	st := newStore(t)
+	if _, _, err := sysfiles.Generate(context.Background(), sysfiles.Options{Packages: []*debfile.Package{caCerts(t, st)}, LDCache: true, Suite: "bookworm", Arch: "amd64"}); err == nil || !strings.Contains(err.Error(), "no libc6") {
+		t.Errorf("ldCache without libc6: err %v", err)
+	}
+	c, _, err := sysfiles.Generate(context.Background(), sysfiles.Options{Packages: []*debfile.Package{libc6(t, st)}, LDCache: true, Suite: "bookworm", Arch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := entries(t, c)
+	if got := content(t, m, "etc/ld.so.cache"); !strings.HasPrefix(got, "glibc-ld.so.cache1.1") || m["etc/ld.so.cache"].Mode != 0o644 {
+		t.Errorf("etc/ld.so.cache %q mode %v", got, m["etc/ld.so.cache"].Mode)
+	}
+	c2, _, err := sysfiles.Generate(context.Background(), sysfiles.Options{Packages: []*debfile.Package{libc6(t, st)}, Suite: "bookworm", Arch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := entries(t, c2)["etc/ld.so.cache"]; ok || c2.Key() == c.Key() {
+		t.Error("without LDCache there must be no etc/ld.so.cache, and the key must differ")
+	}
+}

@@ -1,0 +1,176 @@
+package deb
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/stratabuild/strata/closure"
+)
+
+// AllowExpiredReleaseEnv set to 1 accepts an expired Release, with a
+// warning (what --allow-expired-release of strata build and strata lock
+// sets).
+const AllowExpiredReleaseEnv = "STRATA_ALLOW_EXPIRED_RELEASE"
+
+// AllowDowngradeEnv set to 1 accepts a signed Release older than the one
+// strata.lock records (what strata lock --update --allow-downgrade sets).
+const AllowDowngradeEnv = "STRATA_ALLOW_RELEASE_DOWNGRADE"
+
+// ErrDowngrade is wrapped by the error of a Release older than the locked
+// one.
+var ErrDowngrade = errors.New("the archive serves an older Release than strata.lock records")
+
+// previousLock is the lock section a fresh resolution replaces: the one
+// being updated (lock --update), else the one given; nil when there is
+// none or it does not parse (then nothing is compared).
+func previousLock(req closure.Request) *Lock {
+	raw := req.Previous
+	if len(raw) == 0 {
+		raw = req.Locked
+	}
+	if len(raw) == 0 {
+		return nil
+	}
+	var l Lock
+	if json.Unmarshal(raw, &l) != nil {
+		return nil
+	}
+	return &l
+}
+
+// lockedDate is the Release Date old records for suite ("" if none).
+func (l *Lock) lockedDate(suite string) string {
+	for _, r := range l.Releases {
+		if r.Suite == suite {
+			return r.Date
+		}
+	}
+	if suite == l.Suite {
+		return l.ReleaseDate
+	}
+	return ""
+}
+
+// checkNotOlder refuses, unless allow, a suite whose signed Release is
+// dated before the one old records for it: an archive (or a man in the
+// middle) replaying an old signed Release would roll back every security
+// update since. The Date fields are compared, as apt does.
+func checkNotOlder(old *Lock, suites []IndexSuite, allow bool, warnf func(string, ...any)) error {
+	if old == nil {
+		return nil
+	}
+	var bad []string
+	for _, su := range suites {
+		was := old.lockedDate(su.Name)
+		if was == "" {
+			continue
+		}
+		then, err := ParseReleaseTime(was)
+		if err != nil {
+			continue // an old lock's field strata cannot read: nothing to hold to
+		}
+		now, err := ParseReleaseTime(su.Release.Date)
+		if err != nil {
+			return fmt.Errorf("the signed Release of %s has a Date %q that is not a date, and strata.lock records %s: refusing it (the archive is broken; set debian.mirror to another mirror)", su.Name, su.Release.Date, was)
+		}
+		if now.Before(then) {
+			bad = append(bad, fmt.Sprintf("%s is dated %s, strata.lock records %s", su.Name, su.Release.Date, was))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	if allow {
+		warnf("accepting an older signed Release than strata.lock records (--allow-downgrade): %s", strings.Join(bad, "; "))
+		return nil
+	}
+	return fmt.Errorf("%w: %s: refusing it, a replayed old Release lacks the security updates since (use another mirror; if the older archive is meant, run `strata lock --update --allow-downgrade`)", ErrDowngrade, strings.Join(bad, "; "))
+}
+
+// trustPolicy reads the opt-outs of a request's environment.
+func trustPolicy(req closure.Request) (allowExpired, allowDowngrade bool) {
+	return req.Env.Getenv(AllowExpiredReleaseEnv) == "1", req.Env.Getenv(AllowDowngradeEnv) == "1"
+}
+
+var _ closure.LockVerifier = (*Source)(nil)
+
+// ErrLockNotSigned is wrapped by VerifyLock's error.
+var ErrLockNotSigned = errors.New("strata.lock pins packages that no signed index lists")
+
+// VerifyLock implements closure.LockVerifier: every package of the lock
+// section req.Locked (name, version, architecture, filename, size and
+// sha256) must be listed by the signed Packages index of its suite, read
+// afresh from the archive (the suites, components and architecture the
+// lock records; the mirror and keyring of the spec). The Releases are
+// checked as a resolution checks them (signature, Valid-Until, not older
+// than the lock's). The error names every entry that is not found.
+func (s *Source) VerifyLock(ctx context.Context, req closure.Request) (int, error) {
+	req.Env = req.Env.WithDefaults()
+	in, err := s.inputs(req)
+	if err != nil {
+		return 0, err
+	}
+	l, err := ParseLock(req.Locked)
+	if err != nil {
+		return 0, err
+	}
+	allowExpired, _ := trustPolicy(req)
+	log := req.Env.Events.With("debian")
+	idx, _, err := LoadIndex(ctx, s.store, IndexOptions{
+		Suite: l.Suite, Components: l.Components, Arch: l.Arch,
+		Mirror: s.spec.Debian.Mirror, Getenv: req.Env.Getenv, AptRoot: s.apt,
+		Keyring: in.keyring, Client: req.Env.HTTP, Log: log,
+		Updates: !l.NoUpdates, SecurityMirror: in.deb.SecurityMirror,
+		AllowExpiredRelease: allowExpired, Now: req.Env.Now,
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := checkNotOlder(l, idx.Suites, false, log.Warnf); err != nil {
+		return 0, err
+	}
+	type key struct{ suite, name, version, arch string }
+	signed := map[key][]*Package{}
+	for i := range idx.Packages {
+		p := &idx.Packages[i]
+		k := key{p.Suite, p.Name, p.Version, p.Arch}
+		signed[k] = append(signed[k], p)
+	}
+	var bad []string
+	for _, lp := range l.Packages {
+		su := l.suiteOf(lp)
+		cands := signed[key{su, lp.Name, lp.Version, lp.Arch}]
+		if len(cands) == 0 {
+			bad = append(bad, fmt.Sprintf("%s %s (%s): no such package version in the signed index of %s", lp.Name, lp.Version, lp.Arch, su))
+			continue
+		}
+		found := false
+		for _, p := range cands {
+			if p.SHA256 == lp.SHA256 && p.Size == lp.Size && p.Filename == lp.Filename {
+				found = true
+				break
+			}
+		}
+		if !found {
+			p := cands[0]
+			bad = append(bad, fmt.Sprintf("%s %s (%s): the lock says %s, %d bytes, sha256 %s; the signed index of %s says %s, %d bytes, sha256 %s",
+				lp.Name, lp.Version, lp.Arch, lp.Filename, lp.Size, lp.SHA256, su, p.Filename, p.Size, p.SHA256))
+		}
+	}
+	if len(bad) > 0 {
+		return len(l.Packages), fmt.Errorf("%w: %d of %d %s entries for %s are not in a signed index of %s:\n  %s\n(the lock was edited by hand or the archive dropped these versions: run `strata lock --update` to resolve them again from the signed archive)",
+			ErrLockNotSigned, len(bad), len(l.Packages), s.Name(), req.Platform, strings.Join(suiteNames(idx.Suites), ", "), strings.Join(bad, "\n  "))
+	}
+	return len(l.Packages), nil
+}
+
+func suiteNames(ss []IndexSuite) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = s.Name
+	}
+	return out
+}

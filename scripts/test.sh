@@ -34,3 +34,9 @@ go vet ./...
 # The peer benchmark on a tiny workload: every step of bench/run runs (< 60 s).
 bench/run --smoke
 go test -count=1 -timeout 45m "$@" ./...
+
+# Fuzzing: every fuzz target for 10 s (scripts/fuzz.sh finds them by grep
+# and prints the executions per target; a crasher fails the run and leaves
+# its input in the package's testdata/fuzz/). About 4 minutes on 2 cores.
+echo "test.sh: fuzzing every target for 10s"
+scripts/fuzz.sh 10s

@@ -259,8 +259,8 @@ func parseOneLineSources(text string) []AptSource {
 			}
 			fs = fs[1:]
 		}
-		if len(fs) < 2 {
-			continue
+		if len(fs) < 2 || strings.HasPrefix(fs[0], "[") {
+			continue // no URI and suite, or a second options block: apt refuses the line too
 		}
 		out = append(out, AptSource{URI: fs[0], Suites: []string{fs[1]}, Components: fs[2:]})
 	}

@@ -161,7 +161,7 @@ func ParseRelease(text []byte) (*Release, error) {
 			continue
 		}
 		size, err := strconv.ParseInt(fs[1], 10, 64)
-		if err != nil || len(fs[0]) != 64 {
+		if err != nil || size < 0 || !isHexSHA256(strings.ToLower(fs[0])) {
 			return nil, fmt.Errorf("bad SHA256 line %q in the Release file", line)
 		}
 		rel.SHA256[fs[2]] = FileSum{SHA256: strings.ToLower(fs[0]), Size: size}

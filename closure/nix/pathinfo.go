@@ -72,6 +72,9 @@ func parsePathInfoJSON(b []byte) ([]PathInfo, error) {
 			if !strings.HasPrefix(r, "/") {
 				refs[i] = j.Path[:strings.LastIndexByte(j.Path, '/')+1] + r
 			}
+			if err := checkStorePath(refs[i]); err != nil {
+				return nil, fmt.Errorf("reading nix path-info JSON: a reference of %s: %w", j.Path, err)
+			}
 		}
 		sort.Strings(refs)
 		infos = append(infos, PathInfo{Path: j.Path, NarHash: h, HasHash: true, NarSize: j.NarSize, References: refs, Deriver: j.Deriver})

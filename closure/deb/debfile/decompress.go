@@ -1,6 +1,7 @@
 package debfile
 
 import (
+	"bufio"
 	"compress/bzip2"
 	"context"
 	"fmt"
@@ -35,6 +36,11 @@ func decompress(ctx context.Context, member string, r io.Reader) (io.Reader, fun
 		}
 		return z, func() { z.Close() }, nil
 	case ".xz":
+		br := bufio.NewReaderSize(r, 2048)
+		if err := checkXZDict(br, member); err != nil {
+			return nil, nil, err
+		}
+		r = br
 		if d := xzFrom(ctx); d != XZGo {
 			path, err := systemXZ()
 			switch {
@@ -54,7 +60,7 @@ func decompress(ctx context.Context, member string, r io.Reader) (io.Reader, fun
 		}
 		return z, noop, nil
 	case ".lzma":
-		z, err := lzma.NewReader(r)
+		z, err := lzma.ReaderConfig{DictCap: MaxLZMADict}.NewReader(r)
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading lzma stream of %s: %w", member, err)
 		}

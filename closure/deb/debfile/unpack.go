@@ -60,6 +60,15 @@ const (
 	// control.tar, data.tar and a few optional _ members such as
 	// signatures).
 	MaxArMembers = 16
+	// MaxLZMADict bounds the dictionary a data.tar.lzma header or an
+	// xz block header (LZMA2) may ask for: a decoder allocates it before
+	// reading any data, and a 30-byte stream could ask for 2 GiB. lzma -9
+	// and xz -9 use 64 MiB (dpkg-deb's default 8 MiB); zstd members get
+	// the same 128 MiB window cap. For xz the system's decoder runs with
+	// --memlimit-decompress=MaxLZMADict+xzMemSlack, which bounds every
+	// block; the pure-Go decoder checks the first block's header (a later
+	// block of a multi-block stream is not checked on that path).
+	MaxLZMADict = 128 << 20
 
 	cacheKind     = "deb-unpacked"
 	cacheVersion  = "-v1"

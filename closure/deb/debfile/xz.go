@@ -1,12 +1,14 @@
 package debfile
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os/exec"
+	"strconv"
 	"strings"
 )
 
@@ -80,7 +82,8 @@ type xzProcess struct {
 }
 
 func startXZ(ctx context.Context, path, member string, r io.Reader) (*xzProcess, error) {
-	cmd := exec.CommandContext(ctx, path, "--decompress", "--stdout", "--quiet", "--no-adjust")
+	cmd := exec.CommandContext(ctx, path, "--decompress", "--stdout", "--quiet", "--no-adjust",
+		"--memlimit-decompress="+strconv.Itoa(MaxLZMADict+xzMemSlack), "--threads=1")
 	cmd.Stdin = r
 	cmd.Env = []string{"LC_ALL=C"} // messages in English, no XZ_DEFAULTS/XZ_OPT from the host
 	p := &xzProcess{ctx: ctx, member: member, cmd: cmd, stderr: &capped{max: 4 << 10}}
@@ -156,4 +159,68 @@ func (c *capped) Write(p []byte) (int, error) {
 		c.Buffer.Write(p[:min(room, len(p))])
 	}
 	return len(p), nil
+}
+
+// xzMemSlack is what liblzma needs beside the dictionary when decoding
+// (about 1 MiB for LZMA2; more leaves room for its version's overhead).
+const xzMemSlack = 8 << 20
+
+// checkXZDict reads the stream header and the first block header of the
+// xz stream in br (without consuming them) and refuses an LZMA2 filter
+// whose dictionary exceeds MaxLZMADict. A stream too short or malformed
+// to hold a block header is left to the decoder, which reports it.
+func checkXZDict(br *bufio.Reader, member string) error {
+	const streamHeader = 12 // magic, flags, CRC32
+	b, err := br.Peek(streamHeader + 1)
+	if err != nil || !bytes.HasPrefix(b, []byte{0xfd, '7', 'z', 'X', 'Z', 0}) || b[streamHeader] == 0 {
+		return nil // not xz, or no block: the decoder decides
+	}
+	size := (int(b[streamHeader]) + 1) * 4
+	if b, err = br.Peek(streamHeader + size); err != nil {
+		return nil
+	}
+	h := b[streamHeader+2 : streamHeader+size-4] // after size and flags, before the CRC32
+	flags := b[streamHeader+1]
+	varint := func() (uint64, bool) {
+		var v uint64
+		for i := 0; i < 9 && i < len(h); i++ {
+			v |= uint64(h[i]&0x7f) << (7 * i)
+			if h[i]&0x80 == 0 {
+				h = h[i+1:]
+				return v, true
+			}
+		}
+		return 0, false
+	}
+	for _, bit := range []byte{0x40, 0x80} { // compressed, uncompressed size present
+		if flags&bit != 0 {
+			if _, ok := varint(); !ok {
+				return nil
+			}
+		}
+	}
+	for n := int(flags&0x03) + 1; n > 0; n-- {
+		id, ok1 := varint()
+		psize, ok2 := varint()
+		if !ok1 || !ok2 || psize > uint64(len(h)) {
+			return nil
+		}
+		props := h[:psize]
+		h = h[psize:]
+		if id != 0x21 || len(props) != 1 { // LZMA2 has one property byte
+			continue
+		}
+		bits := props[0] & 0x3f
+		if bits > 40 {
+			return nil // invalid: the decoder refuses it
+		}
+		dict := uint64(0xffffffff)
+		if bits < 40 {
+			dict = uint64(2|bits&1) << (bits/2 + 11)
+		}
+		if dict > MaxLZMADict {
+			return fmt.Errorf("%s asks for a %d MiB LZMA2 dictionary, more than MaxLZMADict (%d MiB; xz -9 uses 64): refusing a stream built to exhaust memory", member, dict>>20, MaxLZMADict>>20)
+		}
+	}
+	return nil
 }

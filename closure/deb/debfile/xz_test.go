@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
+	"hash/crc32"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -200,4 +202,53 @@ func TestParseXZDecoder(t *testing.T) {
 	if _, err := debfile.ParseXZDecoder("liblzma"); err == nil || !strings.Contains(err.Error(), "STRATA_XZ") {
 		t.Errorf("ParseXZDecoder(liblzma): %v", err)
 	}
+}
+
+// hugeDictXZDeb is a .deb whose data.tar.xz block header asks for a 256
+// MiB LZMA2 dictionary (header CRC fixed, so only the size is wrong).
+func hugeDictXZDeb(t *testing.T) (string, string) {
+	t.Helper()
+	b, err := debtest.Bytes(sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, []byte("data.tar.xz"))
+	if i < 0 {
+		t.Fatal("no data.tar.xz member")
+	}
+	blk := b[i+60+12:] // the ar header, then the xz stream header
+	size := (int(blk[0]) + 1) * 4
+	if flags, id, psize := blk[1], blk[2], blk[3]; flags != 0 || id != 0x21 || psize != 1 {
+		t.Fatalf("unexpected first block header % x", blk[:size])
+	}
+	blk[4] = 32 // (2|0) << (32/2 + 11) = 256 MiB
+	binary.LittleEndian.PutUint32(blk[size-4:], crc32.ChecksumIEEE(blk[:size-4]))
+	p := filepath.Join(t.TempDir(), "huge-dict.deb")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(b)
+	return p, hex.EncodeToString(s[:])
+}
+
+// Both xz decoders refuse a dictionary over MaxLZMADict before allocating
+// it, and nothing is cached.
+func TestXZDictionaryCapped(t *testing.T) {
+	testutil.RequireTool(t, "xz")
+	deb, sum := hugeDictXZDeb(t)
+	for _, d := range []debfile.XZDecoder{debfile.XZSystem, debfile.XZGo} {
+		st := openStore(t)
+		_, err := debfile.Unpack(debfile.WithXZ(context.Background(), d), st, deb, sum)
+		if err == nil || !strings.Contains(err.Error(), "MaxLZMADict") || !strings.Contains(err.Error(), "256 MiB") {
+			t.Fatalf("%s decoder: %v, want a refusal naming the 256 MiB dictionary and MaxLZMADict", d, err)
+		}
+		assertEmpty(t, filepath.Join(st.Root(), "deb-unpacked"))
+	}
+	// The same .deb with its own 8 MiB dictionary unpacks.
+	ok, okSum := debtest.Build(t, t.TempDir(), "ok.deb", sample())
+	p, err := debfile.Unpack(debfile.WithXZ(context.Background(), debfile.XZGo), openStore(t), ok, okSum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSample(t, p, okSum)
 }

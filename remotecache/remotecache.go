@@ -338,6 +338,12 @@ func (c *Cache) fetchBlob(img v1.Image, blob v1.Descriptor) error {
 	if c.Cache.HasBlob(blob.Digest.Hex) {
 		return nil
 	}
+	return c.download(img, blob, io.Discard)
+}
+
+// download stores blob's bytes locally, checked against its digest, and
+// writes them to also on the way (which must take every byte).
+func (c *Cache) download(img v1.Image, blob v1.Descriptor, also io.Writer) error {
 	l, err := img.LayerByDigest(blob.Digest)
 	if err != nil {
 		return err
@@ -347,7 +353,7 @@ func (c *Cache) fetchBlob(img v1.Image, blob v1.Descriptor) error {
 		return err
 	}
 	defer rc.Close()
-	hw := &hashCount{w: io.Discard, h: sha256.New()}
+	hw := &hashCount{w: also, h: sha256.New()}
 	if _, err := c.Cache.PutBlob(io.TeeReader(rc, hw), blob.Digest.Hex); err != nil {
 		if got := hex.EncodeToString(hw.h.Sum(nil)); hw.n == blob.Size && got != blob.Digest.Hex {
 			return rejectf("its blob has digest sha256:%s, not %s", got, blob.Digest)
@@ -371,10 +377,7 @@ func (c *Cache) fetchLayer(key string) ([]byte, bool) {
 		if info.Digest != blob.Digest || info.Size != blob.Size || info.DiffID.String() != rec.TreeHash {
 			return rejectf("its layer record (digest %s, diffID %s) does not match its blob %s and tree hash %s", info.Digest, info.DiffID, blob.Digest, rec.TreeHash)
 		}
-		if err := c.fetchBlob(img, blob); err != nil {
-			return err
-		}
-		if err := c.checkDiffID(info.Digest.Hex, info.MediaType, info.DiffID); err != nil {
+		if err := c.fetchLayerBlob(img, blob, info.MediaType, info.DiffID); err != nil {
 			return err
 		}
 		out = rec.Layer
@@ -383,14 +386,37 @@ func (c *Cache) fetchLayer(key string) ([]byte, bool) {
 	return out, ok
 }
 
-// checkDiffID decompresses a fetched layer blob and compares the tar's
-// digest with the signed diffID.
-func (c *Cache) checkDiffID(blobHex string, mt types.MediaType, want v1.Hash) error {
-	rc, err := c.Cache.OpenBlob(blobHex)
-	if err != nil {
-		return err
+// fetchLayerBlob fetches a layer's blob and checks that its tar has the
+// signed diffID (what Nix does with a substituted NAR's hash). A blob
+// downloaded now is decompressed and hashed while it arrives, on another
+// core, instead of being read back afterwards.
+func (c *Cache) fetchLayerBlob(img v1.Image, blob v1.Descriptor, mt types.MediaType, want v1.Hash) error {
+	if c.Cache.HasBlob(blob.Digest.Hex) {
+		rc, err := c.Cache.OpenBlob(blob.Digest.Hex)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		return checkDiffID(rc, mt, want)
 	}
-	defer rc.Close()
+	pr, pw := io.Pipe()
+	checked := make(chan error, 1)
+	go func() {
+		err := checkDiffID(pr, mt, want)
+		io.Copy(io.Discard, pr) // take every byte, whatever the check said
+		checked <- err
+	}()
+	err := c.download(img, blob, pw)
+	pw.CloseWithError(err) // nil: the check sees EOF
+	if cerr := <-checked; err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// checkDiffID decompresses a layer blob and compares the tar's digest
+// with the signed diffID.
+func checkDiffID(rc io.Reader, mt types.MediaType, want v1.Hash) error {
 	var r io.Reader = rc
 	switch mt {
 	case types.OCILayer, types.DockerLayer:

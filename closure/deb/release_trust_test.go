@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/stratabuild/strata/spec"
 )
 
 // envOf is an environment holding only the given key=value pairs.
@@ -144,6 +145,57 @@ func TestReleaseDowngrade(t *testing.T) {
 	update.Previous = oraw
 	if _, err := New(a.spec("hello"), testStore(t)).ResolveLock(context.Background(), update); err != nil {
 		t.Errorf("a lock of another suite: %v", err)
+	}
+}
+
+// TestReleaseDowngradeWithheldSuite: a mirror answering 404 for an update
+// suite strata.lock records (here testing-security, which gave hello its
+// fix) is refused like an older Release, unless allowed; turning
+// debian.updates off on purpose is not a downgrade.
+func TestReleaseDowngradeWithheldSuite(t *testing.T) {
+	a := updatesArchive(t)
+	secURL := a.srv.URL + "/security"
+	sec := func(d *spec.Debian) { d.SecurityMirror = secURL }
+	l, err := updatesSource(t, a, sec).ResolveLock(context.Background(), amd64Request(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := l.Marshal()
+	a.mu.Lock()
+	delete(a.files, "security/dists/testing-security/InRelease")
+	a.mu.Unlock()
+	update := amd64Request(nil)
+	update.Update, update.Previous = true, raw
+	_, err = updatesSource(t, a, sec).ResolveLock(context.Background(), update)
+	if !errors.Is(err, ErrDowngrade) {
+		t.Fatalf("a withheld security suite accepted (%v)", err)
+	}
+	for _, w := range []string{"testing-security was not read", "strata lock --update --allow-downgrade"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not contain %q", err, w)
+		}
+	}
+	// A lock that no longer fits (another package asked for) is held to
+	// it too, and so is lock --verify.
+	refit := amd64Request(nil)
+	refit.Locked = raw
+	if _, err := updatesSource(t, a, func(d *spec.Debian) { sec(d); d.Packages = []string{"hello"} }).ResolveLock(context.Background(), refit); !errors.Is(err, ErrDowngrade) {
+		t.Errorf("re-resolution with a withheld security suite: %v", err)
+	}
+	if _, err := updatesSource(t, a, sec).VerifyLock(context.Background(), refit); !errors.Is(err, ErrDowngrade) {
+		t.Errorf("lock --verify with a withheld security suite: %v", err)
+	}
+	allowed := update
+	allowed.Env.Getenv = envOf(AllowDowngradeEnv, "1")
+	l2, err := updatesSource(t, a, sec).ResolveLock(context.Background(), allowed)
+	if err != nil {
+		t.Fatalf("the downgrade allowed: %v", err)
+	}
+	if got := lockSummary(l2); !strings.Contains(got, "hello=2.10-3@testing ") {
+		t.Errorf("allowed lock %s", got)
+	}
+	if _, err := updatesSource(t, a, func(d *spec.Debian) { sec(d); d.Updates = ptr(false) }).ResolveLock(context.Background(), refit); err != nil {
+		t.Errorf("debian.updates: false on purpose: %v", err)
 	}
 }
 

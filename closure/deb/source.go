@@ -229,7 +229,7 @@ func (s *Source) resolveFresh(ctx context.Context, req closure.Request, in *inpu
 		return nil, err
 	}
 	if old := previousLock(req); old != nil && old.Suite == in.suite {
-		if err := checkNotOlder(old, idx.Suites, allowDowngrade, req.Env.Events.With("debian").Warnf); err != nil {
+		if err := checkNotOlder(old, idx.Suites, in.updates, allowDowngrade, req.Env.Events.With("debian").Warnf); err != nil {
 			return nil, err
 		}
 	}

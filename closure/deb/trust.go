@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/stratabuild/strata/closure"
@@ -54,15 +55,44 @@ func (l *Lock) lockedDate(suite string) string {
 	return ""
 }
 
+// lockedSuites are the suites old read or took packages from, the main
+// suite first, in the order first named.
+func (l *Lock) lockedSuites() []string {
+	out := []string{l.Suite}
+	add := func(s string) {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	for _, r := range l.Releases {
+		add(r.Suite)
+	}
+	for _, p := range l.Packages {
+		add(p.Suite)
+	}
+	return out
+}
+
 // checkNotOlder refuses, unless allow, a suite whose signed Release is
 // dated before the one old records for it: an archive (or a man in the
 // middle) replaying an old signed Release would roll back every security
-// update since. The Date fields are compared, as apt does.
-func checkNotOlder(old *Lock, suites []IndexSuite, allow bool, warnf func(string, ...any)) error {
+// update since. The Date fields are compared, as apt does. With updates
+// (the update suites were to be read), a suite old records that is not
+// among suites is refused the same way: a mirror answering 404 for
+// SUITE-security withholds the security updates just as well.
+func checkNotOlder(old *Lock, suites []IndexSuite, updates, allow bool, warnf func(string, ...any)) error {
 	if old == nil {
 		return nil
 	}
 	var bad []string
+	if updates {
+		for _, name := range old.lockedSuites() {
+			if slices.ContainsFunc(suites, func(su IndexSuite) bool { return su.Name == name }) {
+				continue
+			}
+			bad = append(bad, fmt.Sprintf("%s was not read (its InRelease was not served or no mirror for it was found), strata.lock records packages or a Release from it", name))
+		}
+	}
 	for _, su := range suites {
 		was := old.lockedDate(su.Name)
 		if was == "" {
@@ -87,7 +117,7 @@ func checkNotOlder(old *Lock, suites []IndexSuite, allow bool, warnf func(string
 		warnf("accepting an older signed Release than strata.lock records (--allow-downgrade): %s", strings.Join(bad, "; "))
 		return nil
 	}
-	return fmt.Errorf("%w: %s: refusing it, a replayed old Release lacks the security updates since (use another mirror; if the older archive is meant, run `strata lock --update --allow-downgrade`)", ErrDowngrade, strings.Join(bad, "; "))
+	return fmt.Errorf("%w: %s: refusing it, a replayed old Release or a withheld suite lacks the security updates since (use another mirror or set debian.securityMirror; if the older archive is meant, run `strata lock --update --allow-downgrade`)", ErrDowngrade, strings.Join(bad, "; "))
 }
 
 // trustPolicy reads the opt-outs of a request's environment.
@@ -129,7 +159,7 @@ func (s *Source) VerifyLock(ctx context.Context, req closure.Request) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	if err := checkNotOlder(l, idx.Suites, false, log.Warnf); err != nil {
+	if err := checkNotOlder(l, idx.Suites, !l.NoUpdates, false, log.Warnf); err != nil {
 		return 0, err
 	}
 	type key struct{ suite, name, version, arch string }

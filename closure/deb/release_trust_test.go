@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -274,6 +275,84 @@ func TestVerifyLock(t *testing.T) {
 	for _, name := range []string{"hello", "libgcc-s1", "app "} {
 		if strings.Contains(err.Error(), "\n  "+name) {
 			t.Errorf("the error names %s, which the lock pins correctly: %v", name, err)
+		}
+	}
+}
+
+// TestVerifyLockResolution: a lock whose every entry is in a signed index
+// still fails lock --verify when it is not what the spec resolves to: the
+// security fix of hello swapped for the older signed hello of the main
+// suite, an unrequested signed package added, a needed one removed, or
+// the spec asking for other packages.
+func TestVerifyLockResolution(t *testing.T) {
+	a := updatesArchive(t)
+	sec := func(d *spec.Debian) { d.SecurityMirror = a.srv.URL + "/security" }
+	src := updatesSource(t, a, sec)
+	l, err := src.ResolveLock(context.Background(), amd64Request(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The main suite's own entries for hello and bash, as signed.
+	main, err := updatesSource(t, a, func(d *spec.Debian) { d.Updates = ptr(false); d.Packages = []string{"app", "bash"} }).ResolveLock(context.Background(), amd64Request(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := func(name string) LockedPackage {
+		for _, p := range main.Packages {
+			if p.Name == name {
+				return p
+			}
+		}
+		t.Fatalf("no %s in %s", name, lockSummary(main))
+		return LockedPackage{}
+	}
+	verify := func(l *Lock, s *Source) error {
+		raw, _ := l.Marshal()
+		req := amd64Request(nil)
+		req.Locked = raw
+		_, err := s.VerifyLock(context.Background(), req)
+		return err
+	}
+	if err := verify(l, src); err != nil {
+		t.Fatalf("the lock as resolved: %v", err)
+	}
+	edit := func(f func(ps []LockedPackage) []LockedPackage) *Lock {
+		e := *l
+		e.Packages = f(append([]LockedPackage(nil), l.Packages...))
+		return &e
+	}
+	for _, c := range []struct {
+		name string
+		lock *Lock
+		src  *Source
+		want []string
+	}{
+		{"security fix rolled back", edit(func(ps []LockedPackage) []LockedPackage {
+			for i := range ps {
+				if ps[i].Name == "hello" {
+					ps[i] = entry("hello")
+					ps[i].Root = false
+				}
+			}
+			return ps
+		}), src, []string{"hello 2.10-3 (amd64): older than 2.10-3+deb1u1 in testing-security"}},
+		{"unrequested signed package added", edit(func(ps []LockedPackage) []LockedPackage {
+			return append(ps, entry("bash"))
+		}), src, []string{"bash 5.2-15 (amd64): the spec's packages do not need it"}},
+		{"needed package removed", edit(func(ps []LockedPackage) []LockedPackage {
+			return slices.DeleteFunc(ps, func(p LockedPackage) bool { return p.Name == "lynx" })
+		}), src, []string{"lynx 2.9-1 (amd64): the spec's packages need it and the lock lacks it"}},
+		{"spec asks for other packages", l, updatesSource(t, a, func(d *spec.Debian) { sec(d); d.Packages = []string{"hello"} }), []string{"strata.lock has packages [app], the spec asks for [hello]"}},
+	} {
+		err := verify(c.lock, c.src)
+		if !errors.Is(err, ErrLockNotSigned) {
+			t.Errorf("%s: lock --verify passed (%v)", c.name, err)
+			continue
+		}
+		for _, w := range append(c.want, "strata lock") {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not contain %q", c.name, err, w)
+			}
 		}
 	}
 }

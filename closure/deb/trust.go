@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/events"
 )
 
 // AllowExpiredReleaseEnv set to 1 accepts an expired Release, with a
@@ -147,6 +148,9 @@ func (s *Source) VerifyLock(ctx context.Context, req closure.Request) (int, erro
 	if err != nil {
 		return 0, err
 	}
+	if why := l.matches(in.suite, in.comps, in.arch, in.deb.Packages, in.deb.Exclude, in.updates, in.deb.Exact); why != "" {
+		return len(l.Packages), fmt.Errorf("%w: strata.lock has %s (run `strata lock` to resolve the spec again)", ErrLockNotSigned, why)
+	}
 	allowExpired, _ := trustPolicy(req)
 	log := req.Env.Events.With("debian")
 	idx, _, err := LoadIndex(ctx, s.store, IndexOptions{
@@ -190,6 +194,12 @@ func (s *Source) VerifyLock(ctx context.Context, req closure.Request) (int, erro
 				lp.Name, lp.Version, lp.Arch, lp.Filename, lp.Size, lp.SHA256, su, p.Filename, p.Size, p.SHA256))
 		}
 	}
+	if len(bad) == 0 {
+		if bad = checkResolution(idx, l, in, log); len(bad) > 0 {
+			return len(l.Packages), fmt.Errorf("%w: %d %s entries for %s differ from what the spec resolves to from the signed indexes of %s, keeping the locked versions:\n  %s\n(the lock was edited by hand, or rolled back or padded with other signed packages: run `strata lock --update` to resolve it again from the signed archive)",
+				ErrLockNotSigned, len(bad), s.Name(), req.Platform, strings.Join(suiteNames(idx.Suites), ", "), strings.Join(bad, "\n  "))
+		}
+	}
 	if len(bad) > 0 {
 		return len(l.Packages), fmt.Errorf("%w: %d of %d %s entries for %s are not in a signed index of %s:\n  %s\n(the lock was edited by hand or the archive dropped these versions: run `strata lock --update` to resolve them again from the signed archive)",
 			ErrLockNotSigned, len(bad), len(l.Packages), s.Name(), req.Platform, strings.Join(suiteNames(idx.Suites), ", "), strings.Join(bad, "\n  "))
@@ -203,4 +213,75 @@ func suiteNames(ss []IndexSuite) []string {
 		out[i] = s.Name
 	}
 	return out
+}
+
+// checkResolution resolves the spec's roots from the signed index idx,
+// keeping the versions l locks, and returns a line for each difference: a
+// locked package the resolution does not take (padded in), one it takes
+// that the lock lacks, a version it cannot keep, and a locked version
+// older than another suite (or the same one) offers, which a lock rolled
+// back to an older signed .deb (the one before a security fix) shows.
+// A root pinned as name=version in the spec is exempt from the last.
+func checkResolution(idx *Index, l *Lock, in *inputs, log *events.Log) []string {
+	prefer := map[string]string{}
+	for _, p := range l.Packages {
+		prefer[p.Name] = p.Version
+	}
+	ro := ResolveOptions{Arch: in.arch, Roots: in.deb.Packages, Exclude: in.deb.Exclude, Prefer: prefer, Log: log}
+	if e := in.deb.Exact; e != nil {
+		ro.ExactAll, ro.Exact = e.All, e.Packages
+	}
+	res, err := Resolve(idx, ro)
+	if err != nil {
+		return []string{fmt.Sprintf("the spec's packages do not resolve from the signed index: %v", err)}
+	}
+	type key struct{ name, arch string }
+	got := map[key]*Package{}
+	for _, rp := range res.Packages {
+		got[key{rp.Pkg.Name, rp.Pkg.Arch}] = rp.Pkg
+	}
+	var bad []string
+	locked := map[key]bool{}
+	pinned := map[string]bool{}
+	for _, r := range in.deb.Packages {
+		if name, _, ok := strings.Cut(r, "="); ok {
+			pinned[name] = true
+		}
+	}
+	for _, lp := range l.Packages {
+		locked[key{lp.Name, lp.Arch}] = true
+	}
+	// The highest version of each locked package across the suites.
+	highest := map[key]*Package{}
+	for i := range idx.Packages {
+		p := &idx.Packages[i]
+		k := key{p.Name, p.Arch}
+		if hi, ok := highest[k]; locked[k] && (!ok || compareVersions(p.Version, hi.Version) > 0) {
+			highest[k] = p
+		}
+	}
+	for _, lp := range l.Packages {
+		k := key{lp.Name, lp.Arch}
+		p := got[k]
+		switch {
+		case p == nil:
+			bad = append(bad, fmt.Sprintf("%s %s (%s): the spec's packages do not need it (an entry added to the lock)", lp.Name, lp.Version, lp.Arch))
+			continue
+		case p.Version != lp.Version:
+			bad = append(bad, fmt.Sprintf("%s %s (%s): the spec's packages cannot keep it, they resolve to %s", lp.Name, lp.Version, lp.Arch, p.Version))
+			continue
+		}
+		if pinned[lp.Name] {
+			continue
+		}
+		if hi := highest[k]; hi != nil && compareVersions(hi.Version, lp.Version) > 0 {
+			bad = append(bad, fmt.Sprintf("%s %s (%s): older than %s in %s (a lock rolled back to an older signed version)", lp.Name, lp.Version, lp.Arch, hi.Version, hi.Suite))
+		}
+	}
+	for _, rp := range res.Packages {
+		if p := rp.Pkg; !locked[key{p.Name, p.Arch}] {
+			bad = append(bad, fmt.Sprintf("%s %s (%s): the spec's packages need it and the lock lacks it (an entry removed from the lock)", p.Name, p.Version, p.Arch))
+		}
+	}
+	return bad
 }

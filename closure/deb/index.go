@@ -378,7 +378,7 @@ const (
 // skipped.
 func ParsePackages(r io.Reader) ([]Package, error) {
 	sc := deb822.NewScanner(r)
-	sc.MaxLine = MaxIndexLineBytes
+	sc.MaxLine, sc.MaxField = MaxIndexLineBytes, MaxIndexFieldBytes
 	var out []Package
 	for sc.Paragraph() {
 		var cur Package
@@ -402,6 +402,9 @@ func ParsePackages(r io.Reader) ([]Package, error) {
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, deb822.ErrLineTooLong) {
 			return nil, fmt.Errorf("parsing Packages: %w (MaxIndexLineBytes, %s): refusing the index", err, mib(MaxIndexLineBytes))
+		}
+		if errors.Is(err, deb822.ErrFieldTooLong) {
+			return nil, fmt.Errorf("parsing Packages: %w (MaxIndexFieldBytes, %s): refusing the index", err, mib(MaxIndexFieldBytes))
 		}
 		return nil, fmt.Errorf("parsing Packages: %w", err)
 	}

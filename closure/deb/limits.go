@@ -24,6 +24,13 @@ const (
 	// archive is at most a few KiB.
 	MaxIndexLineBytes = 1 << 20
 
+	// MaxIndexFieldBytes bounds one field of a Packages index, its
+	// continuation lines included: without it a field of many short
+	// continuation lines grows unbounded below MaxIndexLineBytes. The
+	// largest field of Debian's bookworm amd64 index (a Provides of a
+	// Rust crate) is about 74 KiB.
+	MaxIndexFieldBytes = 4 << 20
+
 	// MaxUnsignedIndexBytes bounds a decompressed Packages index whose
 	// uncompressed size the signed Release does not list (it then bounds
 	// the stream instead of the signed size). Debian's largest Packages

@@ -168,6 +168,38 @@ func TestIndexOverlongLine(t *testing.T) {
 	}
 }
 
+// TestIndexOverlongField: a signed index with a 64 MiB field made of 1 KiB
+// continuation lines (each under MaxIndexLineBytes) is refused at
+// MaxIndexFieldBytes, and nothing is cached.
+func TestIndexOverlongField(t *testing.T) {
+	a := newTestArchive(t, standardPackages())
+	plain := a.get(mainIndexDir + "Packages")
+	var z bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed)
+	w.Write(plain)
+	w.Write([]byte("Package: long\nVersion: 1\nDescription: long\n"))
+	chunk := bytes.Repeat([]byte(" "+strings.Repeat("x", 1022)+"\n"), 1024)
+	for range 64 {
+		w.Write(chunk)
+	}
+	w.Write([]byte("\n"))
+	w.Close()
+	a.serveIndex(t, "Packages.gz", z.Bytes(), sumLine("Packages.gz", z.Bytes()))
+	dir := t.TempDir()
+	_, err := New(a.spec("hello"), testStoreAt(t, dir)).ResolveLock(context.Background(), amd64Request(nil))
+	if err == nil {
+		t.Fatal("an index with a 64 MiB field was accepted")
+	}
+	for _, want := range []string{a.srv.URL + "/" + mainIndexDir + "by-hash/SHA256/", "field Description", "field too long", fmt.Sprintf("longer than %d bytes", MaxIndexFieldBytes), "MaxIndexFieldBytes"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+	if n := cachedIndexes(t, dir); n != 0 {
+		t.Errorf("%d indexes cached after a refused one", n)
+	}
+}
+
 // TestInReleaseEndless: an InRelease streaming endless bytes is refused
 // at MaxInReleaseBytes, once (not retried), having read at most the cap
 // and little more.

@@ -42,6 +42,13 @@ const (
 	// and tried again; STRATA_DEBIAN_STALL_TIMEOUT (a Go duration such as
 	// "2m") replaces it.
 	StallTimeout = 60 * time.Second
+
+	// MinTransferBytes is the least a transfer must receive per
+	// StallTimeout, measured over windows of two StallTimeouts from the
+	// answer's headers on: a server sending a byte now and then (which
+	// the stall deadline alone never catches) is dropped after one window
+	// and not retried. 1 KiB per minute is far below any usable link.
+	MinTransferBytes = 1 << 10
 )
 
 // StallTimeoutEnv names the environment variable replacing StallTimeout.

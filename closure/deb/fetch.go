@@ -107,7 +107,7 @@ func transient(ctx context.Context, err error) bool {
 	if errors.As(err, &se) {
 		return httpretry.Status(se.code)
 	}
-	if errors.As(err, new(*trickleError)) || errors.As(err, new(*deadlineError)) {
+	if errors.As(err, new(*trickleError)) || errors.As(err, new(*deadlineError)) || errors.Is(err, errLocal) {
 		return false
 	}
 	var stall *stallError
@@ -116,6 +116,10 @@ func transient(ctx context.Context, err error) bool {
 	}
 	return !errors.Is(err, errIntegrity) && httpretry.Retryable(ctx, err)
 }
+
+// errLocal marks a download that failed on this machine (the cache could
+// not store it); it is not retried.
+var errLocal = errors.New("the local cache could not store it")
 
 // errIntegrity marks content that arrived but failed its check; it is not
 // retried.

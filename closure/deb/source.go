@@ -483,6 +483,13 @@ func (s *Source) fetchDeb(ctx context.Context, f *fetcher, p LockedPackage, log 
 			log.Emit(events.Event{Kind: events.Progress, Stage: events.StageFetch, Task: task, Subject: p.Name + " " + p.Version, Bytes: n, TotalBytes: p.Size})
 		}}
 		if _, err := s.store.PutBlob(lr, p.SHA256); err != nil {
+			if lr.err == nil && !lr.eof {
+				// The store gave up before the body ended, with no read
+				// error: a local failure (disk full, an unwritable
+				// cache), not the network's; another attempt would not
+				// help.
+				return fmt.Errorf("%w: %w", errLocal, err)
+			}
 			if lr.err != nil {
 				// The connection broke mid-download: a network failure
 				// (retried), not a file that fails its check.
@@ -505,6 +512,8 @@ func (s *Source) fetchDeb(ctx context.Context, f *fetcher, p LockedPackage, log 
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, errLocal):
+		return fmt.Errorf("downloading %s %s: %w (check the cache folder's free space and permissions, or choose another with --cache or STRATA_CACHE)", p.Name, p.Version, err)
 	case errors.Is(err, errIntegrity):
 		return fmt.Errorf("downloading %s %s: %w (the mirror serves a file that does not match the signed index; retry later or set debian.mirror to another mirror)", p.Name, p.Version, err)
 	case errors.As(err, &se):
@@ -526,6 +535,7 @@ type countReader struct {
 	r   io.Reader
 	n   int64
 	err error // the first read error other than io.EOF
+	eof bool  // the reader returned io.EOF
 	// progress, when set, gets the count every progressStep bytes.
 	progress func(n int64)
 	last     int64
@@ -541,7 +551,9 @@ func (c *countReader) Read(p []byte) (int, error) {
 		c.last = c.n
 		c.progress(c.n)
 	}
-	if err != nil && err != io.EOF && c.err == nil {
+	if err == io.EOF {
+		c.eof = true
+	} else if err != nil && c.err == nil {
 		c.err = err
 	}
 	return n, err

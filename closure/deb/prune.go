@@ -260,12 +260,36 @@ func pruned(p *debfile.Package, k Keep) (*debfile.Package, closure.Contents) {
 			mark(emptiedUnder, path)
 		}
 	}
+	// A kept hardlink whose target is dropped (debian.paths excluding
+	// /usr/bin/perl, keeping perl5.36.0): the first kept member of the
+	// group becomes a regular file with the target's content, and the
+	// others link to it.
+	var at map[string]int // path -> entry index, built when needed
+	standIn := map[string]string{}
 	q := *p
 	q.Entries = make([]closure.Entry, 0, len(p.Entries))
 	q.InstalledBytes = 0
 	for i, e := range p.Entries {
 		if dropped[i] {
 			continue
+		}
+		if e.Type == closure.Hardlink {
+			if at == nil {
+				at = make(map[string]int, len(p.Entries))
+				for j, f := range p.Entries {
+					at[f.Path] = j
+				}
+			}
+			if j, ok := at[e.Link]; ok && dropped[j] {
+				if first, ok := standIn[e.Link]; ok {
+					e.Link = first
+				} else {
+					t := p.Entries[j]
+					standIn[e.Link] = e.Path
+					e.Type, e.Link, e.Size, e.Open = t.Type, "", t.Size, t.Open
+					e.Mode, e.UID, e.GID = t.Mode, t.UID, t.GID
+				}
+			}
 		}
 		q.Entries = append(q.Entries, e)
 		if e.Type == closure.Regular {

@@ -319,18 +319,30 @@ func pruned(p *debfile.Package, k Keep) (*debfile.Package, closure.Contents) {
 // certSource is ca-certificates as the CA bundle sees it: the package
 // whole but for what the spec's path filters drop, so a certificate an
 // exclude names is not trusted (the default cut, which only stands in for
-// the bundle, does not apply).
-func certSource(p *debfile.Package, k Keep) *debfile.Package {
+// the bundle, does not apply). Filters that drop every certificate the
+// package ships are an error naming them (the bundle would be empty).
+func certSource(p *debfile.Package, k Keep) (*debfile.Package, error) {
 	exclude, include := k.filterOf(p.Name)
 	q := *p
 	q.Entries = make([]closure.Entry, 0, len(p.Entries))
+	shipped, kept := 0, 0
 	for _, e := range p.Entries {
+		isCert := e.Type == closure.Regular && strings.HasPrefix(e.Path, "usr/share/ca-certificates/") && strings.HasSuffix(e.Path, ".crt")
+		if isCert {
+			shipped++
+		}
 		if abs := "/" + e.Path; matchAny(exclude, abs) && !matchAny(include, abs) {
 			continue
 		}
+		if isCert {
+			kept++
+		}
 		q.Entries = append(q.Entries, e)
 	}
-	return &q
+	if shipped > 0 && kept == 0 {
+		return nil, fmt.Errorf("building the CA bundle: the path filters (debian.paths, debian.packagePaths.%s) exclude all %d certificates of %s %s (usr/share/ca-certificates/**/*.crt), so the bundle would be empty: add an include such as /usr/share/ca-certificates/mozilla/** for the ones to trust, or remove %s from debian.packages", caPackage, shipped, p.Name, p.Version, caPackage)
+	}
+	return &q, nil
 }
 
 func parentDir(p string) string {

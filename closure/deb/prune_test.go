@@ -282,10 +282,25 @@ func TestCertsPruned(t *testing.T) {
 	}
 	// The bundle's certificates: all but those an exclude drops.
 	p.Entries = append(p.Entries, closure.Entry{Path: "usr/share/ca-certificates/mozilla/B.crt", Type: closure.Regular, Size: 1})
-	src := certSource(p, Keep{PackagePaths: map[string]*spec.PathFilter{caPackage: {Exclude: []string{"/usr/share/ca-certificates/**/A.crt"}}}})
+	src, err := certSource(p, Keep{PackagePaths: map[string]*spec.PathFilter{caPackage: {Exclude: []string{"/usr/share/ca-certificates/**/A.crt"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !slices.ContainsFunc(src.Entries, func(e closure.Entry) bool { return e.Path == "usr/share/ca-certificates/mozilla/B.crt" }) ||
 		slices.ContainsFunc(src.Entries, func(e closure.Entry) bool { return e.Path == "usr/share/ca-certificates/mozilla/A.crt" }) {
 		t.Error("certSource must keep B.crt and leave out the excluded A.crt")
+	}
+	// Filters dropping every certificate name themselves and an include.
+	for _, k := range []Keep{
+		{Paths: &spec.PathFilter{Exclude: []string{"/usr/share/ca-certificates/**"}}},
+		{PackagePaths: map[string]*spec.PathFilter{caPackage: {Exclude: []string{"/**/*.crt"}}}},
+	} {
+		_, err := certSource(p, k)
+		for _, w := range []string{"exclude all 2 certificates of ca-certificates", "debian.paths", "debian.packagePaths.ca-certificates", "add an include such as /usr/share/ca-certificates/mozilla/**"} {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("filters dropping every certificate: error %v does not contain %q", err, w)
+			}
+		}
 	}
 	// Other packages are not touched by the rule.
 	p.Name = "not-ca"

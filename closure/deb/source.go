@@ -297,7 +297,9 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	var caCerts *debfile.Package // unpruned: the CA bundle is made of its certificates
 	for i, p := range pkgs {
 		if p.Name == caPackage {
-			caCerts = certSource(p, keep)
+			if caCerts, err = certSource(p, keep); err != nil {
+				return nil, err
+			}
 		}
 		pkgs[i], contents[i] = pruned(p, keep)
 	}

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -194,6 +196,33 @@ func (k Keep) drops(name, p string, exclude, include []string) (drop, byUser boo
 		return true, true
 	}
 	return false, false
+}
+
+// unmatchedGlobs lists, as messages, the globs of debian.paths that match
+// no entry of any package and those of debian.packagePaths.NAME that match
+// no entry of NAME: most likely typos, which would filter nothing.
+func unmatchedGlobs(pkgs []*debfile.Package, k Keep) []string {
+	var out []string
+	check := func(field, of string, f *spec.PathFilter, pkgs []*debfile.Package) {
+		if f == nil {
+			return
+		}
+		for kind, globs := range map[string][]string{"exclude": f.Exclude, "include": f.Include} {
+			for _, g := range globs {
+				if !slices.ContainsFunc(pkgs, func(p *debfile.Package) bool {
+					return slices.ContainsFunc(p.Entries, func(e closure.Entry) bool { return matchAny([]string{g}, "/"+e.Path) })
+				}) {
+					out = append(out, fmt.Sprintf("%s.%s glob %q matches no file of %s (a typo? globs are absolute image paths, like /usr/share/zoneinfo/right/**)", field, kind, g, of))
+				}
+			}
+		}
+	}
+	check("debian.paths", "any package", k.Paths, pkgs)
+	for _, name := range slices.Sorted(maps.Keys(k.PackagePaths)) {
+		check("debian.packagePaths."+name, name, k.PackagePaths[name], slices.DeleteFunc(slices.Clone(pkgs), func(p *debfile.Package) bool { return p.Name != name }))
+	}
+	slices.Sort(out)
+	return out
 }
 
 // matchAny reports whether a glob matches p. The spec checks the globs

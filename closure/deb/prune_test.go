@@ -370,3 +370,32 @@ func TestPathFiltersSplitHardlinks(t *testing.T) {
 		}
 	}
 }
+
+// TestPathFiltersUnmatchedGlob: a glob matching no file (a typo) is
+// warned about through the events log, naming its field; globs that match
+// are not.
+func TestPathFiltersUnmatchedGlob(t *testing.T) {
+	pkg := archivePkg{stanza: "Package: tz\nVersion: 1\nArchitecture: amd64\n", files: []debtest.File{
+		{Name: "./usr/share/zoneinfo/right/UTC", Body: "x"}, {Name: "./usr/share/zoneinfo/UTC", Body: "y"}}}
+	a := newTestArchive(t, []archivePkg{pkg})
+	sp := a.spec("tz")
+	sp.Debian.Paths = &spec.PathFilter{Exclude: []string{"/usr/share/zoneinfo/rigth/**", "/usr/share/zoneinfo/right/**"}, Include: []string{"/usr/share/zoneinfo/UTC"}}
+	sp.Debian.PackagePaths = map[string]*spec.PathFilter{"tz": {Include: []string{"usr/share/zoneinfo/right/UTC"}}}
+	var log bytes.Buffer
+	if _, err := New(sp, testStore(t)).Resolve(context.Background(), amd64Request(&log)); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{
+		`debian.paths.exclude glob "/usr/share/zoneinfo/rigth/**" matches no file of any package (a typo?`,
+		`debian.packagePaths.tz.include glob "usr/share/zoneinfo/right/UTC" matches no file of tz`,
+	} {
+		if !strings.Contains(log.String(), w) {
+			t.Errorf("log lacks %q:\n%s", w, log.String())
+		}
+	}
+	for _, g := range []string{`"/usr/share/zoneinfo/right/**"`, `"/usr/share/zoneinfo/UTC"`} {
+		if strings.Contains(log.String(), g) {
+			t.Errorf("a glob that matches is warned about: %s\n%s", g, log.String())
+		}
+	}
+}

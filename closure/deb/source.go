@@ -293,6 +293,9 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 			return nil, fmt.Errorf("debian.packagePaths names %s, which is not in the image (add it to debian.packages or remove its filter)", name)
 		}
 	}
+	for _, w := range unmatchedGlobs(pkgs, keep) {
+		req.Env.Events.With("debian").Warnf("%s", w)
+	}
 	contents := make([]closure.Contents, len(pkgs))
 	var caCerts *debfile.Package // unpruned: the CA bundle is made of its certificates
 	for i, p := range pkgs {

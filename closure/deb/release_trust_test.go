@@ -31,6 +31,8 @@ func envOf(kv ...string) func(string) string {
 // a date, is refused with the opt-out named; the opt-out accepts it with a
 // warning; a Release valid until later passes.
 func TestValidUntil(t *testing.T) {
+	// The request's clock, not the machine's: mid-2026.
+	now := func() time.Time { return time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC) }
 	for _, c := range []struct {
 		validUntil string
 		want       string // "" for accepted
@@ -43,7 +45,9 @@ func TestValidUntil(t *testing.T) {
 		a := newTestArchive(t, standardPackages())
 		a.releaseExtra = "Valid-Until: " + c.validUntil + "\n"
 		a.publish(t, standardPackages(), true)
-		_, err := New(a.spec("hello"), testStore(t)).ResolveLock(context.Background(), amd64Request(nil))
+		req := amd64Request(nil)
+		req.Env.Now = now
+		_, err := New(a.spec("hello"), testStore(t)).ResolveLock(context.Background(), req)
 		if c.want == "" {
 			if err != nil {
 				t.Errorf("Valid-Until %s: %v", c.validUntil, err)
@@ -59,8 +63,8 @@ func TestValidUntil(t *testing.T) {
 			}
 		}
 		var log bytes.Buffer
-		req := amd64Request(&log)
-		req.Env.Getenv = envOf(AllowExpiredReleaseEnv, "1")
+		req = amd64Request(&log)
+		req.Env.Getenv, req.Env.Now = envOf(AllowExpiredReleaseEnv, "1"), now
 		if _, err := New(a.spec("hello"), testStore(t)).ResolveLock(context.Background(), req); err != nil {
 			t.Errorf("Valid-Until %s with the opt-out: %v", c.validUntil, err)
 		}

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/stratabuild/strata/closure"
-	"github.com/stratabuild/strata/events"
 )
 
 // AllowExpiredReleaseEnv set to 1 accepts an expired Release, with a
@@ -195,7 +194,7 @@ func (s *Source) VerifyLock(ctx context.Context, req closure.Request) (int, erro
 		}
 	}
 	if len(bad) == 0 {
-		if bad = checkResolution(idx, l, in, log); len(bad) > 0 {
+		if bad = checkResolution(idx, l, in); len(bad) > 0 {
 			return len(l.Packages), fmt.Errorf("%w: %d %s entries for %s differ from what the spec resolves to from the signed indexes of %s, keeping the locked versions:\n  %s\n(the lock was edited by hand, or rolled back or padded with other signed packages: run `strata lock --update` to resolve it again from the signed archive)",
 				ErrLockNotSigned, len(bad), s.Name(), req.Platform, strings.Join(suiteNames(idx.Suites), ", "), strings.Join(bad, "\n  "))
 		}
@@ -222,12 +221,12 @@ func suiteNames(ss []IndexSuite) []string {
 // older than another suite (or the same one) offers, which a lock rolled
 // back to an older signed .deb (the one before a security fix) shows.
 // A root pinned as name=version in the spec is exempt from the last.
-func checkResolution(idx *Index, l *Lock, in *inputs, log *events.Log) []string {
+func checkResolution(idx *Index, l *Lock, in *inputs) []string {
 	prefer := map[string]string{}
 	for _, p := range l.Packages {
 		prefer[p.Name] = p.Version
 	}
-	ro := ResolveOptions{Arch: in.arch, Roots: in.deb.Packages, Exclude: in.deb.Exclude, Prefer: prefer, Log: log}
+	ro := ResolveOptions{Arch: in.arch, Roots: in.deb.Packages, Exclude: in.deb.Exclude, Prefer: prefer} // no Log: the lock's resolution logged its choices
 	if e := in.deb.Exact; e != nil {
 		ro.ExactAll, ro.Exact = e.All, e.Packages
 	}

@@ -23,7 +23,9 @@ strata build uses it when present. With --update it re-resolves, all inputs or
 only the packages named. A signed Debian Release older than the one the lock
 records is refused (a replayed downgrade) unless --allow-downgrade is given.
 With --verify it writes nothing and checks that every locked .deb (name,
-version, size, sha256) is listed by a signed index of the locked suites.`,
+version, size, sha256) is listed by a signed index of the locked suites, and
+that the lock is what the spec resolves to from those indexes (no entry added
+or missing, no version older than one another suite offers).`,
 		Example: `  strata lock examples/hello
   strata lock examples/hello --update          # re-resolve everything
   strata lock examples/hello --update libc6    # re-resolve libc6 only

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/stratabuild/strata/closure"
@@ -60,6 +61,35 @@ func (e *stallError) Error() string {
 // errStalled is the cause a stalled transfer's context is cancelled with.
 var errStalled = errors.New("transfer stalled")
 
+// trickleError is a transfer that kept receiving bytes, but fewer than
+// MinTransferBytes per StallTimeout: a server holding the build with a
+// byte now and then. It is not retried (the next attempt would trickle
+// too).
+type trickleError struct {
+	url    string
+	got    int64
+	window time.Duration
+}
+
+func (e *trickleError) Error() string {
+	return fmt.Sprintf("GET %s: only %d bytes received in %v (the mirror trickles below MinTransferBytes, %d bytes per StallTimeout; set debian.mirror to another mirror, or %s to a longer Go duration on a very slow link)", e.url, e.got, e.window, MinTransferBytes, StallTimeoutEnv)
+}
+
+// errTrickled is the cause a trickling transfer's context is cancelled
+// with.
+var errTrickled = errors.New("transfer trickled")
+
+// deadlineError is an attempt that ran to its whole-transfer deadline
+// while receiving bytes; it is not retried.
+type deadlineError struct {
+	url  string
+	wait time.Duration
+}
+
+func (e *deadlineError) Error() string {
+	return fmt.Sprintf("GET %s: not received whole in %v, the deadline of one transfer (the mirror is too slow; set debian.mirror to another mirror)", e.url, e.wait)
+}
+
 // statusError is a non-200 answer.
 type statusError struct {
 	url  string
@@ -77,12 +107,19 @@ func transient(ctx context.Context, err error) bool {
 	if errors.As(err, &se) {
 		return httpretry.Status(se.code)
 	}
+	if errors.As(err, new(*trickleError)) || errors.As(err, new(*deadlineError)) || errors.Is(err, errLocal) {
+		return false
+	}
 	var stall *stallError
 	if errors.As(err, &stall) || errors.Is(err, errCutShort) {
 		return ctx.Err() == nil
 	}
 	return !errors.Is(err, errIntegrity) && httpretry.Retryable(ctx, err)
 }
+
+// errLocal marks a download that failed on this machine (the cache could
+// not store it); it is not retried.
+var errLocal = errors.New("the local cache could not store it")
 
 // errIntegrity marks content that arrived but failed its check; it is not
 // retried.
@@ -109,9 +146,14 @@ func (f *fetcher) do(ctx context.Context, path string, timeout time.Duration, co
 
 // once makes one attempt. A watchdog cancels it when no byte arrives for
 // the stall deadline (from sending the request on), so a server that
-// trickles and stops fails in StallTimeout, not in the whole timeout.
-func (f *fetcher) once(ctx context.Context, url string, timeout time.Duration, consume func(io.Reader) error) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+// trickles and stops fails in StallTimeout, not in the whole timeout; and
+// a meter cancels it when fewer than 2*MinTransferBytes arrive in a window
+// of two stall deadlines (from the answer's headers on), so a server that
+// sends a byte now and then fails too. The window is two deadlines long so
+// that a server which stops is told by the watchdog (and retried), not
+// taken for one that trickles.
+func (f *fetcher) once(parent context.Context, url string, timeout time.Duration, consume func(io.Reader) error) error {
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	stall := f.stall
 	if stall <= 0 {
@@ -121,9 +163,16 @@ func (f *fetcher) once(ctx context.Context, url string, timeout time.Duration, c
 	defer stop(nil)
 	dog := time.AfterFunc(stall, func() { stop(errStalled) })
 	defer dog.Stop()
-	stalled := func(err error) error {
-		if errors.Is(context.Cause(ctx), errStalled) {
+	window := 2 * stall
+	var inWindow, trickled atomic.Int64
+	failed := func(err error) error {
+		switch cause := context.Cause(ctx); {
+		case errors.Is(cause, errStalled):
 			return &stallError{url: url, wait: stall}
+		case errors.Is(cause, errTrickled):
+			return &trickleError{url: url, got: trickled.Load(), window: window}
+		case errors.Is(cause, context.DeadlineExceeded) && parent.Err() == nil:
+			return &deadlineError{url: url, wait: timeout}
 		}
 		return err
 	}
@@ -133,31 +182,54 @@ func (f *fetcher) once(ctx context.Context, url string, timeout time.Duration, c
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
-		return stalled(fmt.Errorf("GET %s: %w", url, err))
+		return failed(fmt.Errorf("GET %s: %w", url, err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return &statusError{url: url, code: resp.StatusCode}
 	}
 	dog.Reset(stall)
-	body := &progressReader{r: resp.Body, dog: dog, wait: stall}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		meter := time.NewTicker(window)
+		defer meter.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-meter.C:
+				if n := inWindow.Swap(0); n < 2*MinTransferBytes {
+					trickled.Store(n)
+					stop(errTrickled)
+					return
+				}
+			}
+		}
+	}()
+	body := &progressReader{r: resp.Body, dog: dog, wait: stall, n: &inWindow}
 	if err := consume(body); err != nil {
-		return stalled(fmt.Errorf("GET %s: %w", url, err))
+		return failed(fmt.Errorf("GET %s: %w", url, err))
 	}
 	return nil
 }
 
-// progressReader pushes the stall watchdog back on every byte read.
+// progressReader pushes the stall watchdog back on every byte read and
+// counts the bytes for the meter.
 type progressReader struct {
 	r    io.Reader
 	dog  *time.Timer
 	wait time.Duration
+	n    *atomic.Int64
 }
 
 func (p *progressReader) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
 	if n > 0 {
 		p.dog.Reset(p.wait)
+		p.n.Add(int64(n))
 	}
 	return n, err
 }

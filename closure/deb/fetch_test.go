@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -160,10 +161,15 @@ func TestDebDownloadStalled(t *testing.T) {
 }
 
 // TestInReleaseStalledAndSlow: the deadline is on progress, not on the
-// whole transfer: an InRelease that trickles faster than it arrives whole,
+// whole transfer: an InRelease that arrives slowly (above MinTransferBytes
+// per stall deadline) passes though it takes longer than the deadline,
 // one that stops fails in the stall deadline.
 func TestInReleaseStalledAndSlow(t *testing.T) {
 	a := newTestArchive(t, standardPackages())
+	// 8 KiB more of signed Release, so that an eighth of it every 100ms
+	// stays above the floor.
+	a.releaseExtra = "X-Padding: " + strings.Repeat("p", 8<<10) + "\n"
+	a.publish(t, standardPackages(), true)
 	inRelease := a.get("dists/testing/InRelease")
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/dists/testing/InRelease" {
@@ -245,5 +251,51 @@ func TestIndexDownloadDroppedIsRetried(t *testing.T) {
 	}
 	if n := a.hitCount(mainIndexDir + "by-hash/"); n != 1 {
 		t.Errorf("%d whole index downloads after the dropped one, want 1", n)
+	}
+}
+
+// TestInReleaseTrickle: a server sending one byte every 50ms never lets
+// the stall deadline expire, but stays below MinTransferBytes: the
+// transfer fails after one meter window (two stall deadlines), once, not
+// retried, with an error naming the URL, the floor and the knob.
+func TestInReleaseTrickle(t *testing.T) {
+	a := newTestArchive(t, standardPackages())
+	inRelease := a.get("dists/testing/InRelease")
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Length", fmt.Sprint(len(inRelease)))
+		for i := range inRelease {
+			if _, err := w.Write(inRelease[i : i+1]); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}))
+	defer srv.Close()
+	req := amd64Request(nil)
+	req.Env.Getenv = stallEnv("300ms")
+	s := a.spec("hello")
+	s.Debian.Mirror = srv.URL
+	start := time.Now()
+	_, err := New(s, testStore(t)).ResolveLock(context.Background(), req)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the trickling InRelease took %v (it sends its %d bytes in %v)", d, len(inRelease), time.Duration(len(inRelease))*50*time.Millisecond)
+	}
+	if err == nil {
+		t.Fatal("a trickling InRelease was accepted")
+	}
+	for _, w := range []string{srv.URL + "/dists/testing/InRelease: only ", "bytes received in 600ms", "MinTransferBytes", StallTimeoutEnv} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not contain %q", err, w)
+		}
+	}
+	if n := hits.Load(); n != 1 {
+		t.Errorf("%d attempts at a trickling InRelease, want 1", n)
 	}
 }

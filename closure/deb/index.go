@@ -377,7 +377,7 @@ func ParsePackages(r io.Reader) ([]Package, error) {
 // stops the parse and is returned as it is.
 func parsePackages(r io.Reader, each func(p *Package) error) error {
 	sc := deb822.NewScanner(r)
-	sc.MaxLine = MaxIndexLineBytes
+	sc.MaxLine, sc.MaxField = MaxIndexLineBytes, MaxIndexFieldBytes
 	for sc.Paragraph() {
 		var cur Package
 		have := false
@@ -402,6 +402,9 @@ func parsePackages(r io.Reader, each func(p *Package) error) error {
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, deb822.ErrLineTooLong) {
 			return fmt.Errorf("parsing Packages: %w (MaxIndexLineBytes, %s): refusing the index", err, mib(MaxIndexLineBytes))
+		}
+		if errors.Is(err, deb822.ErrFieldTooLong) {
+			return fmt.Errorf("parsing Packages: %w (MaxIndexFieldBytes, %s): refusing the index", err, mib(MaxIndexFieldBytes))
 		}
 		return fmt.Errorf("parsing Packages: %w", err)
 	}

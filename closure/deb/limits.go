@@ -24,6 +24,13 @@ const (
 	// archive is at most a few KiB.
 	MaxIndexLineBytes = 1 << 20
 
+	// MaxIndexFieldBytes bounds one field of a Packages index, its
+	// continuation lines included: without it a field of many short
+	// continuation lines grows unbounded below MaxIndexLineBytes. The
+	// largest field of Debian's bookworm amd64 index (a Provides of a
+	// Rust crate) is about 74 KiB.
+	MaxIndexFieldBytes = 4 << 20
+
 	// MaxUnsignedIndexBytes bounds a decompressed Packages index whose
 	// uncompressed size the signed Release does not list (it then bounds
 	// the stream instead of the signed size). Debian's largest Packages
@@ -35,6 +42,13 @@ const (
 	// and tried again; STRATA_DEBIAN_STALL_TIMEOUT (a Go duration such as
 	// "2m") replaces it.
 	StallTimeout = 60 * time.Second
+
+	// MinTransferBytes is the least a transfer must receive per
+	// StallTimeout, measured over windows of two StallTimeouts from the
+	// answer's headers on: a server sending a byte now and then (which
+	// the stall deadline alone never catches) is dropped after one window
+	// and not retried. 1 KiB per minute is far below any usable link.
+	MinTransferBytes = 1 << 10
 )
 
 // StallTimeoutEnv names the environment variable replacing StallTimeout.

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -196,6 +198,33 @@ func (k Keep) drops(name, p string, exclude, include []string) (drop, byUser boo
 	return false, false
 }
 
+// unmatchedGlobs lists, as messages, the globs of debian.paths that match
+// no entry of any package and those of debian.packagePaths.NAME that match
+// no entry of NAME: most likely typos, which would filter nothing.
+func unmatchedGlobs(pkgs []*debfile.Package, k Keep) []string {
+	var out []string
+	check := func(field, of string, f *spec.PathFilter, pkgs []*debfile.Package) {
+		if f == nil {
+			return
+		}
+		for kind, globs := range map[string][]string{"exclude": f.Exclude, "include": f.Include} {
+			for _, g := range globs {
+				if !slices.ContainsFunc(pkgs, func(p *debfile.Package) bool {
+					return slices.ContainsFunc(p.Entries, func(e closure.Entry) bool { return matchAny([]string{g}, "/"+e.Path) })
+				}) {
+					out = append(out, fmt.Sprintf("%s.%s glob %q matches no file of %s (a typo? globs are absolute image paths, like /usr/share/zoneinfo/right/**)", field, kind, g, of))
+				}
+			}
+		}
+	}
+	check("debian.paths", "any package", k.Paths, pkgs)
+	for _, name := range slices.Sorted(maps.Keys(k.PackagePaths)) {
+		check("debian.packagePaths."+name, name, k.PackagePaths[name], slices.DeleteFunc(slices.Clone(pkgs), func(p *debfile.Package) bool { return p.Name != name }))
+	}
+	slices.Sort(out)
+	return out
+}
+
 // matchAny reports whether a glob matches p. The spec checks the globs
 // (doublestar.ValidatePattern), so a bad one matches nothing.
 func matchAny(globs []string, p string) bool {
@@ -260,12 +289,36 @@ func pruned(p *debfile.Package, k Keep) (*debfile.Package, closure.Contents) {
 			mark(emptiedUnder, path)
 		}
 	}
+	// A kept hardlink whose target is dropped (debian.paths excluding
+	// /usr/bin/perl, keeping perl5.36.0): the first kept member of the
+	// group becomes a regular file with the target's content, and the
+	// others link to it.
+	var at map[string]int // path -> entry index, built when needed
+	standIn := map[string]string{}
 	q := *p
 	q.Entries = make([]closure.Entry, 0, len(p.Entries))
 	q.InstalledBytes = 0
 	for i, e := range p.Entries {
 		if dropped[i] {
 			continue
+		}
+		if e.Type == closure.Hardlink {
+			if at == nil {
+				at = make(map[string]int, len(p.Entries))
+				for j, f := range p.Entries {
+					at[f.Path] = j
+				}
+			}
+			if j, ok := at[e.Link]; ok && dropped[j] {
+				if first, ok := standIn[e.Link]; ok {
+					e.Link = first
+				} else {
+					t := p.Entries[j]
+					standIn[e.Link] = e.Path
+					e.Type, e.Link, e.Size, e.Open = t.Type, "", t.Size, t.Open
+					e.Mode, e.UID, e.GID = t.Mode, t.UID, t.GID
+				}
+			}
 		}
 		q.Entries = append(q.Entries, e)
 		if e.Type == closure.Regular {
@@ -295,18 +348,30 @@ func pruned(p *debfile.Package, k Keep) (*debfile.Package, closure.Contents) {
 // certSource is ca-certificates as the CA bundle sees it: the package
 // whole but for what the spec's path filters drop, so a certificate an
 // exclude names is not trusted (the default cut, which only stands in for
-// the bundle, does not apply).
-func certSource(p *debfile.Package, k Keep) *debfile.Package {
+// the bundle, does not apply). Filters that drop every certificate the
+// package ships are an error naming them (the bundle would be empty).
+func certSource(p *debfile.Package, k Keep) (*debfile.Package, error) {
 	exclude, include := k.filterOf(p.Name)
 	q := *p
 	q.Entries = make([]closure.Entry, 0, len(p.Entries))
+	shipped, kept := 0, 0
 	for _, e := range p.Entries {
+		isCert := e.Type == closure.Regular && strings.HasPrefix(e.Path, "usr/share/ca-certificates/") && strings.HasSuffix(e.Path, ".crt")
+		if isCert {
+			shipped++
+		}
 		if abs := "/" + e.Path; matchAny(exclude, abs) && !matchAny(include, abs) {
 			continue
 		}
+		if isCert {
+			kept++
+		}
 		q.Entries = append(q.Entries, e)
 	}
-	return &q
+	if shipped > 0 && kept == 0 {
+		return nil, fmt.Errorf("building the CA bundle: the path filters (debian.paths, debian.packagePaths.%s) exclude all %d certificates of %s %s (usr/share/ca-certificates/**/*.crt), so the bundle would be empty: add an include such as /usr/share/ca-certificates/mozilla/** for the ones to trust, or remove %s from debian.packages", caPackage, shipped, p.Name, p.Version, caPackage)
+	}
+	return &q, nil
 }
 
 func parentDir(p string) string {

@@ -1,6 +1,7 @@
 package deb
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/closure/deb/debfile"
 	"github.com/stratabuild/strata/closure/deb/debfile/debtest"
+	"github.com/stratabuild/strata/layer"
 	"github.com/stratabuild/strata/spec"
 )
 
@@ -280,15 +282,120 @@ func TestCertsPruned(t *testing.T) {
 	}
 	// The bundle's certificates: all but those an exclude drops.
 	p.Entries = append(p.Entries, closure.Entry{Path: "usr/share/ca-certificates/mozilla/B.crt", Type: closure.Regular, Size: 1})
-	src := certSource(p, Keep{PackagePaths: map[string]*spec.PathFilter{caPackage: {Exclude: []string{"/usr/share/ca-certificates/**/A.crt"}}}})
+	src, err := certSource(p, Keep{PackagePaths: map[string]*spec.PathFilter{caPackage: {Exclude: []string{"/usr/share/ca-certificates/**/A.crt"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !slices.ContainsFunc(src.Entries, func(e closure.Entry) bool { return e.Path == "usr/share/ca-certificates/mozilla/B.crt" }) ||
 		slices.ContainsFunc(src.Entries, func(e closure.Entry) bool { return e.Path == "usr/share/ca-certificates/mozilla/A.crt" }) {
 		t.Error("certSource must keep B.crt and leave out the excluded A.crt")
+	}
+	// Filters dropping every certificate name themselves and an include.
+	for _, k := range []Keep{
+		{Paths: &spec.PathFilter{Exclude: []string{"/usr/share/ca-certificates/**"}}},
+		{PackagePaths: map[string]*spec.PathFilter{caPackage: {Exclude: []string{"/**/*.crt"}}}},
+	} {
+		_, err := certSource(p, k)
+		for _, w := range []string{"exclude all 2 certificates of ca-certificates", "debian.paths", "debian.packagePaths.ca-certificates", "add an include such as /usr/share/ca-certificates/mozilla/**"} {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("filters dropping every certificate: error %v does not contain %q", err, w)
+			}
+		}
 	}
 	// Other packages are not touched by the rule.
 	p.Name = "not-ca"
 	p.Entries = p.Entries[:len(p.Entries)-1]
 	if q, _ := pruned(p, Keep{}); len(q.Entries) != len(p.Entries)-1 {
 		t.Errorf("the certs rule pruned another package: %d of %d", len(q.Entries), len(p.Entries))
+	}
+}
+
+// TestPathFiltersSplitHardlinks: excluding a hardlink group's target
+// (/usr/bin/perl) while keeping its other names makes the first kept one a
+// regular file with the content, the rest links to it, and the layer
+// normalises; a .deb built with real tar hardlinks.
+func TestPathFiltersSplitHardlinks(t *testing.T) {
+	files := []debtest.File{
+		{Name: "./usr/bin/perl", Body: "#!perl binary", Mode: 0o755},
+		{Name: "./usr/bin/perl5.36.0", Type: tar.TypeLink, Link: "./usr/bin/perl"},
+		{Name: "./usr/bin/perl5.36", Type: tar.TypeLink, Link: "./usr/bin/perl"},
+	}
+	pkg := archivePkg{stanza: "Package: perl\nVersion: 1\nArchitecture: amd64\n", files: files}
+	a := newTestArchive(t, []archivePkg{pkg})
+	for _, c := range []struct {
+		exclude []string
+		want    string // path:type[:link] of usr/bin's entries
+	}{
+		{nil, "usr/bin/perl:file usr/bin/perl5.36.0:hardlink:usr/bin/perl usr/bin/perl5.36:hardlink:usr/bin/perl"},
+		{[]string{"/usr/bin/perl"}, "usr/bin/perl5.36.0:file usr/bin/perl5.36:hardlink:usr/bin/perl5.36.0"},
+		{[]string{"/usr/bin/perl", "/usr/bin/perl5.36.0"}, "usr/bin/perl5.36:file"},
+	} {
+		sp := a.spec("perl")
+		sp.Debian.Paths = &spec.PathFilter{Exclude: c.exclude}
+		res, err := New(sp, testStore(t)).Resolve(context.Background(), amd64Request(nil))
+		if err != nil {
+			t.Fatalf("exclude %v: %v", c.exclude, err)
+		}
+		ents, err := res.Graph.Nodes["deb:perl:amd64"].Contents.Entries(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range ents {
+			if !strings.HasPrefix(e.Path, "usr/bin/") {
+				continue
+			}
+			s := e.Path + ":" + e.Type.String()
+			if e.Link != "" {
+				s += ":" + e.Link
+			}
+			got = append(got, s)
+			if e.Type == closure.Regular {
+				rc, err := e.Open()
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(rc)
+				rc.Close()
+				if string(b) != "#!perl binary" || e.Size != int64(len(b)) || e.Mode&0o777 != 0o755 {
+					t.Errorf("exclude %v: %s holds %q, size %d, mode %v", c.exclude, e.Path, b, e.Size, e.Mode)
+				}
+			}
+		}
+		if g := strings.Join(got, " "); g != c.want {
+			t.Errorf("exclude %v: usr/bin holds\n %s\nwant\n %s", c.exclude, g, c.want)
+		}
+		if _, err := layer.Normalize(ents); err != nil {
+			t.Errorf("exclude %v: the layer does not normalise: %v", c.exclude, err)
+		}
+	}
+}
+
+// TestPathFiltersUnmatchedGlob: a glob matching no file (a typo) is
+// warned about through the events log, naming its field; globs that match
+// are not.
+func TestPathFiltersUnmatchedGlob(t *testing.T) {
+	pkg := archivePkg{stanza: "Package: tz\nVersion: 1\nArchitecture: amd64\n", files: []debtest.File{
+		{Name: "./usr/share/zoneinfo/right/UTC", Body: "x"}, {Name: "./usr/share/zoneinfo/UTC", Body: "y"}}}
+	a := newTestArchive(t, []archivePkg{pkg})
+	sp := a.spec("tz")
+	sp.Debian.Paths = &spec.PathFilter{Exclude: []string{"/usr/share/zoneinfo/rigth/**", "/usr/share/zoneinfo/right/**"}, Include: []string{"/usr/share/zoneinfo/UTC"}}
+	sp.Debian.PackagePaths = map[string]*spec.PathFilter{"tz": {Include: []string{"usr/share/zoneinfo/right/UTC"}}}
+	var log bytes.Buffer
+	if _, err := New(sp, testStore(t)).Resolve(context.Background(), amd64Request(&log)); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{
+		`debian.paths.exclude glob "/usr/share/zoneinfo/rigth/**" matches no file of any package (a typo?`,
+		`debian.packagePaths.tz.include glob "usr/share/zoneinfo/right/UTC" matches no file of tz`,
+	} {
+		if !strings.Contains(log.String(), w) {
+			t.Errorf("log lacks %q:\n%s", w, log.String())
+		}
+	}
+	for _, g := range []string{`"/usr/share/zoneinfo/right/**"`, `"/usr/share/zoneinfo/UTC"`} {
+		if strings.Contains(log.String(), g) {
+			t.Errorf("a glob that matches is warned about: %s\n%s", g, log.String())
+		}
 	}
 }

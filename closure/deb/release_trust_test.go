@@ -6,11 +6,13 @@ import (
 	"crypto"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/stratabuild/strata/spec"
 )
 
 // envOf is an environment holding only the given key=value pairs.
@@ -29,6 +31,8 @@ func envOf(kv ...string) func(string) string {
 // a date, is refused with the opt-out named; the opt-out accepts it with a
 // warning; a Release valid until later passes.
 func TestValidUntil(t *testing.T) {
+	// The request's clock, not the machine's: mid-2026.
+	now := func() time.Time { return time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC) }
 	for _, c := range []struct {
 		validUntil string
 		want       string // "" for accepted
@@ -41,7 +45,9 @@ func TestValidUntil(t *testing.T) {
 		a := newTestArchive(t, standardPackages())
 		a.releaseExtra = "Valid-Until: " + c.validUntil + "\n"
 		a.publish(t, standardPackages(), true)
-		_, err := New(a.spec("hello"), testStore(t)).ResolveLock(context.Background(), amd64Request(nil))
+		req := amd64Request(nil)
+		req.Env.Now = now
+		_, err := New(a.spec("hello"), testStore(t)).ResolveLock(context.Background(), req)
 		if c.want == "" {
 			if err != nil {
 				t.Errorf("Valid-Until %s: %v", c.validUntil, err)
@@ -57,8 +63,8 @@ func TestValidUntil(t *testing.T) {
 			}
 		}
 		var log bytes.Buffer
-		req := amd64Request(&log)
-		req.Env.Getenv = envOf(AllowExpiredReleaseEnv, "1")
+		req = amd64Request(&log)
+		req.Env.Getenv, req.Env.Now = envOf(AllowExpiredReleaseEnv, "1"), now
 		if _, err := New(a.spec("hello"), testStore(t)).ResolveLock(context.Background(), req); err != nil {
 			t.Errorf("Valid-Until %s with the opt-out: %v", c.validUntil, err)
 		}
@@ -147,6 +153,57 @@ func TestReleaseDowngrade(t *testing.T) {
 	}
 }
 
+// TestReleaseDowngradeWithheldSuite: a mirror answering 404 for an update
+// suite strata.lock records (here testing-security, which gave hello its
+// fix) is refused like an older Release, unless allowed; turning
+// debian.updates off on purpose is not a downgrade.
+func TestReleaseDowngradeWithheldSuite(t *testing.T) {
+	a := updatesArchive(t)
+	secURL := a.srv.URL + "/security"
+	sec := func(d *spec.Debian) { d.SecurityMirror = secURL }
+	l, err := updatesSource(t, a, sec).ResolveLock(context.Background(), amd64Request(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := l.Marshal()
+	a.mu.Lock()
+	delete(a.files, "security/dists/testing-security/InRelease")
+	a.mu.Unlock()
+	update := amd64Request(nil)
+	update.Update, update.Previous = true, raw
+	_, err = updatesSource(t, a, sec).ResolveLock(context.Background(), update)
+	if !errors.Is(err, ErrDowngrade) {
+		t.Fatalf("a withheld security suite accepted (%v)", err)
+	}
+	for _, w := range []string{"testing-security was not read", "strata lock --update --allow-downgrade"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not contain %q", err, w)
+		}
+	}
+	// A lock that no longer fits (another package asked for) is held to
+	// it too, and so is lock --verify.
+	refit := amd64Request(nil)
+	refit.Locked = raw
+	if _, err := updatesSource(t, a, func(d *spec.Debian) { sec(d); d.Packages = []string{"hello"} }).ResolveLock(context.Background(), refit); !errors.Is(err, ErrDowngrade) {
+		t.Errorf("re-resolution with a withheld security suite: %v", err)
+	}
+	if _, err := updatesSource(t, a, sec).VerifyLock(context.Background(), refit); !errors.Is(err, ErrDowngrade) {
+		t.Errorf("lock --verify with a withheld security suite: %v", err)
+	}
+	allowed := update
+	allowed.Env.Getenv = envOf(AllowDowngradeEnv, "1")
+	l2, err := updatesSource(t, a, sec).ResolveLock(context.Background(), allowed)
+	if err != nil {
+		t.Fatalf("the downgrade allowed: %v", err)
+	}
+	if got := lockSummary(l2); !strings.Contains(got, "hello=2.10-3@testing ") {
+		t.Errorf("allowed lock %s", got)
+	}
+	if _, err := updatesSource(t, a, func(d *spec.Debian) { sec(d); d.Updates = ptr(false) }).ResolveLock(context.Background(), refit); err != nil {
+		t.Errorf("debian.updates: false on purpose: %v", err)
+	}
+}
+
 // TestWeakSignatureHash: an InRelease signed over a SHA-1 digest by a
 // trusted key is refused, as apt does.
 func TestWeakSignatureHash(t *testing.T) {
@@ -222,6 +279,84 @@ func TestVerifyLock(t *testing.T) {
 	for _, name := range []string{"hello", "libgcc-s1", "app "} {
 		if strings.Contains(err.Error(), "\n  "+name) {
 			t.Errorf("the error names %s, which the lock pins correctly: %v", name, err)
+		}
+	}
+}
+
+// TestVerifyLockResolution: a lock whose every entry is in a signed index
+// still fails lock --verify when it is not what the spec resolves to: the
+// security fix of hello swapped for the older signed hello of the main
+// suite, an unrequested signed package added, a needed one removed, or
+// the spec asking for other packages.
+func TestVerifyLockResolution(t *testing.T) {
+	a := updatesArchive(t)
+	sec := func(d *spec.Debian) { d.SecurityMirror = a.srv.URL + "/security" }
+	src := updatesSource(t, a, sec)
+	l, err := src.ResolveLock(context.Background(), amd64Request(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The main suite's own entries for hello and bash, as signed.
+	main, err := updatesSource(t, a, func(d *spec.Debian) { d.Updates = ptr(false); d.Packages = []string{"app", "bash"} }).ResolveLock(context.Background(), amd64Request(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := func(name string) LockedPackage {
+		for _, p := range main.Packages {
+			if p.Name == name {
+				return p
+			}
+		}
+		t.Fatalf("no %s in %s", name, lockSummary(main))
+		return LockedPackage{}
+	}
+	verify := func(l *Lock, s *Source) error {
+		raw, _ := l.Marshal()
+		req := amd64Request(nil)
+		req.Locked = raw
+		_, err := s.VerifyLock(context.Background(), req)
+		return err
+	}
+	if err := verify(l, src); err != nil {
+		t.Fatalf("the lock as resolved: %v", err)
+	}
+	edit := func(f func(ps []LockedPackage) []LockedPackage) *Lock {
+		e := *l
+		e.Packages = f(append([]LockedPackage(nil), l.Packages...))
+		return &e
+	}
+	for _, c := range []struct {
+		name string
+		lock *Lock
+		src  *Source
+		want []string
+	}{
+		{"security fix rolled back", edit(func(ps []LockedPackage) []LockedPackage {
+			for i := range ps {
+				if ps[i].Name == "hello" {
+					ps[i] = entry("hello")
+					ps[i].Root = false
+				}
+			}
+			return ps
+		}), src, []string{"hello 2.10-3 (amd64): older than 2.10-3+deb1u1 in testing-security"}},
+		{"unrequested signed package added", edit(func(ps []LockedPackage) []LockedPackage {
+			return append(ps, entry("bash"))
+		}), src, []string{"bash 5.2-15 (amd64): the spec's packages do not need it"}},
+		{"needed package removed", edit(func(ps []LockedPackage) []LockedPackage {
+			return slices.DeleteFunc(ps, func(p LockedPackage) bool { return p.Name == "lynx" })
+		}), src, []string{"lynx 2.9-1 (amd64): the spec's packages need it and the lock lacks it"}},
+		{"spec asks for other packages", l, updatesSource(t, a, func(d *spec.Debian) { sec(d); d.Packages = []string{"hello"} }), []string{"strata.lock has packages [app], the spec asks for [hello]"}},
+	} {
+		err := verify(c.lock, c.src)
+		if !errors.Is(err, ErrLockNotSigned) {
+			t.Errorf("%s: lock --verify passed (%v)", c.name, err)
+			continue
+		}
+		for _, w := range append(c.want, "strata lock") {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not contain %q", c.name, err, w)
+			}
 		}
 	}
 }

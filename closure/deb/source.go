@@ -240,7 +240,7 @@ func (s *Source) resolveFresh(ctx context.Context, req closure.Request, in *inpu
 			return nil, err
 		}
 		if old := previousLock(req); old != nil && old.Suite == in.suite {
-			if err := checkNotOlder(old, idx.Suites, allowDowngrade, req.Env.Events.With("debian").Warnf); err != nil {
+			if err := checkNotOlder(old, idx.Suites, in.updates, allowDowngrade, req.Env.Events.With("debian").Warnf); err != nil {
 				return nil, err
 			}
 		}
@@ -307,11 +307,16 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 			return nil, fmt.Errorf("debian.packagePaths names %s, which is not in the image (add it to debian.packages or remove its filter)", name)
 		}
 	}
+	for _, w := range unmatchedGlobs(pkgs, keep) {
+		req.Env.Events.With("debian").Warnf("%s", w)
+	}
 	contents := make([]closure.Contents, len(pkgs))
 	var caCerts *debfile.Package // unpruned: the CA bundle is made of its certificates
 	for i, p := range pkgs {
 		if p.Name == caPackage {
-			caCerts = certSource(p, keep)
+			if caCerts, err = certSource(p, keep); err != nil {
+				return nil, err
+			}
 		}
 		pkgs[i], contents[i] = pruned(p, keep)
 	}
@@ -497,6 +502,13 @@ func (s *Source) fetchDeb(ctx context.Context, f *fetcher, p LockedPackage, log 
 			log.Emit(events.Event{Kind: events.Progress, Stage: events.StageFetch, Task: task, Subject: p.Name + " " + p.Version, Bytes: n, TotalBytes: p.Size})
 		}}
 		if _, err := s.store.PutBlob(lr, p.SHA256); err != nil {
+			if lr.err == nil && !lr.eof {
+				// The store gave up before the body ended, with no read
+				// error: a local failure (disk full, an unwritable
+				// cache), not the network's; another attempt would not
+				// help.
+				return fmt.Errorf("%w: %w", errLocal, err)
+			}
 			if lr.err != nil {
 				// The connection broke mid-download: a network failure
 				// (retried), not a file that fails its check.
@@ -519,6 +531,8 @@ func (s *Source) fetchDeb(ctx context.Context, f *fetcher, p LockedPackage, log 
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, errLocal):
+		return fmt.Errorf("downloading %s %s: %w (check the cache folder's free space and permissions, or choose another with --cache or STRATA_CACHE)", p.Name, p.Version, err)
 	case errors.Is(err, errIntegrity):
 		return fmt.Errorf("downloading %s %s: %w (the mirror serves a file that does not match the signed index; retry later or set debian.mirror to another mirror)", p.Name, p.Version, err)
 	case errors.As(err, &se):
@@ -540,6 +554,7 @@ type countReader struct {
 	r   io.Reader
 	n   int64
 	err error // the first read error other than io.EOF
+	eof bool  // the reader returned io.EOF
 	// progress, when set, gets the count every progressStep bytes.
 	progress func(n int64)
 	last     int64
@@ -555,7 +570,9 @@ func (c *countReader) Read(p []byte) (int, error) {
 		c.last = c.n
 		c.progress(c.n)
 	}
-	if err != nil && err != io.EOF && c.err == nil {
+	if err == io.EOF {
+		c.eof = true
+	} else if err != nil && c.err == nil {
 		c.err = err
 	}
 	return n, err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/stratabuild/strata/closure"
@@ -54,15 +55,44 @@ func (l *Lock) lockedDate(suite string) string {
 	return ""
 }
 
+// lockedSuites are the suites old read or took packages from, the main
+// suite first, in the order first named.
+func (l *Lock) lockedSuites() []string {
+	out := []string{l.Suite}
+	add := func(s string) {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	for _, r := range l.Releases {
+		add(r.Suite)
+	}
+	for _, p := range l.Packages {
+		add(p.Suite)
+	}
+	return out
+}
+
 // checkNotOlder refuses, unless allow, a suite whose signed Release is
 // dated before the one old records for it: an archive (or a man in the
 // middle) replaying an old signed Release would roll back every security
-// update since. The Date fields are compared, as apt does.
-func checkNotOlder(old *Lock, suites []IndexSuite, allow bool, warnf func(string, ...any)) error {
+// update since. The Date fields are compared, as apt does. With updates
+// (the update suites were to be read), a suite old records that is not
+// among suites is refused the same way: a mirror answering 404 for
+// SUITE-security withholds the security updates just as well.
+func checkNotOlder(old *Lock, suites []IndexSuite, updates, allow bool, warnf func(string, ...any)) error {
 	if old == nil {
 		return nil
 	}
 	var bad []string
+	if updates {
+		for _, name := range old.lockedSuites() {
+			if slices.ContainsFunc(suites, func(su IndexSuite) bool { return su.Name == name }) {
+				continue
+			}
+			bad = append(bad, fmt.Sprintf("%s was not read (its InRelease was not served or no mirror for it was found), strata.lock records packages or a Release from it", name))
+		}
+	}
 	for _, su := range suites {
 		was := old.lockedDate(su.Name)
 		if was == "" {
@@ -87,7 +117,7 @@ func checkNotOlder(old *Lock, suites []IndexSuite, allow bool, warnf func(string
 		warnf("accepting an older signed Release than strata.lock records (--allow-downgrade): %s", strings.Join(bad, "; "))
 		return nil
 	}
-	return fmt.Errorf("%w: %s: refusing it, a replayed old Release lacks the security updates since (use another mirror; if the older archive is meant, run `strata lock --update --allow-downgrade`)", ErrDowngrade, strings.Join(bad, "; "))
+	return fmt.Errorf("%w: %s: refusing it, a replayed old Release or a withheld suite lacks the security updates since (use another mirror or set debian.securityMirror; if the older archive is meant, run `strata lock --update --allow-downgrade`)", ErrDowngrade, strings.Join(bad, "; "))
 }
 
 // trustPolicy reads the opt-outs of a request's environment.
@@ -117,6 +147,9 @@ func (s *Source) VerifyLock(ctx context.Context, req closure.Request) (int, erro
 	if err != nil {
 		return 0, err
 	}
+	if why := l.matches(in.suite, in.comps, in.arch, in.deb.Packages, in.deb.Exclude, in.updates, in.deb.Exact); why != "" {
+		return len(l.Packages), fmt.Errorf("%w: strata.lock has %s (run `strata lock` to resolve the spec again)", ErrLockNotSigned, why)
+	}
 	allowExpired, _ := trustPolicy(req)
 	log := req.Env.Events.With("debian")
 	idx, _, err := LoadIndex(ctx, s.store, IndexOptions{
@@ -129,7 +162,7 @@ func (s *Source) VerifyLock(ctx context.Context, req closure.Request) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	if err := checkNotOlder(l, idx.Suites, false, log.Warnf); err != nil {
+	if err := checkNotOlder(l, idx.Suites, !l.NoUpdates, false, log.Warnf); err != nil {
 		return 0, err
 	}
 	type key struct{ suite, name, version, arch string }
@@ -166,6 +199,12 @@ func (s *Source) VerifyLock(ctx context.Context, req closure.Request) (int, erro
 				lp.Name, lp.Version, lp.Arch, lp.Filename, lp.Size, lp.SHA256, su, p.Filename, p.Size, p.SHA256))
 		}
 	}
+	if len(bad) == 0 {
+		if bad = checkResolution(idx, l, in); len(bad) > 0 {
+			return len(l.Packages), fmt.Errorf("%w: %d %s entries for %s differ from what the spec resolves to from the signed indexes of %s, keeping the locked versions:\n  %s\n(the lock was edited by hand, or rolled back or padded with other signed packages: run `strata lock --update` to resolve it again from the signed archive)",
+				ErrLockNotSigned, len(bad), s.Name(), req.Platform, strings.Join(suiteNames(idx.Suites), ", "), strings.Join(bad, "\n  "))
+		}
+	}
 	if len(bad) > 0 {
 		return len(l.Packages), fmt.Errorf("%w: %d of %d %s entries for %s are not in a signed index of %s:\n  %s\n(the lock was edited by hand or the archive dropped these versions: run `strata lock --update` to resolve them again from the signed archive)",
 			ErrLockNotSigned, len(bad), len(l.Packages), s.Name(), req.Platform, strings.Join(suiteNames(idx.Suites), ", "), strings.Join(bad, "\n  "))
@@ -179,4 +218,76 @@ func suiteNames(ss []IndexSuite) []string {
 		out[i] = s.Name
 	}
 	return out
+}
+
+// checkResolution resolves the spec's roots from the signed index idx,
+// keeping the versions l locks, and returns a line for each difference: a
+// locked package the resolution does not take (padded in), one it takes
+// that the lock lacks, a version it cannot keep, and a locked version
+// older than another suite (or the same one) offers, which a lock rolled
+// back to an older signed .deb (the one before a security fix) shows.
+// A root pinned as name=version in the spec is exempt from the last.
+func checkResolution(idx *Index, l *Lock, in *inputs) []string {
+	prefer := map[string]string{}
+	for _, p := range l.Packages {
+		prefer[p.Name] = p.Version
+	}
+	ro := ResolveOptions{Arch: in.arch, Roots: in.deb.Packages, Exclude: in.deb.Exclude, Prefer: prefer} // no Log: the lock's resolution logged its choices
+	if e := in.deb.Exact; e != nil {
+		ro.ExactAll, ro.Exact = e.All, e.Packages
+	}
+	res, err := Resolve(idx, ro)
+	if err != nil {
+		return []string{fmt.Sprintf("the spec's packages do not resolve from the signed index: %v", err)}
+	}
+	type key struct{ name, arch string }
+	got := map[key]*Package{}
+	for _, rp := range res.Packages {
+		got[key{rp.Pkg.Name, rp.Pkg.Arch}] = rp.Pkg
+	}
+	var bad []string
+	locked := map[key]bool{}
+	pinned := map[string]bool{}
+	for _, r := range in.deb.Packages {
+		if name, _, ok := strings.Cut(r, "="); ok {
+			pinned[name] = true
+		}
+	}
+	for _, lp := range l.Packages {
+		locked[key{lp.Name, lp.Arch}] = true
+	}
+	// The highest version of each locked package across the suites.
+	highest := map[key]*Package{}
+	for _, lp := range l.Packages {
+		for _, p := range idx.named(lp.Name) { // the index is read in place, per name
+			k := key{p.Name, p.Arch}
+			if hi, ok := highest[k]; locked[k] && (!ok || compareVersions(p.Version, hi.Version) > 0) {
+				highest[k] = p
+			}
+		}
+	}
+	for _, lp := range l.Packages {
+		k := key{lp.Name, lp.Arch}
+		p := got[k]
+		switch {
+		case p == nil:
+			bad = append(bad, fmt.Sprintf("%s %s (%s): the spec's packages do not need it (an entry added to the lock)", lp.Name, lp.Version, lp.Arch))
+			continue
+		case p.Version != lp.Version:
+			bad = append(bad, fmt.Sprintf("%s %s (%s): the spec's packages cannot keep it, they resolve to %s", lp.Name, lp.Version, lp.Arch, p.Version))
+			continue
+		}
+		if pinned[lp.Name] {
+			continue
+		}
+		if hi := highest[k]; hi != nil && compareVersions(hi.Version, lp.Version) > 0 {
+			bad = append(bad, fmt.Sprintf("%s %s (%s): older than %s in %s (a lock rolled back to an older signed version)", lp.Name, lp.Version, lp.Arch, hi.Version, hi.Suite))
+		}
+	}
+	for _, rp := range res.Packages {
+		if p := rp.Pkg; !locked[key{p.Name, p.Arch}] {
+			bad = append(bad, fmt.Sprintf("%s %s (%s): the spec's packages need it and the lock lacks it (an entry removed from the lock)", p.Name, p.Version, p.Arch))
+		}
+	}
+	return bad
 }

@@ -366,3 +366,40 @@ func TestDebDownloadCutShort(t *testing.T) {
 		t.Error("the partial .deb is in the store")
 	}
 }
+
+// TestDebCacheUnwritable: a cache that cannot store the .deb (its tmp
+// folder replaced by a file, as a full or read-only disk would fail it) is
+// reported as the cache's failure, tried once, never as a dropped
+// connection.
+func TestDebCacheUnwritable(t *testing.T) {
+	a := newTestArchive(t, standardPackages())
+	dir := t.TempDir()
+	st := testStoreAt(t, dir)
+	src := New(a.spec("hello"), st)
+	l, err := src.ResolveLock(context.Background(), amd64Request(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "tmp")); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "tmp"), "not a folder")
+	p := l.Packages[0]
+	err = src.fetchDebs(context.Background(), amd64Request(nil), &Lock{Suite: l.Suite, Arch: l.Arch, Packages: []LockedPackage{p}})
+	if err == nil {
+		t.Fatal("a .deb was stored in an unwritable cache")
+	}
+	for _, w := range []string{"downloading " + p.Name, "writing to cache", filepath.Join(dir, "tmp"), "STRATA_CACHE"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not contain %q", err, w)
+		}
+	}
+	for _, w := range []string{"lost the connection", "check the network", "does not match"} {
+		if strings.Contains(err.Error(), w) {
+			t.Errorf("a local cache failure is reported as %q: %v", w, err)
+		}
+	}
+	if n := a.hitCount(p.Filename); n != 1 {
+		t.Errorf("%d downloads, want 1 (a local failure is not retried)", n)
+	}
+}

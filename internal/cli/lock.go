@@ -23,7 +23,9 @@ strata build uses it when present. With --update it re-resolves, all inputs or
 only the packages named. A signed Debian Release older than the one the lock
 records is refused (a replayed downgrade) unless --allow-downgrade is given.
 With --verify it writes nothing and checks that every locked .deb (name,
-version, size, sha256) is listed by a signed index of the locked suites.`,
+version, size, sha256) is listed by a signed index of the locked suites, and
+that the lock is what the spec resolves to from those indexes (no entry added
+or missing, no version older than one another suite offers).`,
 		Example: `  strata lock examples/hello
   strata lock examples/hello --update          # re-resolve everything
   strata lock examples/hello --update libc6    # re-resolve libc6 only
@@ -40,8 +42,6 @@ version, size, sha256) is listed by a signed index of the locked suites.`,
 				return usagef("--verify checks the lock as written: it goes without --update and --allow-downgrade")
 			case len(names) > 0 && !update:
 				return usagef("package names go with --update (or %q is not a spec path)", names[0])
-			case allowDowngrade && !update:
-				return usagef("--allow-downgrade goes with --update: it accepts an older signed Release than strata.lock records when re-resolving")
 			}
 			s, err := g.loadSpec(specArg)
 			if err != nil {
@@ -76,7 +76,7 @@ version, size, sha256) is listed by a signed index of the locked suites.`,
 	c.Flags().BoolVar(&update, "update", false, "re-resolve (all inputs, or only the packages named)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the lock as JSON too (with --verify: the sections checked)")
 	c.Flags().BoolVar(&verify, "verify", false, "write nothing: check every locked .deb against the signed indexes of the locked suites (exit 1 naming each entry not found)")
-	c.Flags().BoolVar(&allowDowngrade, "allow-downgrade", false, "with --update: accept a signed Debian Release older than the one strata.lock records; also "+deb.AllowDowngradeEnv+"=1")
+	c.Flags().BoolVar(&allowDowngrade, "allow-downgrade", false, "accept a signed Debian Release older than the one strata.lock records when re-resolving (strata lock, with or without --update); also "+deb.AllowDowngradeEnv+"=1")
 	c.Flags().BoolVar(&allowExpired, "allow-expired-release", false, "accept a Debian Release whose Valid-Until has passed (a snapshot archive), with a warning; also "+deb.AllowExpiredReleaseEnv+"=1")
 	return c
 }

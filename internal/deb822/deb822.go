@@ -23,6 +23,12 @@ type Scanner struct {
 	// after at most MaxLine bytes of it were held. 0 means DefaultMaxLine.
 	// Set it before the first read.
 	MaxLine int
+	// MaxField bounds a field's value in bytes, its continuation lines
+	// included (each of which MaxLine bounds alone); a longer field stops
+	// the scan with an error wrapping ErrFieldTooLong after at most
+	// MaxField+MaxLine bytes of it were held. 0 means DefaultMaxField.
+	// Set it before the first read.
+	MaxField int
 
 	br *bufio.Reader
 
@@ -44,8 +50,15 @@ type Scanner struct {
 // Packages parser sets a tighter one (closure/deb's MaxIndexLineBytes).
 const DefaultMaxLine = 16 << 20
 
+// DefaultMaxField is a Scanner's field cap when MaxField is 0; the
+// Packages parser sets a tighter one (closure/deb's MaxIndexFieldBytes).
+const DefaultMaxField = 64 << 20
+
 // ErrLineTooLong is wrapped by the error of a line longer than the cap.
 var ErrLineTooLong = errors.New("line too long")
+
+// ErrFieldTooLong is wrapped by the error of a field longer than the cap.
+var ErrFieldTooLong = errors.New("field too long")
 
 // NewScanner reads from r.
 func NewScanner(r io.Reader) *Scanner {
@@ -131,7 +144,15 @@ func (s *Scanner) Field() bool {
 // continuations appends the current field's continuation lines to buf and
 // puts the first other line back.
 func (s *Scanner) continuations() {
+	limit := s.MaxField
+	if limit <= 0 {
+		limit = DefaultMaxField
+	}
 	for {
+		if len(s.buf)-s.nameLen > limit {
+			s.err = fmt.Errorf("field %s starting on line %d: %w: longer than %d bytes", s.buf[:s.nameLen], s.at, ErrFieldTooLong, limit)
+			return
+		}
 		line, ok := s.readLine()
 		if !ok {
 			return

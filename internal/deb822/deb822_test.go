@@ -174,3 +174,57 @@ func TestMaxLine(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxField: a field of many short continuation lines, each under
+// MaxLine, stops at MaxField having held little past it; one just at the
+// cap passes.
+func TestMaxField(t *testing.T) {
+	line := " " + strings.Repeat("y", 1023) + "\n"
+	src := &endlessLines{line: line}
+	s := NewScanner(io.MultiReader(strings.NewReader("Package: a\nDescription: x\n"), src))
+	s.MaxLine, s.MaxField = 4<<10, 1<<20
+	for s.Paragraph() {
+		for s.Field() {
+		}
+	}
+	if err := s.Err(); !errors.Is(err, ErrFieldTooLong) || !strings.Contains(err.Error(), "field Description starting on line 2: field too long: longer than 1048576 bytes") {
+		t.Fatalf("error %v, want ErrFieldTooLong for Description", err)
+	}
+	if src.n > 3<<20 {
+		t.Errorf("read %d bytes of an endless field with a 1 MiB cap", src.n)
+	}
+	for _, c := range []struct {
+		max, lines int
+		ok         bool
+	}{{1024, 1, true}, {1024, 2, false}, {0, DefaultMaxField / 1024, true}, {0, DefaultMaxField/1024 + 1, false}} {
+		// "x" and the lines' "\n" joins: 1 + lines*1024 bytes.
+		s := NewScanner(strings.NewReader("A: \n" + strings.Repeat(line, c.lines) + "B: 1\n"))
+		s.MaxField = c.max
+		for s.Paragraph() {
+			for s.Field() {
+			}
+		}
+		err := s.Err()
+		if c.ok != (err == nil) || !c.ok && !errors.Is(err, ErrFieldTooLong) {
+			t.Errorf("MaxField %d, %d continuation lines: %v", c.max, c.lines, err)
+		}
+	}
+}
+
+// endlessLines repeats line forever, counting the bytes read.
+type endlessLines struct {
+	line string
+	off  int
+	n    int64
+}
+
+func (e *endlessLines) Read(p []byte) (int, error) {
+	k := 0
+	for k < len(p) {
+		c := copy(p[k:], e.line[e.off:])
+		k += c
+		e.off = (e.off + c) % len(e.line)
+	}
+	e.n += int64(k)
+	return k, nil
+}

@@ -82,14 +82,22 @@ func TestDebianLockVerifyAndTrust(t *testing.T) {
 	if r.Code != 1 || !strings.Contains(r.Stderr, "strata.lock records "+future) || !strings.Contains(r.Stderr, "strata lock --update --allow-downgrade") {
 		t.Fatalf("lock --update against a lock of 2100: exit %d, stderr %q", r.Code, r.Stderr)
 	}
-	if r := Run(t, nil, "lock", dir, "--allow-downgrade", "--cache", cache); r.Code != 2 || !strings.Contains(r.Stderr, "--allow-downgrade goes with --update") {
-		t.Errorf("--allow-downgrade without --update: exit %d, stderr %q", r.Code, r.Stderr)
+	// Plain lock re-resolves too: refused the same way, and accepted with
+	// --allow-downgrade alone.
+	dated, _ := os.ReadFile(lockPath)
+	if r := Run(t, nil, "lock", dir, "--cache", cache); r.Code != 1 || !strings.Contains(r.Stderr, "strata.lock records "+future) {
+		t.Errorf("lock against a lock of 2100: exit %d, stderr %q", r.Code, r.Stderr)
 	}
-	r = MustRun(t, nil, "lock", dir, "--update", "--allow-downgrade", "--cache", cache)
-	if !strings.Contains(r.Stderr, "accepting an older signed Release than strata.lock records") {
-		t.Errorf("lock --update --allow-downgrade: no warning in %q", r.Stderr)
-	}
-	if b, _ := os.ReadFile(lockPath); strings.Contains(string(b), future) {
-		t.Errorf("the lock still records %s", future)
+	for _, args := range [][]string{{"--allow-downgrade"}, {"--update", "--allow-downgrade"}} {
+		if err := os.WriteFile(lockPath, dated, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r = MustRun(t, nil, append([]string{"lock", dir, "--cache", cache}, args...)...)
+		if !strings.Contains(r.Stderr, "accepting an older signed Release than strata.lock records") {
+			t.Errorf("lock %v: no warning in %q", args, r.Stderr)
+		}
+		if b, _ := os.ReadFile(lockPath); strings.Contains(string(b), future) {
+			t.Errorf("lock %v: the lock still records %s", args, future)
+		}
 	}
 }

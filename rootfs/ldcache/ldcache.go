@@ -180,6 +180,16 @@ func (t *tree) resolve(p string) (string, *closure.Entry, error) {
 		return "", &rootDir, nil
 	}
 	e := t.byPath[cur]
+	if e.Type == closure.Hardlink {
+		// A library stored as a hardlink (a package's second name for
+		// one file) is read through the file it links to, under its own
+		// path.
+		target, ok := t.byPath[strings.Trim(e.Link, "/")]
+		if !ok || target.Type != closure.Regular {
+			return cur, nil, nil
+		}
+		e = target
+	}
 	return cur, &e, nil
 }
 

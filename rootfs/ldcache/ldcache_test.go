@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -217,5 +218,36 @@ func TestGenerateErrors(t *testing.T) {
 	data, list, err := Generate(context.Background(), Options{Arch: "arm64"})
 	if err != nil || len(list) != 0 || len(data) != headerSize {
 		t.Errorf("empty image: %d bytes, %d entries, %v", len(data), len(list), err)
+	}
+}
+
+// TestGenerateHardlinkedLibrary: a library stored as a hardlink entry (a
+// package shipping one file under two names) is read through the file it
+// links to and listed under its own path.
+func TestGenerateHardlinkedLibrary(t *testing.T) {
+	ents := entriesOf(t, root(t))
+	found := false
+	for i, e := range ents {
+		if e.Path == "opt/app/lib/libapp.so.1" {
+			found = true
+			real := e
+			real.Path = "opt/store/libapp.so.1.0" // outside every searched folder
+			ents[i] = closure.Entry{Path: e.Path, Type: closure.Hardlink, Link: real.Path, Mode: e.Mode}
+			ents = append(ents, closure.Entry{Path: "opt/store", Type: closure.Dir, Mode: 0o755}, real)
+			break
+		}
+	}
+	if !found {
+		t.Fatal("the fixture lacks opt/app/lib/libapp.so.1")
+	}
+	_, list, err := Generate(context.Background(), Options{Entries: ents, Arch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(list, func(e Entry) bool { return e.Soname == "libapp.so.1" && e.Path == "/opt/app/lib/libapp.so.1" }) {
+		t.Errorf("the hardlinked libapp.so.1 is not listed: %+v", list)
+	}
+	if slices.ContainsFunc(list, func(e Entry) bool { return strings.HasPrefix(e.Path, "/opt/store/") }) {
+		t.Errorf("a library outside the searched folders is listed: %+v", list)
 	}
 }

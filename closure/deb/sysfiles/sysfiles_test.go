@@ -10,10 +10,13 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/binary"
 	"encoding/pem"
 	"io"
 	"io/fs"
 	"math/big"
+	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"slices"
@@ -25,6 +28,7 @@ import (
 	"github.com/stratabuild/strata/closure/deb/debfile"
 	"github.com/stratabuild/strata/closure/deb/debfile/debtest"
 	"github.com/stratabuild/strata/closure/deb/sysfiles"
+	"github.com/stratabuild/strata/internal/testutil"
 	"github.com/stratabuild/strata/spec"
 	"github.com/stratabuild/strata/store"
 )
@@ -611,13 +615,52 @@ func TestGenerateLDCache(t *testing.T) {
 	if _, _, err := sysfiles.Generate(context.Background(), sysfiles.Options{Packages: []*debfile.Package{caCerts(t, st)}, LDCache: true, Suite: "bookworm", Arch: "amd64"}); err == nil || !strings.Contains(err.Error(), "no libc6") {
 		t.Errorf("ldCache without libc6: err %v", err)
 	}
-	c, _, err := sysfiles.Generate(context.Background(), sysfiles.Options{Packages: []*debfile.Package{libc6(t, st)}, LDCache: true, Suite: "bookworm", Arch: "amd64"})
+	// A libc6 whose libc.so.6 is a real amd64 shared object with that
+	// soname (built here), so the cache must list it.
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	src, so := filepath.Join(dir, "c.c"), filepath.Join(dir, "libc.so.6")
+	if err := os.WriteFile(src, []byte("int f(void) { return 1; }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(gcc, "-shared", "-fPIC", "-nostdlib", "-Wl,-soname,libc.so.6", "-o", so, src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	elfBytes, err := os.ReadFile(so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	libc := unpack(t, st, libc6Control,
+		debtest.File{Name: "./lib/"},
+		debtest.File{Name: "./lib/x86_64-linux-gnu/"},
+		debtest.File{Name: "./lib/x86_64-linux-gnu/libc.so.6", Mode: 0o755, Body: string(elfBytes)},
+	)
+	c, _, err := sysfiles.Generate(context.Background(), sysfiles.Options{Packages: []*debfile.Package{libc}, LDCache: true, Suite: "bookworm", Arch: "amd64"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := entries(t, c)
-	if got := content(t, m, "etc/ld.so.cache"); !strings.HasPrefix(got, "glibc-ld.so.cache1.1") || m["etc/ld.so.cache"].Mode != 0o644 {
+	got := content(t, m, "etc/ld.so.cache")
+	if !strings.HasPrefix(got, "glibc-ld.so.cache1.1") || m["etc/ld.so.cache"].Mode != 0o644 {
 		t.Errorf("etc/ld.so.cache %q mode %v", got, m["etc/ld.so.cache"].Mode)
+	}
+	// One entry (the header's count after the 20-byte magic), an ELF
+	// x86-64 library (flags 0x303) keyed by its soname, opened at its path.
+	b := []byte(got)
+	le := binary.LittleEndian
+	str := func(off uint32) string {
+		if int(off) >= len(b) {
+			return ""
+		}
+		s := b[off:]
+		return string(s[:max(bytes.IndexByte(s, 0), 0)])
+	}
+	if len(b) < 72 || le.Uint32(b[20:]) != 1 {
+		t.Fatalf("etc/ld.so.cache does not list one library: %q", got)
+	}
+	e := b[48:72]
+	if flags, key, value := le.Uint32(e), str(le.Uint32(e[4:])), str(le.Uint32(e[8:])); flags != 0x0303 || key != "libc.so.6" || value != "/lib/x86_64-linux-gnu/libc.so.6" {
+		t.Errorf("etc/ld.so.cache entry: flags %#x, %q => %q; want 0x303, libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6", flags, key, value)
 	}
 	c2, _, err := sysfiles.Generate(context.Background(), sysfiles.Options{Packages: []*debfile.Package{libc6(t, st)}, Suite: "bookworm", Arch: "amd64"})
 	if err != nil {

@@ -333,3 +333,45 @@ func TestBuildChecksAfterTheTarAndCommitsOnlyThen(t *testing.T) {
 		t.Errorf("%d reads (%d before the check) for %d files; blob stored: %v", reads, atCheck, files, st.HasBlob(want.Digest.Hex))
 	}
 }
+
+// VerifyDiffID accepts a layer's own blob, for every compression, and
+// names what is wrong with a blob that is not it.
+func TestVerifyDiffID(t *testing.T) {
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, comp := range []Compression{Gzip, Zstd, None} {
+		spec := Spec{Contents: []closure.Contents{closure.StaticContents{ID: "v-" + string(comp), List: fixture()}}, MTime: epoch, Compression: comp}
+		l, err := Build(context.Background(), st, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blob := func() []byte {
+			rc, err := l.Compressed()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			b, err := io.ReadAll(rc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		info := l.Info()
+		if err := VerifyDiffID(bytes.NewReader(blob()), info); err != nil {
+			t.Fatalf("%s: the layer's own blob: %v", comp, err)
+		}
+		wrong := info
+		wrong.DiffID.Hex = strings.Repeat("0", 64)
+		if err := VerifyDiffID(bytes.NewReader(blob()), wrong); err == nil || !strings.Contains(err.Error(), "diffID") {
+			t.Errorf("%s: a wrong diffID: %v", comp, err)
+		}
+		b := blob()
+		b[len(b)/2] ^= 0xff
+		if err := VerifyDiffID(bytes.NewReader(b), info); err == nil {
+			t.Errorf("%s: a corrupt blob passed", comp)
+		}
+	}
+}

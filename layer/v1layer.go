@@ -2,6 +2,8 @@ package layer
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -67,6 +69,12 @@ func (l *Layer) Uncompressed() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
+	return l.decompress(rc)
+}
+
+// decompress returns the tar stream of rc, the layer's blob, and closes
+// rc when it is closed (also on an error).
+func (l *Layer) decompress(rc io.ReadCloser) (io.ReadCloser, error) {
 	switch l.info.MediaType {
 	case types.OCIUncompressedLayer:
 		return rc, nil
@@ -95,3 +103,29 @@ type readCloser struct {
 func (r *readCloser) Close() error { return r.close() }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// VerifyDiffID reads a layer blob with info's media type to its end and
+// checks that it has info's digest and that its tar hashes to info's
+// diffID (what `strata cache verify` checks of a layer it did not write,
+// such as one read from a remote cache, whose diffID is the signer's).
+func VerifyDiffID(blob io.Reader, info Info) error {
+	l := &Layer{info: info}
+	dh := sha256.New()
+	tr, err := l.decompress(io.NopCloser(io.TeeReader(blob, dh)))
+	if err != nil {
+		return fmt.Errorf("its blob does not decompress as %s: %w", info.MediaType, err)
+	}
+	defer tr.Close()
+	th := sha256.New()
+	if _, err := io.Copy(th, tr); err != nil {
+		return fmt.Errorf("its blob does not decompress as %s: %w", info.MediaType, err)
+	}
+	io.Copy(dh, blob) // any bytes after the compressed stream count for the digest
+	if got := hex.EncodeToString(dh.Sum(nil)); got != info.Digest.Hex {
+		return fmt.Errorf("its blob has digest sha256:%s, not %s", got, info.Digest)
+	}
+	if got := hex.EncodeToString(th.Sum(nil)); got != info.DiffID.Hex {
+		return fmt.Errorf("its tar has digest sha256:%s, not the recorded diffID %s", got, info.DiffID)
+	}
+	return nil
+}

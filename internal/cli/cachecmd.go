@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/stratabuild/strata/closure/deb/debfile"
+	"github.com/stratabuild/strata/layer"
 	"github.com/stratabuild/strata/registry"
 	"github.com/stratabuild/strata/remotecache"
 	"github.com/stratabuild/strata/step"
@@ -247,18 +248,23 @@ func verifyEntry(c *cobra.Command, st *store.Store, e store.Entry, badBlobs map[
 		if err != nil {
 			return true, err.Error()
 		}
-		var info struct {
-			Digest string `json:"digest"`
-		}
+		var info layer.Info
 		if err := json.Unmarshal(b, &info); err != nil {
 			return true, "its record is unreadable: " + err.Error()
 		}
-		h, ok := strings.CutPrefix(info.Digest, "sha256:")
-		if _, err := os.Stat(st.Path(store.Entry{Type: store.TypeBlob, Key: h})); !ok || err != nil {
-			return true, "it names blob " + info.Digest + ", which the cache does not hold"
+		h := info.Digest.Hex
+		f, err := os.Open(st.Path(store.Entry{Type: store.TypeBlob, Key: h}))
+		if info.Digest.Algorithm != "sha256" || err != nil {
+			return true, "it names blob " + info.Digest.String() + ", which the cache does not hold"
 		}
+		defer f.Close()
 		if badBlobs[h] {
-			return true, "it names the corrupt blob " + info.Digest
+			return true, "it names the corrupt blob " + info.Digest.String()
+		}
+		// The tar's diffID too: a layer read from a remote cache carries
+		// its signer's diffID, taken on trust when it was fetched.
+		if err := layer.VerifyDiffID(f, info); err != nil {
+			return true, err.Error()
 		}
 		return true, ""
 	case e.Kind == debfile.CacheKind && e.Type == store.TypeTree:

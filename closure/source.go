@@ -41,6 +41,19 @@ func ParsePlatform(s string) (Platform, error) {
 	return p, nil
 }
 
+// Trust-policy switches a source reads through Env.Getenv ("1" turns one
+// on). The CLI's --allow-expired-release and --allow-downgrade set them in
+// the environment it hands to sources, so a flag and the variable are one
+// switch (the Debian source is the one that reads them today).
+const (
+	// AllowExpiredReleaseEnv accepts signed metadata past its validity
+	// (a Debian Release's Valid-Until), with a warning.
+	AllowExpiredReleaseEnv = "STRATA_ALLOW_EXPIRED_RELEASE"
+	// AllowDowngradeEnv accepts signed metadata older than what
+	// strata.lock records.
+	AllowDowngradeEnv = "STRATA_ALLOW_RELEASE_DOWNGRADE"
+)
+
 // Env is what every source (and every later stage) gets from the world
 // outside the spec: the environment, the network, the clock, how much to
 // do at once and where to tell the user. One struct so that a

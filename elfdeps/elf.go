@@ -36,29 +36,42 @@ func (a *object) compatible(b *object) bool {
 // (an executable or shared object) that debug/elf can read gives ok false:
 // Resolve skips it, like text files, object files and truncated binaries.
 func readObject(e closure.Entry) (obj *object, ok bool) {
-	if e.Type != closure.Regular || e.Open == nil || e.Size < 4 {
+	if e.Type != closure.Regular {
 		return nil, false
+	}
+	ra, done, ok := OpenELF(e)
+	if !ok {
+		return nil, false
+	}
+	defer done()
+	return parseObject(ra)
+}
+
+// OpenELF opens a regular entry that starts with the ELF magic for
+// debug/elf: its file when the entry's reader has ReadAt, else its bytes
+// read into memory (only once the magic matched, so other files cost four
+// bytes). done closes it; ok is false for anything unreadable or not ELF.
+func OpenELF(e closure.Entry) (ra io.ReaderAt, done func(), ok bool) {
+	if e.Open == nil || e.Size < 4 {
+		return nil, nil, false
 	}
 	rc, err := e.Open()
 	if err != nil {
-		return nil, false
+		return nil, nil, false
+	}
+	if r, isRA := rc.(io.ReaderAt); isRA {
+		return io.NewSectionReader(r, 0, e.Size), func() { rc.Close() }, true
 	}
 	defer rc.Close()
-	var ra io.ReaderAt
-	if r, isRA := rc.(io.ReaderAt); isRA {
-		ra = io.NewSectionReader(r, 0, e.Size)
-	} else {
-		var magic [4]byte
-		if _, err := io.ReadFull(rc, magic[:]); err != nil || string(magic[:]) != elf.ELFMAG {
-			return nil, false
-		}
-		rest, err := io.ReadAll(rc)
-		if err != nil {
-			return nil, false
-		}
-		ra = bytes.NewReader(append(magic[:], rest...))
+	var magic [4]byte
+	if _, err := io.ReadFull(rc, magic[:]); err != nil || string(magic[:]) != elf.ELFMAG {
+		return nil, nil, false
 	}
-	return parseObject(ra)
+	rest, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, nil, false
+	}
+	return bytes.NewReader(append(magic[:], rest...)), func() {}, true
 }
 
 func parseObject(ra io.ReaderAt) (obj *object, ok bool) {

@@ -14,11 +14,11 @@ import (
 // AllowExpiredReleaseEnv set to 1 accepts an expired Release, with a
 // warning (what --allow-expired-release of strata build and strata lock
 // sets).
-const AllowExpiredReleaseEnv = "STRATA_ALLOW_EXPIRED_RELEASE"
+const AllowExpiredReleaseEnv = closure.AllowExpiredReleaseEnv
 
 // AllowDowngradeEnv set to 1 accepts a signed Release older than the one
-// strata.lock records (what strata lock --update --allow-downgrade sets).
-const AllowDowngradeEnv = "STRATA_ALLOW_RELEASE_DOWNGRADE"
+// strata.lock records (what strata lock --allow-downgrade sets).
+const AllowDowngradeEnv = closure.AllowDowngradeEnv
 
 // ErrDowngrade is wrapped by the error of a Release older than the locked
 // one.

@@ -15,7 +15,6 @@ import (
 	"github.com/stratabuild/strata/build"
 	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/closure"
-	"github.com/stratabuild/strata/closure/deb"
 	"github.com/stratabuild/strata/closure/nix"
 	"github.com/stratabuild/strata/events"
 	"github.com/stratabuild/strata/internal/atomicfile"
@@ -99,7 +98,7 @@ fleet they are planned jointly so that shared packages get identical layers.`,
 	fl.StringArrayVar(&f.mountFrom, "mount-from", nil, "mount blobs from this repository of the same registry instead of uploading (repeatable)")
 	f.cache.register(c)
 	fl.StringVar(&f.shard, "shard", "", "build only shard I/N of the specs' layers (the fleet plan's, balanced by bytes) into --cache-to; writes no image")
-	fl.BoolVar(&f.allowExpired, "allow-expired-release", false, "accept a Debian Release whose Valid-Until has passed (a snapshot archive), with a warning; also "+deb.AllowExpiredReleaseEnv+"=1")
+	fl.BoolVar(&f.allowExpired, "allow-expired-release", false, "accept a Debian Release whose Valid-Until has passed (a snapshot archive), with a warning; also "+closure.AllowExpiredReleaseEnv+"=1")
 	fl.BoolVar(&f.attachSBOM, "attach-sbom", false, "with --push: attach SPDX and CycloneDX SBOMs to the pushed image as OCI referrers (also done by --push with --sbom)")
 	return c
 }

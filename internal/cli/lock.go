@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/stratabuild/strata/build"
 	"github.com/stratabuild/strata/closure"
-	"github.com/stratabuild/strata/closure/deb"
 	"github.com/stratabuild/strata/spec"
 )
 
@@ -76,8 +75,8 @@ or missing, no version older than one another suite offers).`,
 	c.Flags().BoolVar(&update, "update", false, "re-resolve (all inputs, or only the packages named)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the lock as JSON too (with --verify: the sections checked)")
 	c.Flags().BoolVar(&verify, "verify", false, "write nothing: check every locked .deb against the signed indexes of the locked suites (exit 1 naming each entry not found)")
-	c.Flags().BoolVar(&allowDowngrade, "allow-downgrade", false, "accept a signed Debian Release older than the one strata.lock records when re-resolving (strata lock, with or without --update); also "+deb.AllowDowngradeEnv+"=1")
-	c.Flags().BoolVar(&allowExpired, "allow-expired-release", false, "accept a Debian Release whose Valid-Until has passed (a snapshot archive), with a warning; also "+deb.AllowExpiredReleaseEnv+"=1")
+	c.Flags().BoolVar(&allowDowngrade, "allow-downgrade", false, "accept a signed Debian Release older than the one strata.lock records when re-resolving (strata lock, with or without --update); also "+closure.AllowDowngradeEnv+"=1")
+	c.Flags().BoolVar(&allowExpired, "allow-expired-release", false, "accept a Debian Release whose Valid-Until has passed (a snapshot archive), with a warning; also "+closure.AllowExpiredReleaseEnv+"=1")
 	return c
 }
 
@@ -106,7 +105,7 @@ func verifyLock(c *cobra.Command, g *globals, s *spec.Spec, opt build.Options, a
 func trustGetenv(allowExpired, allowDowngrade bool) func(string) string {
 	return func(k string) string {
 		switch {
-		case k == deb.AllowExpiredReleaseEnv && allowExpired, k == deb.AllowDowngradeEnv && allowDowngrade:
+		case k == closure.AllowExpiredReleaseEnv && allowExpired, k == closure.AllowDowngradeEnv && allowDowngrade:
 			return "1"
 		}
 		return os.Getenv(k)

@@ -31,7 +31,7 @@ var allowedImports = map[string][]string{
 	"layering":            {"closure"},
 	// sources
 	"rootfs":                      {"closure", "spec"},
-	"rootfs/ldcache":              {"closure"},
+	"rootfs/ldcache":              {"closure", "elfdeps"},
 	"closure/files":               {"cache", "closure", "elfdeps", "spec"},
 	"closure/deb":                 {"cache", "closure", "closure/deb/debfile", "closure/deb/sysfiles", "events", "imagefs", "internal/deb822", "internal/httpretry", "internal/purl", "spec"},
 	"closure/deb/debfile":         {"cache", "closure", "internal/deb822"},

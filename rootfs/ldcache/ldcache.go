@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/stratabuild/strata/closure"
+	"github.com/stratabuild/strata/elfdeps"
 )
 
 // Path is where the cache goes, relative to the image root.
@@ -319,28 +320,14 @@ func (t *tree) scan(dir, real string, machines map[elf.Machine]int32) ([]Entry, 
 // else (text files such as libc.so's linker script, executables, object
 // files, truncated or malformed ELF).
 func readSoname(e *closure.Entry) (soname string, machine elf.Machine, ok bool) {
-	if e.Open == nil || e.Size < 64 {
+	if e.Size < 64 {
 		return "", 0, false
 	}
-	rc, err := e.Open()
-	if err != nil {
+	ra, done, ok := elfdeps.OpenELF(*e)
+	if !ok {
 		return "", 0, false
 	}
-	defer rc.Close()
-	var ra io.ReaderAt
-	if r, isRA := rc.(io.ReaderAt); isRA {
-		ra = io.NewSectionReader(r, 0, e.Size)
-	} else {
-		var magic [4]byte
-		if _, err := io.ReadFull(rc, magic[:]); err != nil || string(magic[:]) != elf.ELFMAG {
-			return "", 0, false
-		}
-		rest, err := io.ReadAll(rc)
-		if err != nil {
-			return "", 0, false
-		}
-		ra = bytes.NewReader(append(magic[:], rest...))
-	}
+	defer done()
 	// debug/elf may panic on hostile input; that file is skipped.
 	defer func() {
 		if recover() != nil {

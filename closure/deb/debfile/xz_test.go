@@ -153,7 +153,13 @@ func corruptXZDeb(t *testing.T) (string, string) {
 		t.Fatal("no data.tar.xz member")
 	}
 	b[i+60+(len(b)-i-60)/2] ^= 0x55
-	p := filepath.Join(t.TempDir(), "corrupt.deb")
+	return writeDeb(t, "corrupt.deb", b)
+}
+
+// writeDeb writes b as a .deb named name and returns its path and sha256.
+func writeDeb(t *testing.T, name string, b []byte) (string, string) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -223,12 +229,7 @@ func hugeDictXZDeb(t *testing.T) (string, string) {
 	}
 	blk[4] = 32 // (2|0) << (32/2 + 11) = 256 MiB
 	binary.LittleEndian.PutUint32(blk[size-4:], crc32.ChecksumIEEE(blk[:size-4]))
-	p := filepath.Join(t.TempDir(), "huge-dict.deb")
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s := sha256.Sum256(b)
-	return p, hex.EncodeToString(s[:])
+	return writeDeb(t, "huge-dict.deb", b)
 }
 
 // Both xz decoders refuse a dictionary over MaxLZMADict before allocating

@@ -12,9 +12,11 @@ const maxIncludeDepth = 8
 
 // applyIncludes merges the specs s.Include names (relative to dir, a file
 // or a folder holding strata.yaml) into s, in order, each after its own
-// includes; chain holds the files on the way, for cycles. See merge for
-// what an included spec gives.
-func (s *Spec) applyIncludes(display, dir string, chain []string) error {
+// includes; chain holds the files on the way, for cycles, and merged the
+// files already merged anywhere in the include tree: a spec reached twice
+// (A includes B and C, both include D) is merged once, where it is first
+// reached. See merge for what an included spec gives.
+func (s *Spec) applyIncludes(display, dir string, chain []string, merged map[string]bool) error {
 	for i, inc := range s.Include {
 		key := fmt.Sprintf("include[%d]", i)
 		p := inc
@@ -27,6 +29,9 @@ func (s *Spec) applyIncludes(display, dir string, chain []string) error {
 		}
 		if slices.Contains(chain, file) {
 			return &Error{File: display, Key: key, Msg: fmt.Sprintf("%s includes itself through %s", inc, strings.Join(append(chain, file), " -> ")), Fix: "remove one include of the cycle"}
+		}
+		if merged[file] {
+			continue
 		}
 		if len(chain) >= maxIncludeDepth {
 			return &Error{File: display, Key: key, Msg: fmt.Sprintf("includes nest deeper than %d", maxIncludeDepth), Fix: "include fewer levels"}
@@ -49,9 +54,11 @@ func (s *Spec) applyIncludes(display, dir string, chain []string) error {
 		if err := decodeSpec(file, f, b, &in); err != nil {
 			return err
 		}
-		if err := in.applyIncludes(file, filepath.Dir(file), append(chain, file)); err != nil {
+		modeLiterals(f.Docs[0].Body, &in) // mode: 0644 unquoted, as in the top spec
+		if err := in.applyIncludes(file, filepath.Dir(file), append(chain, file), merged); err != nil {
 			return err
 		}
+		merged[file] = true
 		if err := s.merge(&in, file); err != nil {
 			return err
 		}

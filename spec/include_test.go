@@ -162,3 +162,28 @@ debian:
 		t.Errorf("nsswitch %v, want %v", s.Nsswitch, w)
 	}
 }
+
+// An included spec's unquoted mode is octal, as in the top spec, and a
+// spec reached along two include paths is merged once.
+func TestIncludeModesAndDiamonds(t *testing.T) {
+	dir := t.TempDir()
+	writeAt(t, filepath.Join(dir, "d", FileName), `name: d
+builds:
+  tool: {debian: {packages: [dash]}, runtime: none, run: 'true'}
+files: [{build: tool, dst: /tool, mode: 0644}]
+accounts: {users: [{name: app, uid: 1000, gid: 1000}], groups: [{name: app, gid: 1000}]}
+`)
+	writeAt(t, filepath.Join(dir, "b", FileName), "name: b\ninclude: [../d]\n")
+	writeAt(t, filepath.Join(dir, "c", FileName), "name: c\ninclude: [../d]\n")
+	writeAt(t, filepath.Join(dir, "a", FileName), "name: a\ninclude: [../b, ../c]\ndebian: {suite: bookworm, packages: [libc6]}\n")
+	s, err := Load(filepath.Join(dir, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Files) != 1 || s.Files[0].Mode != "0644" {
+		t.Errorf("files %+v: want one entry with mode 0644", s.Files)
+	}
+	if len(s.Builds) != 1 || s.Accounts == nil || len(s.Accounts.Users) != 1 || len(s.Accounts.Groups) != 1 {
+		t.Errorf("builds %v, accounts %+v: d should be merged once", s.Builds, s.Accounts)
+	}
+}

@@ -126,7 +126,7 @@ func Parse(file string, b []byte, opts ...LoadOption) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.applyIncludes(display, filepath.Dir(abs), []string{abs}); err != nil {
+	if err := s.applyIncludes(display, filepath.Dir(abs), []string{abs}, map[string]bool{}); err != nil {
 		return nil, err
 	}
 	s.Path, s.Dir = abs, filepath.Dir(abs)

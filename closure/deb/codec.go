@@ -544,6 +544,11 @@ func (c *diskCatalog) named(name string) []int {
 		loc := d.named(name)
 		for i := range loc {
 			loc[i] += c.base[k]
+			// The order table and the record must agree: a flipped byte
+			// in either would answer with another package.
+			if p := c.pkgLocked(loc[i]); d.err == nil && p.Name != name {
+				d.damaged("order table", fmt.Errorf("the entry for %s leads to package record %q", name, p.Name))
+			}
 		}
 		if len(loc) > 0 {
 			lists = append(lists, loc)

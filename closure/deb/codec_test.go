@@ -350,3 +350,27 @@ func TestCatalogConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// An order table entry that leads to another package's record (a flipped
+// byte in the cache) is damage, not an answer.
+func TestIndexDamagedOrderTable(t *testing.T) {
+	idx := testIndex(t, baseIndex)
+	_, raw := encodeParts(t, idx.Packages)
+	b := append([]byte(nil), raw[0]...)
+	d, err := openDiskIndex(b, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.norder < 2 {
+		t.Fatalf("the fixture has %d names", d.norder)
+	}
+	e0, e1 := d.order+4, d.order+8+4 // the package numbers of names 0 and 1
+	for i := 0; i < 4; i++ {
+		b[e0+i], b[e1+i] = b[e1+i], b[e0+i]
+	}
+	c := newDiskCatalog([]*diskIndex{d})
+	c.named(d.orderName(0))
+	if err := c.err(); !errors.Is(err, errIndexDamaged) {
+		t.Fatalf("a swapped order table: %v", err)
+	}
+}

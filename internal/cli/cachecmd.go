@@ -253,8 +253,11 @@ func verifyEntry(c *cobra.Command, st *store.Store, e store.Entry, badBlobs map[
 			return true, "its record is unreadable: " + err.Error()
 		}
 		h := info.Digest.Hex
+		if info.Digest.Algorithm != "sha256" {
+			return true, "it names blob " + info.Digest.String() + ", which the cache does not hold"
+		}
 		f, err := os.Open(st.Path(store.Entry{Type: store.TypeBlob, Key: h}))
-		if info.Digest.Algorithm != "sha256" || err != nil {
+		if err != nil {
 			return true, "it names blob " + info.Digest.String() + ", which the cache does not hold"
 		}
 		defer f.Close()

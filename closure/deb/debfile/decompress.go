@@ -54,7 +54,9 @@ func decompress(ctx context.Context, member string, r io.Reader) (io.Reader, fun
 				return nil, nil, fmt.Errorf("decoding %s: %w", member, err)
 			}
 		}
-		z, err := xz.NewReader(r)
+		// One stream, as dpkg-deb writes: a second stream could ask for
+		// a dictionary checkXZDict never saw.
+		z, err := xz.ReaderConfig{SingleStream: true}.NewReader(r)
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading xz stream of %s: %w", member, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/events"
+	"github.com/stratabuild/strata/layer"
 	"github.com/stratabuild/strata/registry"
 	"golang.org/x/sync/errgroup"
 )
@@ -79,6 +81,7 @@ type Cache struct {
 	trees   map[treeID]string // trees the build used -> folder
 	blobs   map[string]bool   // blobs the build asked for (.deb candidates)
 	fetched map[string]int    // kind -> entries read from a remote
+	built   map[string]bool   // layer keys this process wrote (their diffIDs are its own)
 	pushed  map[string]int    // kind -> entries written to To
 	made    map[string]int    // kind -> entries this build made itself
 }
@@ -90,7 +93,7 @@ func New(ctx context.Context, local cache.Cache, opt Options) *Cache {
 	c := &Cache{
 		Cache: local, ctx: ctx, opt: opt, log: opt.Events.With("cache"),
 		dead: map[string]bool{}, missed: map[string]bool{}, layers: map[string]bool{},
-		trees: map[treeID]string{}, blobs: map[string]bool{}, fetched: map[string]int{}, pushed: map[string]int{}, made: map[string]int{},
+		trees: map[treeID]string{}, blobs: map[string]bool{}, fetched: map[string]int{}, built: map[string]bool{}, pushed: map[string]int{}, made: map[string]int{},
 	}
 	if len(opt.From) > 0 {
 		s, err := registry.NewSession(ctx, opt.Registry)
@@ -180,7 +183,7 @@ func (c *Cache) Put(kind, key string, rec []byte) error {
 	}
 	if lk, ok := strings.CutSuffix(key, ".json"); ok && kind == layersKind {
 		// Get stores fetched records itself: a Put is a layer made here.
-		c.use(func() { c.layers[lk] = true; c.made[KindLayer]++ })
+		c.use(func() { c.layers[lk] = true; c.built[lk] = true; c.made[KindLayer]++ })
 	}
 	return nil
 }
@@ -389,6 +392,24 @@ func (c *Cache) fetchLayer(key string) ([]byte, bool) {
 	return out, ok
 }
 
+// verifyDiffID decompresses the local blob of layer record rec and checks
+// its diffID.
+func (c *Cache) verifyDiffID(rec []byte) error {
+	var info layer.Info
+	if err := json.Unmarshal(rec, &info); err != nil {
+		return err
+	}
+	rc, err := c.Cache.OpenBlob(info.Digest.Hex)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if err := layer.VerifyDiffID(rc, info); err != nil {
+		return fmt.Errorf("layer %s: %w", info.Digest, err)
+	}
+	return nil
+}
+
 func (c *Cache) fetchDeb(hex string) bool {
 	return c.lookup(KindDeb, hex, func(img v1.Image, _ record, blob v1.Descriptor) error {
 		return c.fetchBlob(img, blob)
@@ -461,6 +482,7 @@ func (c *Cache) Flush(ctx context.Context) {
 		blobHexes = append(blobHexes, h)
 	}
 	trees := c.trees
+	builtHere := maps.Clone(c.built)
 	c.mu.Unlock()
 	sort.Strings(layerKeys)
 	sort.Slice(treeIDs, func(i, j int) bool { return treeIDs[i].kind+treeIDs[i].key < treeIDs[j].kind+treeIDs[j].key })
@@ -482,7 +504,16 @@ func (c *Cache) Flush(ctx context.Context) {
 		if c.opt.Sign == nil {
 			continue
 		}
+		built := builtHere[k]
 		jobs = append(jobs, job{KindLayer, k, func() (v1.Image, error) {
+			if !built {
+				// A layer this process did not write (read from a
+				// remote, now or by an earlier build) carries another
+				// signer's diffID: check it before vouching for it.
+				if err := c.verifyDiffID(rec); err != nil {
+					return nil, err
+				}
+			}
 			blob := &blobLayer{c: c.Cache, hash: info.Digest, size: info.Size, mt: info.MediaType}
 			return newEntry(record{Kind: KindLayer, Key: k, TreeHash: info.DiffID.String(), Layer: rec}, blob, c.opt.Sign)
 		}})

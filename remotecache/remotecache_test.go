@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -369,5 +370,52 @@ func TestBlobFileThroughTheTier(t *testing.T) {
 	}
 	if p != want {
 		t.Fatalf("BlobFile through the tier = %s, want the local cache's %s", p, want)
+	}
+}
+
+// A layer this process did not write (say, fetched from another signer's
+// cache by an earlier build) has its diffID checked before it is signed
+// and written back: a wrong one is not vouched for.
+func TestWriteBackChecksForeignDiffIDs(t *testing.T) {
+	ctx := context.Background()
+	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	sk, _ := newKey(t, "ci")
+	for _, tc := range []struct {
+		name   string
+		tamper bool
+		want   int
+	}{{"right diffID", false, 1}, {"wrong diffID", true, 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := newStore(t)
+			spec := layerSpec("hello")
+			if _, err := layer.Build(ctx, st, spec); err != nil { // not through the tier
+				t.Fatal(err)
+			}
+			key := spec.Key()
+			if tc.tamper {
+				rec, err := st.Get("layers", key+".json")
+				if err != nil {
+					t.Fatal(err)
+				}
+				var info layer.Info
+				if err := json.Unmarshal(rec, &info); err != nil {
+					t.Fatal(err)
+				}
+				info.DiffID.Hex = strings.Repeat("1", 64)
+				b, _ := json.Marshal(info)
+				if err := st.Put("layers", key+".json", b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rec := &events.Recorder{}
+			c := New(ctx, st, Options{To: host + "/c/" + strings.ToLower(strings.ReplaceAll(tc.name, " ", "-")), Sign: sk, Events: events.New(rec.Handle)})
+			c.NoteLayer(key)
+			c.Flush(ctx)
+			if got := c.Stats().Pushed[KindLayer]; got != tc.want {
+				t.Fatalf("pushed %d layers, want %d; events %+v", got, tc.want, rec.Events)
+			}
+		})
 	}
 }

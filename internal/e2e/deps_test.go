@@ -54,7 +54,7 @@ var allowedImports = map[string][]string{
 	"step": {"cache", "closure", "closure/deb", "closure/files", "events", "sandbox", "spec"},
 	// registry client and image reading
 	"registry":              {"internal/atomicfile", "internal/httpretry"},
-	"remotecache":           {"cache", "events", "internal/atomicfile", "registry"},
+	"remotecache":           {"cache", "events", "internal/atomicfile", "layer", "registry"},
 	"registry/registrytest": {"internal/testutil"},
 	"imageref":              {"registry"},
 	"imageref/imagetest":    {"closure", "closure/deb", "closure/nix"},

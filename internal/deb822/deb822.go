@@ -159,7 +159,7 @@ func (s *Scanner) continuations() {
 		}
 		switch {
 		case len(line) > 0 && (line[0] == ' ' || line[0] == '\t') && !blank(line):
-			cont := bytes.TrimRight(line[1:], " \t")
+			cont := bytes.TrimRight(line[1:], " \t\r")
 			if len(cont) == 1 && cont[0] == '.' {
 				cont = cont[:0]
 			}
@@ -234,9 +234,12 @@ func (s *Scanner) unread(line []byte) {
 	s.pending, s.hasPend = line, true
 }
 
+// blank reports whether line holds only blanks; a stray carriage return
+// counts as one (a line's final CR is dropped as CRLF's), so that " \r "
+// reads as it would after a round trip.
 func blank(line []byte) bool {
 	for _, c := range line {
-		if c != ' ' && c != '\t' {
+		if c != ' ' && c != '\t' && c != '\r' {
 			return false
 		}
 	}

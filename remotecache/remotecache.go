@@ -339,12 +339,6 @@ func (c *Cache) fetchBlob(img v1.Image, blob v1.Descriptor) error {
 	if c.Cache.HasBlob(blob.Digest.Hex) {
 		return nil
 	}
-	return c.download(img, blob, io.Discard)
-}
-
-// download stores blob's bytes locally, checked against its digest, and
-// writes them to also on the way (which must take every byte).
-func (c *Cache) download(img v1.Image, blob v1.Descriptor, also io.Writer) error {
 	l, err := img.LayerByDigest(blob.Digest)
 	if err != nil {
 		return err
@@ -354,7 +348,7 @@ func (c *Cache) download(img v1.Image, blob v1.Descriptor, also io.Writer) error
 		return err
 	}
 	defer rc.Close()
-	hw := &hashCount{w: also, h: sha256.New()}
+	hw := &hashCount{w: io.Discard, h: sha256.New()}
 	if _, err := c.Cache.PutBlob(io.TeeReader(rc, hw), blob.Digest.Hex); err != nil {
 		if got := hex.EncodeToString(hw.h.Sum(nil)); hw.n == blob.Size && got != blob.Digest.Hex {
 			return rejectf("its blob has digest sha256:%s, not %s", got, blob.Digest)
@@ -381,8 +375,8 @@ func (c *Cache) fetchLayer(key string) ([]byte, bool) {
 		// The blob is checked by its digest; its diffID is the signed
 		// record's (what the signer's tar hashed to). It is not
 		// decompressed to check it again: that was half of a warm-remote
-		// build's CPU, and `strata cache verify` and every runtime that
-		// unpacks the layer check it.
+		// build's CPU. `strata cache verify` checks it, and so does Flush
+		// before this process signs the layer for another remote.
 		if err := c.fetchBlob(img, blob); err != nil {
 			return err
 		}
@@ -392,13 +386,9 @@ func (c *Cache) fetchLayer(key string) ([]byte, bool) {
 	return out, ok
 }
 
-// verifyDiffID decompresses the local blob of layer record rec and checks
-// its diffID.
-func (c *Cache) verifyDiffID(rec []byte) error {
-	var info layer.Info
-	if err := json.Unmarshal(rec, &info); err != nil {
-		return err
-	}
+// verifyDiffID decompresses the local blob of the layer info names and
+// checks its diffID.
+func (c *Cache) verifyDiffID(info layer.Info) error {
 	rc, err := c.Cache.OpenBlob(info.Digest.Hex)
 	if err != nil {
 		return err
@@ -492,11 +482,7 @@ func (c *Cache) Flush(ctx context.Context) {
 		if err != nil {
 			continue
 		}
-		var info struct {
-			Digest, DiffID v1.Hash
-			Size           int64
-			MediaType      types.MediaType
-		}
+		var info layer.Info
 		if json.Unmarshal(rec, &info) != nil {
 			continue
 		}
@@ -510,7 +496,7 @@ func (c *Cache) Flush(ctx context.Context) {
 				// A layer this process did not write (read from a
 				// remote, now or by an earlier build) carries another
 				// signer's diffID: check it before vouching for it.
-				if err := c.verifyDiffID(rec); err != nil {
+				if err := c.verifyDiffID(info); err != nil {
 					return nil, err
 				}
 			}

@@ -120,7 +120,12 @@ func Ar(ms []Member) []byte {
 	var b bytes.Buffer
 	b.WriteString("!<arch>\n")
 	for _, m := range ms {
-		fmt.Fprintf(&b, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", m.Name, 0, 0, 0, "100644", len(m.Data))
+		// fmt pads to a width in runes; an ar name field is 16 bytes
+		b.WriteString(m.Name)
+		for i := len(m.Name); i < 16; i++ {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%-12d%-6d%-6d%-8s%-10d`\n", 0, 0, 0, "100644", len(m.Data))
 		b.Write(m.Data)
 		if len(m.Data)%2 == 1 {
 			b.WriteByte('\n')

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -23,6 +24,14 @@ type ArtifactSpec struct {
 	Layers          []partial.CompressedLayer
 	Annotations     map[string]string
 	Subject         *v1.Descriptor
+	// InlineMax, when above 0, also carries the config and every layer
+	// of at most that many bytes in its descriptor's data field (OCI
+	// image-spec 1.1), so a reader has them with the manifest and makes
+	// no request for each (go-containerregistry's remote images read data
+	// first, checked against the digest). They are still pushed as blobs:
+	// registries check that a manifest's blobs exist, and readers that
+	// ignore data fetch them.
+	InlineMax int64
 }
 
 // emptyConfig is the OCI empty descriptor's content, for artifacts whose
@@ -47,7 +56,7 @@ func NewArtifact(spec ArtifactSpec) (v1.Image, error) {
 		SchemaVersion: 2,
 		MediaType:     types.OCIManifestSchema1,
 		ArtifactType:  spec.ArtifactType,
-		Config:        v1.Descriptor{MediaType: cmt, Size: size, Digest: h},
+		Config:        v1.Descriptor{MediaType: cmt, Size: size, Digest: h, Data: inline(spec.InlineMax, size, cfg)},
 		Annotations:   spec.Annotations,
 		Subject:       spec.Subject,
 	}
@@ -65,7 +74,13 @@ func NewArtifact(spec ArtifactSpec) (v1.Image, error) {
 		if err != nil {
 			return nil, err
 		}
-		m.Layers = append(m.Layers, v1.Descriptor{MediaType: mt, Size: sz, Digest: d})
+		desc := v1.Descriptor{MediaType: mt, Size: sz, Digest: d}
+		if spec.InlineMax > 0 && sz <= spec.InlineMax {
+			if desc.Data, err = readSmall(l, sz); err != nil {
+				return nil, err
+			}
+		}
+		m.Layers = append(m.Layers, desc)
 		byDigest[d] = l
 	}
 	if m.Layers == nil {
@@ -76,6 +91,33 @@ func NewArtifact(spec ArtifactSpec) (v1.Image, error) {
 		return nil, err
 	}
 	return partial.CompressedToImage(&artifact{manifest: raw, config: cfg, layers: byDigest})
+}
+
+// inline returns b for a descriptor's data field when it is at most max
+// bytes (max > 0), else nil.
+func inline(max, size int64, b []byte) []byte {
+	if max > 0 && size <= max {
+		return b
+	}
+	return nil
+}
+
+// readSmall reads a layer of size bytes whole, checking its size.
+func readSmall(l partial.CompressedLayer, size int64) ([]byte, error) {
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, size+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) != size {
+		d, _ := l.Digest()
+		return nil, fmt.Errorf("blob %s has %d bytes, its descriptor says %d", d, len(b), size)
+	}
+	return b, nil
 }
 
 type artifact struct {

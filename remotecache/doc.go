@@ -16,7 +16,9 @@
 // blob is a small JSON record, its one layer the payload, and its
 // artifactType and annotations name the entry kind, so every registry
 // accepts it and the payload blobs are shared (mounted) with the images
-// pushed to the same registry.
+// pushed to the same registry. A record or payload of at most InlineMax
+// bytes is also inline in its descriptor (the OCI data field), so reading
+// such an entry is one request, the manifest.
 //
 // Reads go through: a local miss asks each --cache-from repository in
 // order; a hit is verified, written into the local cache and then used.

@@ -47,6 +47,13 @@ const (
 
 func artifactType(kind string) string { return "application/vnd.stratabuild.cache." + kind + ".v1" }
 
+// InlineMax is the largest record or payload blob an entry's manifest
+// also carries inline (the descriptor's data field): a reader gets it
+// with the manifest, one request instead of two or three. Most records
+// and package listings are smaller; 16 KiB keeps a manifest far below
+// the 4 MiB registries accept.
+const InlineMax = 16 << 10
+
 // Tag is the tag of the entry of kind for key: a valid OCI tag (at most
 // 128 characters of [A-Za-z0-9_.-]).
 func Tag(kind, key string) string { return kind + "-" + key }
@@ -138,7 +145,7 @@ func buildEntry(rec record, blob *blobLayer, sig func(cfgHash v1.Hash) string) (
 	}
 	return registry.NewArtifact(registry.ArtifactSpec{
 		ArtifactType: artifactType(rec.Kind), Config: cfg, ConfigMediaType: recordMediaType,
-		Layers: []partial.CompressedLayer{blob}, Annotations: ann,
+		Layers: []partial.CompressedLayer{blob}, Annotations: ann, InlineMax: InlineMax,
 	})
 }
 

@@ -7,15 +7,19 @@ import (
 	"encoding/json"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/events"
@@ -417,5 +421,67 @@ func TestWriteBackChecksForeignDiffIDs(t *testing.T) {
 				t.Fatalf("pushed %d layers, want %d; events %+v", got, tc.want, rec.Events)
 			}
 		})
+	}
+}
+
+// Small records and payloads travel inline in the entry's manifest (the
+// descriptor data field), so machine B reads them with no blob request;
+// the blobs are still in the registry for readers that ignore data.
+func TestSmallEntriesAreReadFromTheManifest(t *testing.T) {
+	var mu sync.Mutex
+	blobGets := 0
+	reg := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+			mu.Lock()
+			blobGets++
+			mu.Unlock()
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	repo := strings.TrimPrefix(srv.URL, "http://") + "/strata/cache"
+	sk, tk := newKey(t, "ci")
+	info, deb, _ := machineA(t, repo, sk)
+	r, err := name.NewRepository(repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags, err := remote.List(r, remote.WithContext(ctx))
+	if err != nil || len(tags) != 4 {
+		t.Fatalf("entries %v, %v: want 4", tags, err)
+	}
+	for _, tag := range tags {
+		img, err := remote.Image(r.Tag(tag), remote.WithContext(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := img.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Config.Data == nil || m.Layers[0].Data == nil {
+			t.Fatalf("%s: a %d-byte record and a %d-byte payload are not inline", tag, m.Config.Size, m.Layers[0].Size)
+		}
+	}
+	mu.Lock()
+	blobGets = 0
+	mu.Unlock()
+	b := New(ctx, newStore(t), Options{From: []string{repo}, Trust: []TrustKey{tk}})
+	l, err := layer.Build(ctx, b, layerSpec("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Info() != info || !b.HasBlob(deb) {
+		t.Fatalf("machine B's layer %+v (A's %+v), .deb found %v", l.Info(), info, b.HasBlob(deb))
+	}
+	if s := b.Stats(); s.Fetched[KindLayer] != 1 || s.Fetched[KindDeb] != 1 {
+		t.Fatalf("machine B fetched %v", s.Fetched)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if blobGets != 0 {
+		t.Fatalf("machine B made %d blob requests for entries whose blobs are inline", blobGets)
 	}
 }

@@ -59,7 +59,7 @@ func (s *Spec) applyIncludes(display, dir string, chain []string, merged map[str
 			return err
 		}
 		merged[file] = true
-		if err := s.merge(&in, file); err != nil {
+		if err := s.merge(&in, file, dir); err != nil {
 			return err
 		}
 	}
@@ -83,7 +83,7 @@ func (s *Spec) applyIncludes(display, dir string, chain []string, merged map[str
 //     nor local sources: a files entry without build: or a step with
 //     src: (their paths, hashes and pins belong to one spec's folder);
 //     its steps and the files taken from their outputs carry over.
-func (s *Spec) merge(in *Spec, file string) error {
+func (s *Spec) merge(in *Spec, file, dir string) error {
 	for _, f := range []struct {
 		key string
 		set bool
@@ -124,7 +124,15 @@ func (s *Spec) merge(in *Spec, file string) error {
 		}
 		o.Mirror, o.Keyring, o.SecurityMirror = or(o.Mirror, d.Mirror), or(o.Keyring, d.Keyring), or(o.SecurityMirror, d.SecurityMirror)
 		if d.Keyring != "" && o.Keyring == d.Keyring && !filepath.IsAbs(d.Keyring) {
-			o.Keyring = filepath.Join(filepath.Dir(file), d.Keyring)
+			// Relative to the including spec's folder (dir), as a keyring
+			// it names itself would be: an absolute path would put where
+			// the repository is checked out into the lock's inputs hash,
+			// and --frozen would fail in every other checkout.
+			k := filepath.Join(filepath.Dir(file), d.Keyring)
+			if rel, err := filepath.Rel(dir, k); err == nil {
+				k = filepath.ToSlash(rel)
+			}
+			o.Keyring = k
 		}
 		if o.Updates == nil {
 			o.Updates = d.Updates

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -185,5 +186,37 @@ accounts: {users: [{name: app, uid: 1000, gid: 1000}], groups: [{name: app, gid:
 	}
 	if len(s.Builds) != 1 || s.Accounts == nil || len(s.Accounts.Users) != 1 || len(s.Accounts.Groups) != 1 {
 		t.Errorf("builds %v, accounts %+v: d should be merged once", s.Builds, s.Accounts)
+	}
+}
+
+// A relative keyring of an included spec (here two levels down) becomes a
+// path relative to the top spec's folder, never an absolute one: the same
+// tree checked out in two places gives the same debian block, so the same
+// lock inputs hash and --frozen works in both.
+func TestIncludedKeyringIsRelative(t *testing.T) {
+	var blocks []string
+	for _, root := range []string{t.TempDir(), filepath.Join(t.TempDir(), "elsewhere", "deeper")} {
+		writeAt(t, filepath.Join(root, "lib", "keys", "archive.gpg"), "")
+		writeAt(t, filepath.Join(root, "lib", FileName), "name: lib\ndebian: {suite: bookworm, packages: [hello], keyring: keys/archive.gpg}\n")
+		writeAt(t, filepath.Join(root, "mid", FileName), "name: mid\ninclude: [../lib]\n")
+		writeAt(t, filepath.Join(root, "app", "top", FileName), "name: top\ninclude: [../../mid]\n")
+		s, err := Load(filepath.Join(root, "app", "top"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "../../lib/keys/archive.gpg"; s.Debian.Keyring != want {
+			t.Fatalf("keyring %q, want %q (relative to %s)", s.Debian.Keyring, want, s.Dir)
+		}
+		if _, err := os.Stat(filepath.Join(s.Dir, s.Debian.Keyring)); err != nil {
+			t.Fatalf("the keyring does not resolve from the spec's folder: %v", err)
+		}
+		b, err := json.Marshal(s.Debian)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks = append(blocks, string(b))
+	}
+	if blocks[0] != blocks[1] {
+		t.Fatalf("two checkouts give two debian blocks:\n%s\n%s", blocks[0], blocks[1])
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stratabuild/strata/closure"
@@ -188,6 +189,10 @@ func WriteTar(ctx context.Context, w io.Writer, entries []closure.Entry, mtime t
 	return tw.Close()
 }
 
+// copyBufs recycles copyContent's 128 KiB buffers: one allocated per file
+// made a layer of small files mostly garbage collection.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
+
 func copyContent(w io.Writer, e closure.Entry) error {
 	if e.Open == nil {
 		return fmt.Errorf("/%s: no content", e.Path)
@@ -197,7 +202,9 @@ func copyContent(w io.Writer, e closure.Entry) error {
 		return fmt.Errorf("reading /%s: %w", e.Path, err)
 	}
 	defer r.Close()
-	n, err := io.CopyBuffer(w, io.LimitReader(r, e.Size), make([]byte, 128<<10))
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	n, err := io.CopyBuffer(w, io.LimitReader(r, e.Size), *bp)
 	if err != nil {
 		return fmt.Errorf("reading /%s: %w", e.Path, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/stratabuild/strata/cache"
@@ -213,6 +214,9 @@ type controlFiles struct {
 
 var maintainerScripts = map[string]bool{"preinst": true, "postinst": true, "prerm": true, "postrm": true, "config": true}
 
+// debReaders recycles extract's 1 MiB read buffers, one per .deb.
+var debReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 1<<20) }}
+
 // extract unpacks the .deb into dir (a fresh temporary folder).
 func extract(ctx context.Context, open func() (io.ReadCloser, error), deb, wantSHA string, dir string) error {
 	f, err := open()
@@ -221,7 +225,9 @@ func extract(ctx context.Context, open func() (io.ReadCloser, error), deb, wantS
 	}
 	defer f.Close()
 	h := sha256.New()
-	br := bufio.NewReaderSize(io.TeeReader(f, h), 1<<20)
+	br := debReaders.Get().(*bufio.Reader)
+	br.Reset(io.TeeReader(f, h))
+	defer func() { br.Reset(nil); debReaders.Put(br) }()
 	ar, err := newArReader(br)
 	if err != nil {
 		return err
@@ -260,7 +266,7 @@ func extract(ctx context.Context, open func() (io.ReadCloser, error), deb, wantS
 			if !sawBinary || ctl != nil {
 				return fmt.Errorf("ar member %s is out of place (expected debian-binary, control.tar, data.tar in that order)", m.Name)
 			}
-			if ctl, err = readControl(WithXZ(ctx, XZGo), deb, m.Name, r); err != nil {
+			if ctl, err = readControl(ctx, deb, m.Name, r); err != nil {
 				return err
 			}
 			if fields, err = parseControl(ctl.control); err != nil {
@@ -443,6 +449,7 @@ type extractor struct {
 	byPath      map[string]*record
 	budget      int64
 	meter       *meter
+	buf         []byte // the copy buffer for every file's bytes (io.Copy would allocate one per file)
 }
 
 func (x *extractor) unsafe(name, format string, args ...any) error {
@@ -623,7 +630,10 @@ func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
 			}
 			w = io.MultiWriter(f, h)
 		}
-		n, err := io.Copy(w, tr)
+		if x.buf == nil {
+			x.buf = make([]byte, 128<<10)
+		}
+		n, err := io.CopyBuffer(w, tr, x.buf)
 		if f != nil {
 			if cerr := f.Close(); err == nil {
 				err = cerr

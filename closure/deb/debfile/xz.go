@@ -12,10 +12,14 @@ import (
 	"strings"
 )
 
-// XZDecoder chooses how data.tar.xz members are decoded. The bytes are the
-// same either way (both check the stream's integrity field); the system's
-// xz (liblzma) is about 2.4x faster than the pure-Go decoder and runs in a
-// process of its own, so decoding overlaps the tar walk.
+// XZDecoder chooses how a .deb's data.tar.xz and control.tar.xz members are
+// decoded. The bytes are the same either way (both check the stream's
+// integrity field); the system's xz (liblzma) is about 2.4x faster than the
+// pure-Go decoder and runs in a process of its own, so decoding overlaps the
+// tar walk. The control member is small, but the pure-Go decoder allocates
+// (and zeroes) the whole dictionary the stream names, 8 MiB for dpkg-deb's
+// default, for each one: one xz process per .deb costs less (a cold build of
+// 141 .debs, about 3 % less CPU).
 type XZDecoder string
 
 // The decoders.

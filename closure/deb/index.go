@@ -123,6 +123,15 @@ func (idx *Index) named(name string) []*Package {
 	return out
 }
 
+// damage is the first damage met reading the index's cache entries in
+// place (a record that does not decode), nil if none.
+func (idx *Index) damage() error {
+	if idx.cat == nil {
+		return nil
+	}
+	return idx.cat.err()
+}
+
 // forget removes the index's cache entries, so that the next LoadIndex
 // fetches them anew (one turned out damaged).
 func (idx *Index) forget() {

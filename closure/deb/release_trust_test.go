@@ -6,6 +6,9 @@ import (
 	"crypto"
 	"encoding/json"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -358,5 +361,57 @@ func TestVerifyLockResolution(t *testing.T) {
 				t.Errorf("%s: error %q does not contain %q", c.name, err, w)
 			}
 		}
+	}
+}
+
+// TestVerifyLockDamagedIndex: a cached index whose package records no
+// longer decode does not make lock --verify call a good lock unsigned (the
+// damage is the cache's, not the lock's): the index is read again from the
+// archive, the lock passes, and a warning names the damage.
+func TestVerifyLockDamagedIndex(t *testing.T) {
+	a := newTestArchive(t, standardPackages())
+	dir := t.TempDir()
+	src := New(a.spec("app"), testStoreAt(t, dir))
+	l, err := src.ResolveLock(context.Background(), amd64Request(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := 0
+	err = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() || filepath.Base(filepath.Dir(p)) != indexCacheKind {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		d, err := openDiskIndex(b, "")
+		if err != nil {
+			return err
+		}
+		for k := range d.npkg {
+			// the first field's length, a uvarint: now about 2 MB
+			off, _ := d.recordBounds(k)
+			b[off], b[off+1], b[off+2] = 0xff, 0xff, 0x7f
+		}
+		damaged++
+		if err := os.Chmod(p, 0o644); err != nil {
+			return err
+		}
+		return os.WriteFile(p, b, 0o444)
+	})
+	if err != nil || damaged == 0 {
+		t.Fatalf("damaging the cached index: %d entries, %v", damaged, err)
+	}
+	raw, _ := l.Marshal()
+	var log bytes.Buffer
+	req := amd64Request(&log)
+	req.Locked = raw
+	n, err := src.VerifyLock(context.Background(), req)
+	if err != nil || n != len(l.Packages) {
+		t.Fatalf("a good lock over a damaged cached index: %d entries, %v", n, err)
+	}
+	if !strings.Contains(log.String(), "the cached package index is damaged") || !strings.Contains(log.String(), "reading the index again") {
+		t.Errorf("no warning names the damage:\n%s", log.String())
 	}
 }

@@ -215,9 +215,23 @@ func (s *Source) ResolveLock(ctx context.Context, req closure.Request) (*Lock, e
 	return s.resolveFresh(ctx, req, in, prefer)
 }
 
+// indexOptions is what LoadIndex needs to read the signed indexes of
+// suite (and its update suites when updates) for this source: the one
+// place that maps the spec, the environment and the trust policy to it.
+func (s *Source) indexOptions(req closure.Request, in *inputs, suite string, comps []string, arch string, updates bool) IndexOptions {
+	allowExpired, _ := trustPolicy(req)
+	return IndexOptions{
+		Suite: suite, Components: comps, Arch: arch,
+		Mirror: s.spec.Debian.Mirror, Getenv: req.Env.Getenv, AptRoot: s.apt,
+		Keyring: in.keyring, Client: req.Env.HTTP, Log: req.Env.Events.With("debian"),
+		Updates: updates, SecurityMirror: in.deb.SecurityMirror,
+		AllowExpiredRelease: allowExpired, Now: req.Env.Now,
+	}
+}
+
 func (s *Source) resolveFresh(ctx context.Context, req closure.Request, in *inputs, prefer map[string]string) (*Lock, error) {
 	start := time.Now()
-	allowExpired, allowDowngrade := trustPolicy(req)
+	_, allowDowngrade := trustPolicy(req)
 	ro := ResolveOptions{Arch: in.arch, Roots: in.deb.Packages, Exclude: in.deb.Exclude, Prefer: prefer, Log: req.Env.Events.With("debian")}
 	if e := in.deb.Exact; e != nil {
 		ro.ExactAll, ro.Exact = e.All, e.Packages
@@ -229,13 +243,9 @@ func (s *Source) resolveFresh(ctx context.Context, req closure.Request, in *inpu
 	// once more from the archive.
 	for attempt := 0; ; attempt++ {
 		var err error
-		idx, rel, err = LoadIndex(ctx, s.store, IndexOptions{
-			Suite: in.suite, Components: in.comps, Arch: in.arch,
-			Mirror: s.spec.Debian.Mirror, Getenv: req.Env.Getenv, AptRoot: s.apt,
-			Keyring: in.keyring, Client: req.Env.HTTP, Log: req.Env.Events.With("debian"),
-			Updates: in.updates, UpdatesRequired: in.updatesRequired, SecurityMirror: in.deb.SecurityMirror,
-			AllowExpiredRelease: allowExpired, Now: req.Env.Now,
-		})
+		opt := s.indexOptions(req, in, in.suite, in.comps, in.arch, in.updates)
+		opt.UpdatesRequired = in.updatesRequired
+		idx, rel, err = LoadIndex(ctx, s.store, opt)
 		if err != nil {
 			return nil, err
 		}

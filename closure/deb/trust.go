@@ -150,21 +150,34 @@ func (s *Source) VerifyLock(ctx context.Context, req closure.Request) (int, erro
 	if why := l.matches(in.suite, in.comps, in.arch, in.deb.Packages, in.deb.Exclude, in.updates, in.deb.Exact); why != "" {
 		return len(l.Packages), fmt.Errorf("%w: strata.lock has %s (run `strata lock` to resolve the spec again)", ErrLockNotSigned, why)
 	}
-	allowExpired, _ := trustPolicy(req)
 	log := req.Env.Events.With("debian")
-	idx, _, err := LoadIndex(ctx, s.store, IndexOptions{
-		Suite: l.Suite, Components: l.Components, Arch: l.Arch,
-		Mirror: s.spec.Debian.Mirror, Getenv: req.Env.Getenv, AptRoot: s.apt,
-		Keyring: in.keyring, Client: req.Env.HTTP, Log: log,
-		Updates: !l.NoUpdates, SecurityMirror: in.deb.SecurityMirror,
-		AllowExpiredRelease: allowExpired, Now: req.Env.Now,
-	})
-	if err != nil {
-		return 0, err
+	// A cached index found damaged while checking is dropped and read once
+	// more from the archive, as resolution does: damage is the cache's
+	// fault, not the lock's.
+	for attempt := 0; ; attempt++ {
+		idx, _, err := LoadIndex(ctx, s.store, s.indexOptions(req, in, l.Suite, l.Components, l.Arch, !l.NoUpdates))
+		if err != nil {
+			return 0, err
+		}
+		if err := checkNotOlder(l, idx.Suites, !l.NoUpdates, false, log.Warnf); err != nil {
+			return 0, err
+		}
+		n, err := s.verifyAgainst(idx, l, in, req)
+		if derr := idx.damage(); derr != nil {
+			if attempt == 0 {
+				log.Warnf("%v: reading the index again", derr)
+				idx.forget()
+				continue
+			}
+			return 0, derr
+		}
+		return n, err
 	}
-	if err := checkNotOlder(l, idx.Suites, !l.NoUpdates, false, log.Warnf); err != nil {
-		return 0, err
-	}
+}
+
+// verifyAgainst checks lock l against the signed index idx: every entry
+// listed as locked, then the spec resolving to the same entries.
+func (s *Source) verifyAgainst(idx *Index, l *Lock, in *inputs, req closure.Request) (int, error) {
 	type key struct{ suite, name, version, arch string }
 	signed := map[key][]*Package{}
 	looked := map[string]bool{}

@@ -56,7 +56,9 @@ func decompress(ctx context.Context, member string, r io.Reader) (io.Reader, fun
 		}
 		// One stream, as dpkg-deb writes: a second stream could ask for
 		// a dictionary checkXZDict never saw.
-		z, err := xz.ReaderConfig{SingleStream: true}.NewReader(r)
+		// Every block's dictionary is checked before the decoder
+		// allocates it, not only the first one's.
+		z, err := xz.ReaderConfig{SingleStream: true}.NewReader(newXZGuard(r, member))
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading xz stream of %s: %w", member, err)
 		}

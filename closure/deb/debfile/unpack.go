@@ -67,9 +67,9 @@ const (
 	// and xz -9 use 64 MiB (dpkg-deb's default 8 MiB); zstd members get
 	// the same 128 MiB window cap. For xz the system's decoder runs with
 	// --memlimit-decompress=MaxLZMADict+xzMemSlack, which bounds every
-	// block; the pure-Go decoder reads one stream (as dpkg-deb writes) and
-	// checks its first block's header (a later block of a multi-block
-	// stream is not checked on that path).
+	// block; the pure-Go decoder reads one stream (as dpkg-deb writes)
+	// through xzGuard, which checks every block's header before the
+	// decoder reads it.
 	MaxLZMADict = 128 << 20
 
 	cacheKind     = "deb-unpacked"

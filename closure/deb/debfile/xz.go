@@ -183,48 +183,5 @@ func checkXZDict(br *bufio.Reader, member string) error {
 	if b, err = br.Peek(streamHeader + size); err != nil {
 		return nil
 	}
-	h := b[streamHeader+2 : streamHeader+size-4] // after size and flags, before the CRC32
-	flags := b[streamHeader+1]
-	varint := func() (uint64, bool) {
-		var v uint64
-		for i := 0; i < 9 && i < len(h); i++ {
-			v |= uint64(h[i]&0x7f) << (7 * i)
-			if h[i]&0x80 == 0 {
-				h = h[i+1:]
-				return v, true
-			}
-		}
-		return 0, false
-	}
-	for _, bit := range []byte{0x40, 0x80} { // compressed, uncompressed size present
-		if flags&bit != 0 {
-			if _, ok := varint(); !ok {
-				return nil
-			}
-		}
-	}
-	for n := int(flags&0x03) + 1; n > 0; n-- {
-		id, ok1 := varint()
-		psize, ok2 := varint()
-		if !ok1 || !ok2 || psize > uint64(len(h)) {
-			return nil
-		}
-		props := h[:psize]
-		h = h[psize:]
-		if id != 0x21 || len(props) != 1 { // LZMA2 has one property byte
-			continue
-		}
-		bits := props[0] & 0x3f
-		if bits > 40 {
-			return nil // invalid: the decoder refuses it
-		}
-		dict := uint64(0xffffffff)
-		if bits < 40 {
-			dict = uint64(2|bits&1) << (bits/2 + 11)
-		}
-		if dict > MaxLZMADict {
-			return fmt.Errorf("%s asks for a %d MiB LZMA2 dictionary, more than MaxLZMADict (%d MiB; xz -9 uses 64): refusing a stream built to exhaust memory", member, dict>>20, MaxLZMADict>>20)
-		}
-	}
-	return nil
+	return checkBlockDict(b[streamHeader:streamHeader+size], member)
 }

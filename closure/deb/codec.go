@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -310,7 +311,8 @@ func indexTrailer(t []byte) (poolOff int, err error) {
 
 // openTables reads the trailer of d (size bytes, data from d.base on) and
 // checks the framing and the tables.
-func openTables(d *diskIndex, size int) (*diskIndex, error) {
+func openTables(d *diskIndex, size int) (out *diskIndex, err error) {
+	defer d.mapFault(debug.SetPanicOnFault(true), func() { out, err = nil, d.err })
 	t := size - trailerSize
 	if _, err := indexTrailer([]byte(d.data[t-d.base:])); err != nil {
 		return nil, err
@@ -433,11 +435,31 @@ func (d *diskIndex) poolString(off int) string {
 // orderName is the name of order entry k, aliasing the data.
 func (d *diskIndex) orderName(k int) string { return d.poolString(d.u32(d.order + 8*k)) }
 
+// mapFault, deferred with the previous setting by every reader of the
+// mapped tables (d.data) as defer d.mapFault(debug.SetPanicOnFault(true),
+// reset), turns a fault reading them into damage: a cache file truncated
+// under its mapping makes the kernel send SIGBUS, which would otherwise
+// kill the process. reset clears the reader's partial answer; the resolver
+// then fails naming the damage, and the source reads the index again.
+func (d *diskIndex) mapFault(old bool, reset func()) {
+	debug.SetPanicOnFault(old)
+	r := recover()
+	if r == nil {
+		return
+	}
+	if f, ok := r.(interface{ Addr() uintptr }); ok {
+		d.damaged("the mapped tables", fmt.Errorf("a read faulted at %#x: the file was truncated or changed under its mapping", f.Addr()))
+		reset()
+		return
+	}
+	panic(r)
+}
+
 // named returns the local positions of the packages called name, highest
 // version first.
-func (d *diskIndex) named(name string) []int {
+func (d *diskIndex) named(name string) (out []int) {
+	defer d.mapFault(debug.SetPanicOnFault(true), func() { out = nil })
 	i := sort.Search(d.norder, func(k int) bool { return d.orderName(k) >= name })
-	var out []int
 	for j := i; j < d.norder && d.orderName(j) == name; j++ {
 		out = append(out, d.u32(d.order+8*j+4))
 	}
@@ -446,10 +468,10 @@ func (d *diskIndex) named(name string) []int {
 
 // provided returns the Provides entries naming name, with local
 // positions and copied strings.
-func (d *diskIndex) provided(name string) []provide {
+func (d *diskIndex) provided(name string) (out []provide) {
+	defer d.mapFault(debug.SetPanicOnFault(true), func() { out = nil })
 	provName := func(k int) string { return d.poolString(d.u32(d.provs + 16*k)) }
 	i := sort.Search(d.nprov, func(k int) bool { return provName(k) >= name })
-	var out []provide
 	for j := i; j < d.nprov && provName(j) == name; j++ {
 		o := d.provs + 16*j
 		out = append(out, provide{
@@ -461,7 +483,8 @@ func (d *diskIndex) provided(name string) []provide {
 }
 
 // pkg reads and decodes local package k.
-func (d *diskIndex) pkg(k int) *Package {
+func (d *diskIndex) pkg(k int) (p *Package) {
+	defer d.mapFault(debug.SetPanicOnFault(true), func() { p = &Package{Suite: d.suite} })
 	off, end := d.recordBounds(k)
 	if end-off > maxRecord {
 		d.damaged(fmt.Sprintf("package record %d", k), fmt.Errorf("%d bytes, more than %d", end-off, maxRecord))
@@ -474,7 +497,7 @@ func (d *diskIndex) pkg(k int) *Package {
 	}
 	// the strings alias buf, which nothing else holds
 	r := reader{s: unsafe.String(unsafe.SliceData(buf), len(buf)), end: len(buf)}
-	p := &Package{Suite: d.suite}
+	p = &Package{Suite: d.suite}
 	for _, f := range recordFields(p) {
 		*f = r.str()
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -372,5 +374,29 @@ func TestIndexDamagedOrderTable(t *testing.T) {
 	c.named(d.orderName(0))
 	if err := c.err(); !errors.Is(err, errIndexDamaged) {
 		t.Fatalf("a swapped order table: %v", err)
+	}
+}
+
+// A cached index file truncated under its mapping (the kernel answers a
+// read of the lost pages with SIGBUS) makes resolution fail naming the
+// damage, which the source answers by reading the index again, instead of
+// killing the process.
+func TestIndexTruncatedUnderItsMapping(t *testing.T) {
+	idx := testIndex(t, baseIndex)
+	_, raw := encodeParts(t, idx.Packages)
+	path := filepath.Join(t.TempDir(), "index")
+	if err := os.WriteFile(path, raw[0], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := openIndexFile(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Resolve(&Index{Label: "test", cat: newDiskCatalog([]*diskIndex{d}), catArch: "amd64"}, ResolveOptions{Arch: "amd64", Roots: []string{"hello"}})
+	if !errors.Is(err, errIndexDamaged) || !strings.Contains(err.Error(), "truncated or changed under its mapping") {
+		t.Fatalf("resolving over a truncated mapped index: %v", err)
 	}
 }

@@ -440,14 +440,16 @@ func (d *diskIndex) orderName(k int) string { return d.poolString(d.u32(d.order 
 // reset), turns a fault reading them into damage: a cache file truncated
 // under its mapping makes the kernel send SIGBUS, which would otherwise
 // kill the process. reset clears the reader's partial answer; the resolver
-// then fails naming the damage, and the source reads the index again.
+// then fails naming the damage, and the source reads the index again. A
+// fault anywhere else is a bug and stays a crash.
 func (d *diskIndex) mapFault(old bool, reset func()) {
 	debug.SetPanicOnFault(old)
 	r := recover()
 	if r == nil {
 		return
 	}
-	if f, ok := r.(interface{ Addr() uintptr }); ok {
+	lo := uintptr(unsafe.Pointer(unsafe.StringData(d.data)))
+	if f, ok := r.(interface{ Addr() uintptr }); ok && f.Addr() >= lo && f.Addr()-lo < uintptr(len(d.data)) {
 		d.damaged("the mapped tables", fmt.Errorf("a read faulted at %#x: the file was truncated or changed under its mapping", f.Addr()))
 		reset()
 		return

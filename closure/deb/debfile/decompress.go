@@ -10,7 +10,6 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
 	"github.com/ulikunitz/xz/lzma"
 )
 
@@ -54,15 +53,9 @@ func decompress(ctx context.Context, member string, r io.Reader) (io.Reader, fun
 				return nil, nil, fmt.Errorf("decoding %s: %w", member, err)
 			}
 		}
-		// One stream, as dpkg-deb writes: a second stream could ask for
-		// a dictionary checkXZDict never saw.
-		// Every block's dictionary is checked before the decoder
-		// allocates it, not only the first one's.
-		z, err := xz.ReaderConfig{SingleStream: true}.NewReader(newXZGuard(r, member))
-		if err != nil {
-			return nil, nil, fmt.Errorf("reading xz stream of %s: %w", member, err)
-		}
-		return z, noop, nil
+		// One stream, as dpkg-deb writes, its container read by goXZ so
+		// that every block's header is checked before its decoder exists.
+		return newGoXZ(r, member), noop, nil
 	case ".lzma":
 		z, err := lzma.ReaderConfig{DictCap: MaxLZMADict}.NewReader(r)
 		if err != nil {

@@ -68,8 +68,8 @@ const (
 	// the same 128 MiB window cap. For xz the system's decoder runs with
 	// --memlimit-decompress=MaxLZMADict+xzMemSlack, which bounds every
 	// block; the pure-Go decoder reads one stream (as dpkg-deb writes)
-	// through xzGuard, which checks every block's header before the
-	// decoder reads it.
+	// through goXZ, which reads the container itself and checks every
+	// block's header before that block's decoder exists.
 	MaxLZMADict = 128 << 20
 
 	cacheKind     = "deb-unpacked"

@@ -183,5 +183,6 @@ func checkXZDict(br *bufio.Reader, member string) error {
 	if b, err = br.Peek(streamHeader + size); err != nil {
 		return nil
 	}
-	return checkBlockDict(b[streamHeader:streamHeader+size], member)
+	_, err = parseBlockHeader(b[streamHeader:streamHeader+size], member)
+	return err
 }

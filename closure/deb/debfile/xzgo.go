@@ -1,0 +1,382 @@
+package debfile
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"hash/crc64"
+	"io"
+
+	"github.com/ulikunitz/xz/lzma"
+)
+
+// goXZ decodes one xz stream with the pure-Go LZMA2 decoder, reading the
+// container itself: the stream header, each block header, the block's
+// padding and check, the index and the footer. The decoder allocates the
+// dictionary a block header names as soon as it has read it, and a block of
+// a few bytes can name 4 GiB; reading the container here means every
+// block's header is parsed strictly and checked against MaxLZMADict before
+// its decoder exists, and every block ends where its decoder stopped (an
+// LZMA chunk that declares more packed bytes than its range coder uses
+// cannot hide a block header from the check: github.com/ulikunitz/xz's own
+// container reader trusts the decoder's position, which a walk beside it
+// cannot see). Only what dpkg-deb and xz write is taken: one LZMA2 filter,
+// checks none, CRC32, CRC64 or SHA-256, minimal integers.
+type goXZ struct {
+	src    *countingReader
+	member string
+
+	check   byte
+	blk     io.Reader // the current block's LZMA2 decoder; nil between blocks
+	sum     hash.Hash // the current block's check, nil for none
+	hdrLen  int64
+	start   int64 // src.n where the block's data begins
+	csize   int64 // the header's compressed and uncompressed sizes, -1 when absent
+	usize   int64
+	out     int64 // uncompressed bytes of the current block
+	records [][2]int64
+	err     error
+	done    bool
+}
+
+// countingReader counts what passes through it and reads single bytes
+// without a buffer of its own, so the decoder never reads ahead of the
+// position goXZ reads the container from.
+type countingReader struct {
+	r  io.Reader
+	n  int64
+	b1 [1]byte
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingReader) ReadByte() (byte, error) {
+	if _, err := io.ReadFull(c, c.b1[:]); err != nil {
+		return 0, err
+	}
+	return c.b1[0], nil
+}
+
+func newGoXZ(r io.Reader, member string) *goXZ {
+	return &goXZ{src: &countingReader{r: r}, member: member}
+}
+
+func (x *goXZ) fail(format string, args ...any) error {
+	x.err = fmt.Errorf("reading xz stream of %s: %s", x.member, fmt.Sprintf(format, args...))
+	return x.err
+}
+
+func (x *goXZ) Read(p []byte) (int, error) {
+	if x.err != nil {
+		return 0, x.err
+	}
+	if x.src.n == 0 {
+		if err := x.streamHeader(); err != nil {
+			return 0, err
+		}
+	}
+	for !x.done {
+		if x.blk == nil {
+			if err := x.nextBlock(); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		n, err := x.blk.Read(p)
+		x.out += int64(n)
+		if x.sum != nil {
+			x.sum.Write(p[:n])
+		}
+		if x.usize >= 0 && x.out > x.usize {
+			return 0, x.fail("a block holds more than the %d bytes its header says", x.usize)
+		}
+		if err == io.EOF {
+			if err := x.endBlock(); err != nil {
+				return 0, err
+			}
+		} else if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return 0, x.fail("the stream ends inside a block")
+			}
+			return 0, x.fail("%v", err)
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+	return 0, io.EOF
+}
+
+var xzMagic = []byte{0xfd, '7', 'z', 'X', 'Z', 0}
+
+func (x *goXZ) read(n int) ([]byte, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(x.src, b); err != nil {
+		return nil, x.fail("the stream ends early")
+	}
+	return b, nil
+}
+
+func (x *goXZ) streamHeader() error {
+	h, err := x.read(12)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(h[:6], xzMagic) {
+		return x.fail("not an xz stream")
+	}
+	if binary.LittleEndian.Uint32(h[8:]) != crc32.ChecksumIEEE(h[6:8]) {
+		return x.fail("the stream header's CRC32 does not match")
+	}
+	if h[6] != 0 || h[7]&0xf0 != 0 {
+		return x.fail("unknown stream flags %#x %#x", h[6], h[7])
+	}
+	switch x.check = h[7]; x.check {
+	case 0, 1, 4, 10: // none, CRC32, CRC64, SHA-256
+	default:
+		return x.fail("check type %d, which strata does not read (none, CRC32, CRC64 or SHA-256)", x.check)
+	}
+	return nil
+}
+
+func (x *goXZ) nextBlock() error {
+	first, err := x.read(1)
+	if err != nil {
+		return err
+	}
+	if first[0] == 0 {
+		return x.index()
+	}
+	rest, err := x.read((int(first[0])+1)*4 - 1)
+	if err != nil {
+		return err
+	}
+	h := append(first, rest...)
+	bh, err := parseBlockHeader(h, x.member)
+	if err != nil {
+		x.err = err
+		return err
+	}
+	x.start = x.src.n // NewReader2 reads the first chunk's header already
+	dec, err := lzma.Reader2Config{DictCap: max(bh.dict, lzma.MinDictCap)}.NewReader2(x.src)
+	if err != nil {
+		return x.fail("%v", err)
+	}
+	x.blk, x.hdrLen, x.csize, x.usize, x.out = dec, int64(len(h)), bh.csize, bh.usize, 0
+	switch x.check {
+	case 1:
+		x.sum = crc32.NewIEEE()
+	case 4:
+		x.sum = crc64.New(crc64.MakeTable(crc64.ECMA))
+	case 10:
+		x.sum = sha256.New()
+	default:
+		x.sum = nil
+	}
+	return nil
+}
+
+func (x *goXZ) endBlock() error {
+	c := x.src.n - x.start
+	if x.csize >= 0 && c != x.csize {
+		return x.fail("a block's data is %d bytes, its header says %d", c, x.csize)
+	}
+	if x.usize >= 0 && x.out != x.usize {
+		return x.fail("a block holds %d bytes, its header says %d", x.out, x.usize)
+	}
+	pad, err := x.read(int((4 - c%4) % 4))
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(pad, make([]byte, len(pad))) {
+		return x.fail("non-zero block padding")
+	}
+	size := checkSize(x.check)
+	stored, err := x.read(size)
+	if err != nil {
+		return err
+	}
+	ok := true
+	switch x.check {
+	case 1:
+		ok = binary.LittleEndian.Uint32(stored) == x.sum.(hash.Hash32).Sum32()
+	case 4:
+		ok = binary.LittleEndian.Uint64(stored) == x.sum.(hash.Hash64).Sum64()
+	case 10:
+		ok = bytes.Equal(stored, x.sum.Sum(nil))
+	}
+	if !ok {
+		return x.fail("a block's check does not match its data")
+	}
+	x.records = append(x.records, [2]int64{x.hdrLen + c + int64(size), x.out})
+	x.blk = nil
+	return nil
+}
+
+// index reads the index (its indicator already read) and the footer, and
+// checks them against the blocks read.
+func (x *goXZ) index() error {
+	crc := crc32.NewIEEE()
+	crc.Write([]byte{0})
+	n := int64(1)
+	varint := func() (int64, error) {
+		var v uint64
+		for i := 0; i < 9; i++ {
+			b, err := x.read(1)
+			if err != nil {
+				return 0, err
+			}
+			crc.Write(b)
+			n++
+			if i > 0 && b[0] == 0 {
+				return 0, x.fail("a non-minimal integer in the index")
+			}
+			v |= uint64(b[0]&0x7f) << (7 * i)
+			if b[0]&0x80 == 0 {
+				return int64(v), nil
+			}
+		}
+		return 0, x.fail("an integer of more than 9 bytes in the index")
+	}
+	count, err := varint()
+	if err != nil {
+		return err
+	}
+	if count != int64(len(x.records)) {
+		return x.fail("the index lists %d blocks, the stream has %d", count, len(x.records))
+	}
+	for _, r := range x.records {
+		unpadded, err := varint()
+		if err != nil {
+			return err
+		}
+		size, err := varint()
+		if err != nil {
+			return err
+		}
+		if unpadded != r[0] || size != r[1] {
+			return x.fail("the index does not match the blocks")
+		}
+	}
+	pad, err := x.read(int((4 - n%4) % 4))
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(pad, make([]byte, len(pad))) {
+		return x.fail("non-zero index padding")
+	}
+	crc.Write(pad)
+	n += int64(len(pad))
+	sum, err := x.read(4)
+	if err != nil {
+		return err
+	}
+	if binary.LittleEndian.Uint32(sum) != crc.Sum32() {
+		return x.fail("the index's CRC32 does not match")
+	}
+	n += 4
+	foot, err := x.read(12) // CRC32, backward size, flags, "YZ"
+	if err != nil {
+		return err
+	}
+	if binary.LittleEndian.Uint32(foot[:4]) != crc32.ChecksumIEEE(foot[4:10]) ||
+		int64(binary.LittleEndian.Uint32(foot[4:8])) != n/4-1 ||
+		foot[8] != 0 || foot[9] != x.check || foot[10] != 'Y' || foot[11] != 'Z' {
+		return x.fail("a bad stream footer")
+	}
+	x.done = true
+	return nil
+}
+
+// checkSize is the size of an xz check field for check type id.
+func checkSize(id byte) int {
+	if id == 0 {
+		return 0
+	}
+	return 4 << ((id - 1) / 3)
+}
+
+// blockHeader is what strata reads of an xz block header.
+type blockHeader struct {
+	dict         int   // the LZMA2 dictionary
+	csize, usize int64 // compressed and uncompressed sizes, -1 when absent
+}
+
+// parseBlockHeader reads a whole block header (size byte first, CRC32
+// last) strictly: one LZMA2 filter, minimal integers, zero padding, a
+// dictionary of at most MaxLZMADict. Anything else is refused, not left
+// to a decoder.
+func parseBlockHeader(h []byte, member string) (blockHeader, error) {
+	bad := func(format string, args ...any) (blockHeader, error) {
+		return blockHeader{}, fmt.Errorf("reading xz stream of %s: block header: %s", member, fmt.Sprintf(format, args...))
+	}
+	if len(h) < 8 || len(h) != (int(h[0])+1)*4 {
+		return bad("%d bytes", len(h))
+	}
+	if binary.LittleEndian.Uint32(h[len(h)-4:]) != crc32.ChecksumIEEE(h[:len(h)-4]) {
+		return bad("its CRC32 does not match")
+	}
+	flags := h[1]
+	b := h[2 : len(h)-4]
+	varint := func() (int64, bool) {
+		var v uint64
+		for i := 0; i < 9 && i < len(b); i++ {
+			if i > 0 && b[i] == 0 {
+				return 0, false
+			}
+			v |= uint64(b[i]&0x7f) << (7 * i)
+			if b[i]&0x80 == 0 {
+				b = b[i+1:]
+				return int64(v), true
+			}
+		}
+		return 0, false
+	}
+	if flags&0x3c != 0 {
+		return bad("reserved flags %#x", flags)
+	}
+	if flags&0x03 != 0 {
+		return bad("%d filters; strata reads streams of one LZMA2 filter, as dpkg-deb writes", flags&0x03+1)
+	}
+	bh := blockHeader{csize: -1, usize: -1}
+	var ok bool
+	if flags&0x40 != 0 {
+		if bh.csize, ok = varint(); !ok || bh.csize == 0 {
+			return bad("a bad compressed size")
+		}
+	}
+	if flags&0x80 != 0 {
+		if bh.usize, ok = varint(); !ok {
+			return bad("a bad uncompressed size")
+		}
+	}
+	id, ok1 := varint()
+	psize, ok2 := varint()
+	if !ok1 || !ok2 || id != 0x21 || psize != 1 || len(b) < 1 {
+		return bad("the filter is not LZMA2")
+	}
+	prop := b[0]
+	if !bytes.Equal(b[1:], make([]byte, len(b)-1)) {
+		return bad("non-zero padding")
+	}
+	if prop > 40 {
+		return bad("LZMA2 dictionary property %d", prop)
+	}
+	dict := uint64(0xffffffff)
+	if prop < 40 {
+		dict = uint64(2|prop&1) << (prop/2 + 11)
+	}
+	if dict > MaxLZMADict {
+		return blockHeader{}, fmt.Errorf("%s asks for a %d MiB LZMA2 dictionary, more than MaxLZMADict (%d MiB; xz -9 uses 64): refusing a stream built to exhaust memory", member, dict>>20, MaxLZMADict>>20)
+	}
+	bh.dict = int(dict)
+	return bh, nil
+}

@@ -24,8 +24,12 @@ import (
 // LZMA chunk that declares more packed bytes than its range coder uses
 // cannot hide a block header from the check: github.com/ulikunitz/xz's own
 // container reader trusts the decoder's position, which a walk beside it
-// cannot see). Only what dpkg-deb and xz write is taken: one LZMA2 filter,
-// checks none, CRC32, CRC64 or SHA-256, minimal integers.
+// cannot see; a chunkWalk over the same bytes checks that every chunk used
+// the packed bytes it declares). A block's dictionary is capped at the
+// block's declared size, and a stream's dictionaries at MaxLZMADict plus 4
+// bytes per byte of output. Only what dpkg-deb and xz write is taken: one
+// LZMA2 filter, checks none, CRC32, CRC64 or SHA-256, minimal integers,
+// nothing but stream padding after the stream.
 type goXZ struct {
 	src    *countingReader
 	member string
@@ -38,6 +42,8 @@ type goXZ struct {
 	csize   int64 // the header's compressed and uncompressed sizes, -1 when absent
 	usize   int64
 	out     int64 // uncompressed bytes of the current block
+	total   int64 // uncompressed bytes of the stream so far
+	dicts   int64 // dictionary bytes allocated so far
 	records [][2]int64
 	err     error
 	done    bool
@@ -47,15 +53,87 @@ type goXZ struct {
 // without a buffer of its own, so the decoder never reads ahead of the
 // position goXZ reads the container from.
 type countingReader struct {
-	r  io.Reader
-	n  int64
-	b1 [1]byte
+	r    io.Reader
+	n    int64
+	b1   [1]byte
+	walk *chunkWalk // the current block's LZMA2 chunks, fed every byte read
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if c.walk != nil {
+		c.walk.feed(p[:n])
+	}
 	return n, err
+}
+
+// chunkWalk follows a block's LZMA2 chunks by the sizes their headers
+// declare, over the bytes the decoder reads. The decoder ends a chunk
+// when its output is complete and does not check that it used every
+// packed byte the header declared; when it did not, the walk is still
+// inside that chunk's data when the decoder reads the end marker, and the
+// block is refused (xz refuses such a stream as corrupt). The walk also
+// refuses LZMA properties with lc + lp > 4, as LZMA2 requires.
+type chunkWalk struct {
+	state int // 0 control byte, 1 header, 2 data, 3 after the end marker, 4 refused
+	need  int
+	hdr   []byte
+	why   string
+}
+
+func (w *chunkWalk) feed(b []byte) {
+	for len(b) > 0 && w.state < 3 {
+		switch w.state {
+		case 0:
+			c := b[0]
+			b = b[1:]
+			w.hdr = append(w.hdr[:0], c)
+			switch {
+			case c == 0:
+				w.state = 3
+			case c == 1 || c == 2:
+				w.state, w.need = 1, 2
+			case c >= 0x80:
+				w.state, w.need = 1, 4
+				if c >= 0xc0 {
+					w.need++
+				}
+			default:
+				w.state, w.why = 4, fmt.Sprintf("LZMA2 control byte %#x", c)
+			}
+		case 1:
+			k := min(w.need, len(b))
+			w.hdr = append(w.hdr, b[:k]...)
+			w.need -= k
+			b = b[k:]
+			if w.need > 0 {
+				continue
+			}
+			if w.hdr[0] < 0x80 {
+				w.need = int(binary.BigEndian.Uint16(w.hdr[1:3])) + 1
+			} else {
+				w.need = int(binary.BigEndian.Uint16(w.hdr[3:5])) + 1
+				if len(w.hdr) == 6 {
+					if p := w.hdr[5]; p >= 9*5*5 || p%9+p/9%5 > 4 {
+						w.state, w.why = 4, fmt.Sprintf("LZMA2 chunk properties %d (lc + lp must be at most 4)", p)
+						return
+					}
+				}
+			}
+			w.state = 2
+		case 2:
+			k := min(w.need, len(b))
+			w.need -= k
+			b = b[k:]
+			if w.need == 0 {
+				w.state = 0
+			}
+		}
+	}
+	if len(b) > 0 && w.state == 3 {
+		w.state, w.why = 4, "bytes after the LZMA2 end marker"
+	}
 }
 
 func (c *countingReader) ReadByte() (byte, error) {
@@ -78,6 +156,9 @@ func (x *goXZ) Read(p []byte) (int, error) {
 	if x.err != nil {
 		return 0, x.err
 	}
+	if len(p) == 0 {
+		return 0, nil
+	}
 	if x.src.n == 0 {
 		if err := x.streamHeader(); err != nil {
 			return 0, err
@@ -92,6 +173,7 @@ func (x *goXZ) Read(p []byte) (int, error) {
 		}
 		n, err := x.blk.Read(p)
 		x.out += int64(n)
+		x.total += int64(n)
 		if x.sum != nil {
 			x.sum.Write(p[:n])
 		}
@@ -165,8 +247,22 @@ func (x *goXZ) nextBlock() error {
 		x.err = err
 		return err
 	}
+	// No block needs a dictionary larger than its data, and the
+	// dictionaries allocated must stay in proportion to the output: a
+	// stream of many tiny blocks each asking for MaxLZMADict would
+	// otherwise cost a zeroed allocation per block.
+	dict := bh.dict
+	if bh.usize >= 0 {
+		dict = int(min(int64(dict), bh.usize))
+	}
+	dict = max(dict, lzma.MinDictCap)
+	x.dicts += int64(dict)
+	if x.dicts > MaxLZMADict+4*x.total {
+		return x.fail("its blocks ask for %d MiB of dictionaries for %d bytes of output: refusing a stream built to exhaust memory", x.dicts>>20, x.total)
+	}
 	x.start = x.src.n // NewReader2 reads the first chunk's header already
-	dec, err := lzma.Reader2Config{DictCap: max(bh.dict, lzma.MinDictCap)}.NewReader2(x.src)
+	x.src.walk = &chunkWalk{}
+	dec, err := lzma.Reader2Config{DictCap: dict}.NewReader2(x.src)
 	if err != nil {
 		return x.fail("%v", err)
 	}
@@ -185,6 +281,14 @@ func (x *goXZ) nextBlock() error {
 }
 
 func (x *goXZ) endBlock() error {
+	w := x.src.walk
+	x.src.walk = nil
+	if w.state == 4 {
+		return x.fail("%s", w.why)
+	}
+	if w.state != 3 {
+		return x.fail("an LZMA2 chunk declares more packed bytes than its data uses")
+	}
 	c := x.src.n - x.start
 	if x.csize >= 0 && c != x.csize {
 		return x.fail("a block's data is %d bytes, its header says %d", c, x.csize)
@@ -291,6 +395,14 @@ func (x *goXZ) index() error {
 		int64(binary.LittleEndian.Uint32(foot[4:8])) != n/4-1 ||
 		foot[8] != 0 || foot[9] != x.check || foot[10] != 'Y' || foot[11] != 'Z' {
 		return x.fail("a bad stream footer")
+	}
+	// One stream: only stream padding (NUL bytes) may follow.
+	rest, err := io.ReadAll(io.LimitReader(x.src, 1<<16))
+	if err != nil {
+		return x.fail("%v", err)
+	}
+	if len(rest)%4 != 0 || !bytes.Equal(rest, make([]byte, len(rest))) {
+		return x.fail("data after the stream")
 	}
 	x.done = true
 	return nil

@@ -175,7 +175,7 @@ func TestGoXZRefusesHiddenDictionaries(t *testing.T) {
 	z = append(z, inj...)
 	z = append(z, xzTail([2]uint64{uint64(hl + blk1), uint64(unpacked)}, [2]uint64{uint64(len(bh2) + len(d2)), 1})...)
 	_, alloc, err = decodeGo(t, z)
-	if err == nil || !strings.Contains(err.Error(), "1024 MiB LZMA2 dictionary") {
+	if err == nil || !strings.Contains(err.Error(), "an LZMA2 chunk declares more packed bytes than its data uses") {
 		t.Errorf("a block header hidden in a chunk's declared data: %v", err)
 	}
 	if alloc > boundedAlloc {
@@ -198,9 +198,16 @@ func TestGoXZReadsRealStreams(t *testing.T) {
 	data = append(data, bytes.Repeat([]byte{0}, 50000)...)
 	for _, check := range []string{"none", "crc32", "crc64", "sha256"} {
 		for _, block := range []int{0, 4 << 10, 64 << 10} {
-			args := []string{"--format=xz", "--check=" + check, "-c"}
+			args := []string{"--format=xz", "--check=" + check, "-c", "-T1"}
 			if block > 0 {
 				args = append(args, "--block-size="+strconv.Itoa(block))
+			}
+			if block == 4<<10 {
+				// xz's threaded encoder writes the block sizes into the
+				// headers, as dpkg-deb's does: 60 blocks of 4 KiB each get a
+				// dictionary of their size, where the 8 MiB the headers name
+				// would pass the dictionaries-to-output bound
+				args[3] = "-T2"
 			}
 			cmd := exec.Command("xz", args...)
 			cmd.Stdin = bytes.NewReader(data)
@@ -252,4 +259,52 @@ func FuzzGoXZ(f *testing.F) {
 			t.Fatalf("goXZ decoded %q, github.com/ulikunitz/xz %q", got, want)
 		}
 	})
+}
+
+// TestGoXZRefusesManyEmptyBlocks: 200 blocks that each ask for a
+// MaxLZMADict dictionary and hold nothing would allocate (and zero) 25 GiB
+// from 4 KB; the dictionaries must stay in proportion to the output.
+func TestGoXZRefusesManyEmptyBlocks(t *testing.T) {
+	bh := xzBlockHeader([]byte{0, 0x21, 1, 30}) // 128 MiB
+	z := xzStreamHeader()
+	var recs [][2]uint64
+	for range 200 {
+		z = append(z, pad4(append(append([]byte(nil), bh...), 0))...)
+		recs = append(recs, [2]uint64{uint64(len(bh) + 1), 0})
+	}
+	z = append(z, xzTail(recs...)...)
+	_, alloc, err := decodeGo(t, z)
+	if err == nil || !strings.Contains(err.Error(), "MiB of dictionaries for 0 bytes of output") {
+		t.Fatalf("200 empty blocks of 128 MiB: %v", err)
+	}
+	if alloc > 2*MaxLZMADict+boundedAlloc {
+		t.Errorf("refusing them allocated %d MiB", alloc>>20)
+	}
+}
+
+// TestGoXZRefusesWhatXZRefuses: data after the stream (stream padding
+// is read), LZMA properties with lc + lp > 4, and a zero-length read that
+// must not spin. (A chunk declaring more packed bytes than it uses is in
+// TestGoXZRefusesHiddenDictionaries.)
+func TestGoXZRefusesWhatXZRefuses(t *testing.T) {
+	good := twoBlocks(0, 0, []byte("a"), []byte("b"))
+	if _, _, err := decodeGo(t, append(append([]byte(nil), good...), 1, 2, 3, 4)); err == nil || !strings.Contains(err.Error(), "data after the stream") {
+		t.Errorf("bytes after the footer: %v", err)
+	}
+	if _, _, err := decodeGo(t, append(append([]byte(nil), good...), 0, 0, 0, 0)); err != nil {
+		t.Errorf("stream padding after the footer: %v", err)
+	}
+	// an LZMA chunk whose properties byte asks for lp 5 (lc + lp > 4)
+	bh := xzBlockHeader([]byte{0, 0x21, 1, 0})
+	chunk := []byte{0xe0, 0, 0, 0, 4, 5*9 + 0, 0, 0, 0, 0, 0} // lc 0, lp 5: lc+lp > 4
+	z := append(xzStreamHeader(), bh...)
+	z = pad4(append(z, chunk...))
+	z = append(z, xzTail([2]uint64{uint64(len(bh) + len(chunk)), 1})...)
+	if _, _, err := decodeGo(t, z); err == nil {
+		t.Errorf("LZMA properties with lc + lp > 4 were read")
+	}
+	x := newGoXZ(bytes.NewReader(good), "data.tar.xz")
+	if n, err := x.Read(nil); n != 0 || err != nil {
+		t.Errorf("a zero-length read: %d, %v", n, err)
+	}
 }

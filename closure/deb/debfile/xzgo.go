@@ -29,7 +29,10 @@ import (
 // block's declared size, and a stream's dictionaries at MaxLZMADict plus 4
 // bytes per byte of output. Only what dpkg-deb and xz write is taken: one
 // LZMA2 filter, checks none, CRC32, CRC64 or SHA-256, minimal integers,
-// nothing but stream padding after the stream.
+// nothing but stream padding after the stream. Known gaps (SECURITY.md):
+// a chunk its decoder ends early can hide chunks the walk counts as data,
+// and an end marker inside a chunk is taken; neither allocates past the
+// bounds, and xz refuses both.
 type goXZ struct {
 	src    *countingReader
 	member string
@@ -64,6 +67,12 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n += int64(n)
 	if c.walk != nil {
 		c.walk.feed(p[:n])
+		if c.walk.state == 4 {
+			// at once, and with no bytes (io.ReadFull drops an error
+			// that comes with a full read): the decoder allocates for
+			// every chunk that resets its properties
+			return 0, errors.New(c.walk.why)
+		}
 	}
 	return n, err
 }

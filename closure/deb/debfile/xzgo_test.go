@@ -308,3 +308,29 @@ func TestGoXZRefusesWhatXZRefuses(t *testing.T) {
 		t.Errorf("a zero-length read: %d, %v", n, err)
 	}
 }
+
+// TestGoXZRefusesBadPropertiesAtOnce: 2000 LZMA chunks with lc 8 and lp 4
+// would each make the decoder allocate a 6 MiB literal table (12 GiB from
+// 24 KB) if the walk refused them only at the block's end.
+func TestGoXZRefusesBadPropertiesAtOnce(t *testing.T) {
+	bh := xzBlockHeader([]byte{0, 0x21, 1, 0})
+	var data []byte
+	for i := range 2000 {
+		ctl := byte(0xc0)
+		if i == 0 {
+			ctl = 0xe0 // the first chunk resets the dictionary
+		}
+		data = append(data, ctl, 0, 0, 0, 5, 0x2c, 0, 0, 0, 0, 0, 0)
+	}
+	data = append(data, 0)
+	z := append(xzStreamHeader(), bh...)
+	z = pad4(append(z, data...))
+	z = append(z, xzTail([2]uint64{uint64(len(bh) + len(data)), 2000})...)
+	_, alloc, err := decodeGo(t, z)
+	if err == nil || !strings.Contains(err.Error(), "lc + lp must be at most 4") {
+		t.Fatalf("LZMA properties lc 8, lp 4: %v", err)
+	}
+	if alloc > boundedAlloc {
+		t.Errorf("refusing them allocated %d MiB", alloc>>20)
+	}
+}

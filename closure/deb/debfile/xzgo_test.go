@@ -181,6 +181,22 @@ func TestGoXZRefusesHiddenDictionaries(t *testing.T) {
 	if alloc > boundedAlloc {
 		t.Errorf("refusing it allocated %d MiB", alloc>>20)
 	}
+
+	// The same chunk declaring 7 more packed bytes that hold a hidden
+	// uncompressed chunk ("EVIL") before the real end marker: the walk
+	// and the decoder meet at the end marker, but the decoder read a chunk
+	// header inside the declared bytes (xz calls the stream corrupt).
+	hidden := []byte{1, 0, 3, 'E', 'V', 'I', 'L'}
+	ch = append([]byte(nil), c[:6]...)
+	binary.BigEndian.PutUint16(ch[3:5], uint16(packed+len(hidden)-1))
+	blk := append(append(append(append([]byte(nil), ch...), c[6:6+packed]...), hidden...), 0)
+	z = append(xzStreamHeader(), hdr1...)
+	z = pad4(append(z, blk...))
+	z = append(z, xzTail([2]uint64{uint64(hl + len(blk)), uint64(unpacked + 4)})...)
+	got, _, err := decodeGo(t, z)
+	if err == nil || !strings.Contains(err.Error(), "an LZMA2 chunk header inside the packed bytes another chunk declares") {
+		t.Errorf("a chunk hidden in another's packed bytes: %q, %v", got, err)
+	}
 }
 
 // TestGoXZReadsRealStreams: streams the system's xz writes (LZMA and

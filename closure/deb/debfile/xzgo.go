@@ -288,7 +288,7 @@ func (x *goXZ) nextBlock() error {
 	case 1:
 		x.sum = crc32.NewIEEE()
 	case 4:
-		x.sum = crc64.New(crc64.MakeTable(crc64.ECMA))
+		x.sum = crc64.New(crc64ECMA)
 	case 10:
 		x.sum = sha256.New()
 	default:
@@ -349,23 +349,22 @@ func (x *goXZ) index() error {
 	crc.Write([]byte{0})
 	n := int64(1)
 	varint := func() (int64, error) {
-		var v uint64
-		for i := 0; i < 9; i++ {
+		v, ok := xzVarint(func() (byte, bool) {
 			b, err := x.read(1)
 			if err != nil {
-				return 0, err
+				return 0, false
 			}
 			crc.Write(b)
 			n++
-			if i > 0 && b[0] == 0 {
-				return 0, x.fail("a non-minimal integer in the index")
+			return b[0], true
+		})
+		if !ok {
+			if x.err != nil {
+				return 0, x.err
 			}
-			v |= uint64(b[0]&0x7f) << (7 * i)
-			if b[0]&0x80 == 0 {
-				return int64(v), nil
-			}
+			return 0, x.fail("an integer of the index is not minimal or longer than 9 bytes")
 		}
-		return 0, x.fail("an integer of more than 9 bytes in the index")
+		return v, nil
 	}
 	count, err := varint()
 	if err != nil {
@@ -413,17 +412,38 @@ func (x *goXZ) index() error {
 		foot[8] != 0 || foot[9] != x.check || foot[10] != 'Y' || foot[11] != 'Z' {
 		return x.fail("a bad stream footer")
 	}
-	// One stream: only stream padding (NUL bytes) may follow.
-	rest, err := io.ReadAll(io.LimitReader(x.src, 1<<16))
-	if err != nil {
+	// One stream: only stream padding (NUL bytes, a multiple of 4) may
+	// follow, to the member's end.
+	var pz nulWriter
+	if _, err := io.Copy(&pz, x.src); err != nil {
 		return x.fail("%v", err)
 	}
-	if len(rest)%4 != 0 || !bytes.Equal(rest, make([]byte, len(rest))) {
+	if pz.other || pz.n%4 != 0 {
 		return x.fail("data after the stream")
 	}
 	x.done = true
 	return nil
 }
+
+// xzVarint reads an xz integer from next strictly: at most 9 bytes and
+// minimal (no 0x00 after the first byte), as liblzma requires.
+func xzVarint(next func() (byte, bool)) (int64, bool) {
+	var v uint64
+	for i := 0; i < 9; i++ {
+		b, ok := next()
+		if !ok || i > 0 && b == 0 {
+			return 0, false
+		}
+		v |= uint64(b&0x7f) << (7 * i)
+		if b&0x80 == 0 {
+			return int64(v), true
+		}
+	}
+	return 0, false
+}
+
+// crc64ECMA is the table of xz's CRC64 check.
+var crc64ECMA = crc64.MakeTable(crc64.ECMA)
 
 // checkSize is the size of an xz check field for check type id.
 func checkSize(id byte) int {
@@ -456,18 +476,14 @@ func parseBlockHeader(h []byte, member string) (blockHeader, error) {
 	flags := h[1]
 	b := h[2 : len(h)-4]
 	varint := func() (int64, bool) {
-		var v uint64
-		for i := 0; i < 9 && i < len(b); i++ {
-			if i > 0 && b[i] == 0 {
+		return xzVarint(func() (byte, bool) {
+			if len(b) == 0 {
 				return 0, false
 			}
-			v |= uint64(b[i]&0x7f) << (7 * i)
-			if b[i]&0x80 == 0 {
-				b = b[i+1:]
-				return int64(v), true
-			}
-		}
-		return 0, false
+			c := b[0]
+			b = b[1:]
+			return c, true
+		})
 	}
 	if flags&0x3c != 0 {
 		return bad("reserved flags %#x", flags)
@@ -508,4 +524,18 @@ func parseBlockHeader(h []byte, member string) (blockHeader, error) {
 	}
 	bh.dict = int(dict)
 	return bh, nil
+}
+
+// nulWriter notes whether anything but NUL bytes was written, and how many.
+type nulWriter struct {
+	n     int64
+	other bool
+}
+
+func (w *nulWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	if !w.other && len(bytes.TrimLeft(p, "\x00")) > 0 {
+		w.other = true
+	}
+	return len(p), nil
 }

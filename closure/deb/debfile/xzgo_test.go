@@ -55,6 +55,15 @@ func xzTail(recs ...[2]uint64) []byte {
 	return append(append(s, foot...), 'Y', 'Z')
 }
 
+// xzOneBlock is a whole stream (check none) of one block: header bh, then
+// data (the block's chunks and end marker) padded, and the index record
+// of usize uncompressed bytes.
+func xzOneBlock(bh, data []byte, usize uint64) []byte {
+	z := append(xzStreamHeader(), bh...)
+	z = pad4(append(z, data...))
+	return append(z, xzTail([2]uint64{uint64(len(bh) + len(data)), usize})...)
+}
+
 func pad4(b []byte) []byte {
 	for len(b)%4 != 0 {
 		b = append(b, 0)
@@ -128,9 +137,7 @@ func TestGoXZRefusesHiddenDictionaries(t *testing.T) {
 	// such integers.
 	bh := xzBlockHeader([]byte{0x80, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x21, 1, 36})
 	data := []byte{1, 0, 0, 'a', 0}
-	z := append(xzStreamHeader(), bh...)
-	z = pad4(append(z, data...))
-	z = append(z, xzTail([2]uint64{uint64(len(bh) + len(data)), 1})...)
+	z := xzOneBlock(bh, data, 1)
 	_, alloc, err := decodeGo(t, z)
 	if err == nil || !strings.Contains(err.Error(), "block header") {
 		t.Errorf("a 10-byte integer in a block header: %v", err)
@@ -190,9 +197,7 @@ func TestGoXZRefusesHiddenDictionaries(t *testing.T) {
 	ch = append([]byte(nil), c[:6]...)
 	binary.BigEndian.PutUint16(ch[3:5], uint16(packed+len(hidden)-1))
 	blk := append(append(append(append([]byte(nil), ch...), c[6:6+packed]...), hidden...), 0)
-	z = append(xzStreamHeader(), hdr1...)
-	z = pad4(append(z, blk...))
-	z = append(z, xzTail([2]uint64{uint64(hl + len(blk)), uint64(unpacked + 4)})...)
+	z = xzOneBlock(hdr1, blk, uint64(unpacked+4))
 	got, _, err := decodeGo(t, z)
 	if err == nil || !strings.Contains(err.Error(), "an LZMA2 chunk header inside the packed bytes another chunk declares") {
 		t.Errorf("a chunk hidden in another's packed bytes: %q, %v", got, err)
@@ -310,12 +315,14 @@ func TestGoXZRefusesWhatXZRefuses(t *testing.T) {
 	if _, _, err := decodeGo(t, append(append([]byte(nil), good...), 0, 0, 0, 0)); err != nil {
 		t.Errorf("stream padding after the footer: %v", err)
 	}
+	late := append(append(append([]byte(nil), good...), make([]byte, 1<<17)...), 1, 2, 3, 4)
+	if _, _, err := decodeGo(t, late); err == nil || !strings.Contains(err.Error(), "data after the stream") {
+		t.Errorf("bytes after 128 KiB of stream padding: %v", err)
+	}
 	// an LZMA chunk whose properties byte asks for lp 5 (lc + lp > 4)
 	bh := xzBlockHeader([]byte{0, 0x21, 1, 0})
 	chunk := []byte{0xe0, 0, 0, 0, 4, 5*9 + 0, 0, 0, 0, 0, 0} // lc 0, lp 5: lc+lp > 4
-	z := append(xzStreamHeader(), bh...)
-	z = pad4(append(z, chunk...))
-	z = append(z, xzTail([2]uint64{uint64(len(bh) + len(chunk)), 1})...)
+	z := xzOneBlock(bh, chunk, 1)
 	if _, _, err := decodeGo(t, z); err == nil {
 		t.Errorf("LZMA properties with lc + lp > 4 were read")
 	}
@@ -339,9 +346,7 @@ func TestGoXZRefusesBadPropertiesAtOnce(t *testing.T) {
 		data = append(data, ctl, 0, 0, 0, 5, 0x2c, 0, 0, 0, 0, 0, 0)
 	}
 	data = append(data, 0)
-	z := append(xzStreamHeader(), bh...)
-	z = pad4(append(z, data...))
-	z = append(z, xzTail([2]uint64{uint64(len(bh) + len(data)), 2000})...)
+	z := xzOneBlock(bh, data, 2000)
 	_, alloc, err := decodeGo(t, z)
 	if err == nil || !strings.Contains(err.Error(), "lc + lp must be at most 4") {
 		t.Fatalf("LZMA properties lc 8, lp 4: %v", err)

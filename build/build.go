@@ -126,6 +126,26 @@ type Resolved struct {
 	// Steps are the build steps resolved (KindStep nodes of the sources'
 	// private graphs).
 	Steps []StepRun
+	// pending are the sources' results still being completed (an
+	// Incremental resolution), for Complete.
+	pending []pendingResult
+}
+
+type pendingResult struct {
+	source   string
+	platform closure.Platform
+	res      *closure.Result
+}
+
+// Complete waits until every source has completed its graphs (see
+// ResolveOptions.Incremental) and returns the first error.
+func (r *Resolved) Complete(ctx context.Context) error {
+	for _, pr := range r.pending {
+		if err := pr.res.Complete(ctx); err != nil {
+			return fmt.Errorf("resolving %s inputs for %s: %w", pr.source, pr.platform, err)
+		}
+	}
+	return nil
 }
 
 // ParsePlatform reads os/arch[/variant].
@@ -177,6 +197,12 @@ type ResolveOptions struct {
 	// .debs): sources that are closure.Lockers only pin their inputs, and
 	// their graphs are empty.
 	LockOnly bool
+	// Incremental returns graphs whose contents may still be being made
+	// (closure.Request.Incremental): layers can be planned and built in
+	// image order while .debs unpack. The caller calls Resolved.Complete
+	// before reading the whole graphs. Results other sources need are
+	// always complete.
+	Incremental bool
 }
 
 // Resolve runs every source of s for each platform, each after the
@@ -256,10 +282,14 @@ func Resolve(ctx context.Context, s *spec.Spec, opt Options, ro ResolveOptions) 
 				Update:      ro.Update,
 				UpdateNames: ro.UpdateNames,
 				Previous:    previous.Section(src.Name(), ps),
+				Incremental: ro.Incremental,
 			}
 			if n, ok := src.(closure.Needer); ok {
 				req.Needed = map[string]*closure.Result{}
 				for _, name := range n.Needs() {
+					if err := results[name].Complete(ctx); err != nil {
+						return nil, fmt.Errorf("resolving %s inputs for %s: %w", name, p, err)
+					}
 					req.Needed[name] = results[name]
 				}
 			}
@@ -278,6 +308,9 @@ func Resolve(ctx context.Context, s *spec.Spec, opt Options, ro ResolveOptions) 
 				}
 			}
 			results[src.Name()] = res
+			if res.Wait != nil {
+				out.pending = append(out.pending, pendingResult{src.Name(), p, res})
+			}
 			if res.Private != nil {
 				for _, id := range res.Private.Roots {
 					if n := res.Private.Nodes[id]; n != nil && n.Kind == closure.KindStep {
@@ -315,6 +348,11 @@ func Resolve(ctx context.Context, s *spec.Spec, opt Options, ro ResolveOptions) 
 			return nil, err
 		}
 	}
+	if !ro.Incremental {
+		if err := out.Complete(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 
@@ -342,11 +380,20 @@ func Build(ctx context.Context, s *spec.Spec, opt Options) (*Result, error) {
 
 // BuildFleet builds several specs. With strategy fleet in every spec they
 // are planned jointly so shared packages get identical layers.
-func BuildFleet(ctx context.Context, specs []*spec.Spec, opt Options) ([]*Result, error) {
+func BuildFleet(ctx context.Context, specs []*spec.Spec, opt Options) (_ []*Result, err error) {
 	opt.defaults()
+	// The sources finish their graphs while layers are built; a failed
+	// build stops them. (A built one keeps ctx: its packages read their
+	// files through it.)
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		if err != nil {
+			cancel()
+		}
+	}()
 	resolved := make([]*Resolved, len(specs))
 	for i, s := range specs {
-		r, err := Resolve(ctx, s, opt, ResolveOptions{})
+		r, err := Resolve(ctx, s, opt, ResolveOptions{Incremental: true})
 		if err != nil {
 			return nil, err
 		}
@@ -356,7 +403,15 @@ func BuildFleet(ctx context.Context, specs []*spec.Spec, opt Options) ([]*Result
 	if err != nil {
 		return nil, err
 	}
-	prefetchLayers(resolved, plans, opt)
+	if _, ok := opt.Cache.(Prefetcher); ok {
+		// The layers' keys include the generated files', made last.
+		for _, r := range resolved {
+			if err := r.Complete(ctx); err != nil {
+				return nil, err
+			}
+		}
+		prefetchLayers(resolved, plans, opt)
+	}
 	results := make([]*Result, len(specs))
 	for i, r := range resolved {
 		res, err := assemble(ctx, r, plans[i], opt)
@@ -516,10 +571,7 @@ func assemble(ctx context.Context, r *Resolved, plans []*layering.Plan, opt Opti
 			groups[k] = image.Group{Nodes: nodes, Title: l.Title}
 		}
 		p := r.Platforms[j]
-		if err := checkImage(ctx, s, p, g, plan, r.Bases[j], opt.Env.Events); err != nil {
-			return nil, err
-		}
-		img, infos, err := image.Assemble(ctx, groups, image.Options{
+		io := image.Options{
 			Cache:       opt.Cache,
 			Compression: opt.Compression,
 			Jobs:        opt.Env.Jobs,
@@ -529,11 +581,26 @@ func assemble(ctx context.Context, r *Resolved, plans []*layering.Plan, opt Opti
 			Name:        s.Name,
 			Base:        r.Bases[j],
 			OnLayer:     onLayer(opt, s),
-			DefaultEnv:  defaultEnv(ctx, g),
 			Progress: func(done, total int, title string) {
 				opt.Env.Events.Emit(events.Event{Kind: events.Progress, Stage: events.StageLayer, Scope: p.String(), Done: done, Total: total, Subject: title})
 			},
-		})
+		}
+		// The layers are built (and streamed) while the sources complete
+		// the graph; the whole-image checks and the config, which read all
+		// of it, come before the image exists, so a failed check leaves no
+		// image and ends a stream with the error.
+		layers, err := image.BuildLayers(ctx, groups, io)
+		if err != nil {
+			return nil, fmt.Errorf("building %s for %s: %w", s.Name, p, err)
+		}
+		if err := r.Complete(ctx); err != nil {
+			return nil, err
+		}
+		if err := checkImage(ctx, s, p, g, plan, r.Bases[j], opt.Env.Events); err != nil {
+			return nil, err
+		}
+		io.DefaultEnv = defaultEnv(ctx, g)
+		img, infos, err := image.Compose(groups, layers, io)
 		if err != nil {
 			return nil, fmt.Errorf("building %s for %s: %w", s.Name, p, err)
 		}

@@ -2,8 +2,10 @@ package closure
 
 import (
 	"context"
+	"errors"
 	"io"
 	"io/fs"
+	"sync"
 )
 
 // EntryType is the kind of a filesystem entry.
@@ -88,4 +90,84 @@ type CheckedContents interface {
 	// fails when the bytes differ from the record. A caller must not keep
 	// anything made from the entries' bytes when check fails.
 	CheckedEntries(ctx context.Context) (entries []Entry, check func() error, err error)
+}
+
+// PendingContents is Contents a source is still making (a .deb being
+// downloaded and unpacked) while the caller already plans and builds:
+// Entries waits until the source calls Fill or Fail. Its key is known up
+// front, or (for generated files, keyed by what they hold) given by Fill,
+// in which case Key waits too. Every PendingContents a source hands out
+// must be filled or failed, whatever happens, or its readers wait forever.
+type PendingContents struct {
+	key    string
+	ready  chan struct{}
+	list   []Entry
+	err    error
+	once   sync.Once
+	demand func()
+	asked  sync.Once
+	// filledKey is the key Fill gave when key was "".
+	filledKey string
+}
+
+// NewPendingContents returns contents to be filled; key is "" when Fill
+// gives it. demand, when not nil, is called once, the first time a reader
+// asks for the entries, so the source can make them next.
+func NewPendingContents(key string, demand func()) *PendingContents {
+	return &PendingContents{key: key, ready: make(chan struct{}), demand: demand}
+}
+
+// Key implements Contents. A key left to Fill waits for it; failed
+// contents have a key no layer is cached under, so a reader goes on to
+// Entries and gets the error.
+func (p *PendingContents) Key() string {
+	if p.key != "" {
+		return p.key
+	}
+	<-p.ready
+	if p.err != nil {
+		return "failed:" + p.err.Error()
+	}
+	return p.filledKey
+}
+
+// Entries implements Contents: it waits until the contents are made (or
+// ctx ends).
+func (p *PendingContents) Entries(ctx context.Context) ([]Entry, error) {
+	if p.demand != nil {
+		p.asked.Do(p.demand)
+	}
+	select {
+	case <-p.ready:
+		return p.list, p.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Done is closed once the contents are filled or failed.
+func (p *PendingContents) Done() <-chan struct{} { return p.ready }
+
+// Fill sets the entries (and, for contents made without a key, the key);
+// later calls to Fill or Fail do nothing.
+func (p *PendingContents) Fill(key string, list []Entry) {
+	p.once.Do(func() {
+		if p.key == "" {
+			if key == "" {
+				p.err = errors.New("closure: pending contents filled without a key")
+			}
+			p.filledKey = key
+		}
+		p.list = list
+		close(p.ready)
+	})
+}
+
+// Fail makes every reader get err; later calls to Fill or Fail do
+// nothing.
+func (p *PendingContents) Fail(err error) {
+	p.once.Do(func() {
+		p.err = err
+		close(p.ready)
+	})
 }

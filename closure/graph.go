@@ -29,7 +29,10 @@ type Node struct {
 	Name    string
 	Version string
 	Arch    string
-	// Size is the uncompressed size of the node's content in bytes.
+	// Size is the uncompressed size of the node's content in bytes, as
+	// its source knows it when it returns the graph: a Debian package's
+	// Installed-Size, before its .deb is unpacked and pruned. Layer plans
+	// weigh packages by it.
 	Size int64
 	// Deps are the IDs of the node's direct runtime dependencies.
 	Deps []string

@@ -121,8 +121,16 @@ type Request struct {
 	// for checks that the inputs do not go backwards (a Debian archive
 	// replaying an older signed Release).
 	Previous json.RawMessage
-	// Needed holds the results of the sources this one Needs, by name.
+	// Needed holds the results of the sources this one Needs, by name;
+	// each is complete (its Wait has returned).
 	Needed map[string]*Result
+	// Incremental lets the source return before its nodes' contents are
+	// made: the caller plans from the graph's shape and sizes, reads each
+	// node's Contents as it needs it (Entries, and Key of generated nodes,
+	// wait for that node) and calls Result.Wait before anything that reads
+	// the whole graph (Meta, whole-image checks). Without it, Resolve
+	// returns a complete graph.
+	Incremental bool
 }
 
 // Result is a source's answer: its part of the graph and its lock section.
@@ -139,6 +147,20 @@ type Result struct {
 	// and that does not go in the image: a build step's build closure, a
 	// step's output before a files entry places it.
 	Private *Graph
+	// Wait, when not nil, blocks until the source has finished what an
+	// Incremental request let it leave running, and returns its error:
+	// until then Entries of some nodes may block and Meta may be missing.
+	// It is safe to call more than once and from several goroutines, and
+	// returns ctx's error when ctx ends first.
+	Wait func(ctx context.Context) error
+}
+
+// Complete waits for r (see Result.Wait); a nil r or Wait is complete.
+func (r *Result) Complete(ctx context.Context) error {
+	if r == nil || r.Wait == nil {
+		return nil
+	}
+	return r.Wait(ctx)
 }
 
 // Source turns one part of a spec into graph nodes.

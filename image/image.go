@@ -74,11 +74,21 @@ type LayerInfo struct {
 }
 
 // Assemble builds (or takes from the cache) one layer per group and
-// returns the image and the facts of the layers it added.
+// returns the image and the facts of the layers it added: BuildLayers, then
+// Compose.
 func Assemble(ctx context.Context, groups []Group, opt Options) (v1.Image, []LayerInfo, error) {
-	layers, err := buildLayers(ctx, groups, opt)
+	layers, err := BuildLayers(ctx, groups, opt)
 	if err != nil {
 		return nil, nil, err
+	}
+	return Compose(groups, layers, opt)
+}
+
+// Compose is the image of layers (BuildLayers' for groups) over opt.Base,
+// with its config, history and annotations.
+func Compose(groups []Group, layers []*layer.Layer, opt Options) (v1.Image, []LayerInfo, error) {
+	if len(layers) != len(groups) {
+		return nil, nil, fmt.Errorf("assembling image: %d layers for %d groups", len(layers), len(groups))
 	}
 	base := opt.Base
 	if base == nil {
@@ -103,7 +113,7 @@ func Assemble(ctx context.Context, groups []Group, opt Options) (v1.Image, []Lay
 			Annotations: map[string]string{AnnotationTitle: groups[i].Title},
 		}
 	}
-	img, err = mutate.Append(img, adds...)
+	img, err := mutate.Append(img, adds...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("assembling image: %w", err)
 	}
@@ -127,7 +137,9 @@ func Assemble(ctx context.Context, groups []Group, opt Options) (v1.Image, []Lay
 	return img, infos, nil
 }
 
-func buildLayers(ctx context.Context, groups []Group, opt Options) ([]*layer.Layer, error) {
+// BuildLayers builds (or takes from the cache) one layer per group, at most
+// opt.Jobs at once, giving each to opt.OnLayer as it is ready.
+func BuildLayers(ctx context.Context, groups []Group, opt Options) ([]*layer.Layer, error) {
 	jobs := opt.Jobs
 	if jobs <= 0 {
 		jobs = runtime.NumCPU()

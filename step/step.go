@@ -111,7 +111,7 @@ func (c *closureSource) Resolve(ctx context.Context, req closure.Request) (*clos
 	if err != nil {
 		return nil, fmt.Errorf("the build closure of step %s: %w", c.step, err)
 	}
-	return &closure.Result{Graph: closure.New(), Private: res.Graph, Lock: res.Lock}, nil
+	return &closure.Result{Graph: closure.New(), Private: res.Graph, Lock: res.Lock, Wait: res.Wait}, nil
 }
 
 // Source is one build step.

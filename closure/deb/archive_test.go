@@ -77,6 +77,9 @@ type testArchive struct {
 	date string
 	// signConfig signs the InRelease (nil: the library's defaults, SHA-256).
 	signConfig *packet.Config
+	// hold keeps requests for paths under a prefix waiting until its
+	// channel is closed.
+	hold map[string]chan struct{}
 }
 
 var testKeyConfig = &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA}
@@ -129,7 +132,20 @@ func newTestArchive(t testing.TB, pkgs []archivePkg) *testArchive {
 		if failing {
 			a.fail[p]--
 		}
+		var held chan struct{}
+		for prefix, ch := range a.hold {
+			if strings.HasPrefix(p, prefix) {
+				held = ch
+			}
+		}
 		a.mu.Unlock()
+		if held != nil {
+			select {
+			case <-held:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if failing {
 			http.Error(w, "try later", http.StatusServiceUnavailable)
 			return

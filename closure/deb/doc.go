@@ -41,5 +41,8 @@
 // ties it together: with a fitting lock it touches no index at all and
 // downloads only the .debs missing from the store; it unpacks them with
 // the sub-package debfile and adds the generated system files of the
-// sub-package sysfiles as the node "generated:debian-system".
+// sub-package sysfiles as the node "generated:debian-system". Asked for an
+// incremental result (closure.Request.Incremental), it returns the graph
+// laid out from the lock at once and fills each package's contents as its
+// .deb unpacks (graph.go).
 package deb

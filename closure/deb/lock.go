@@ -65,6 +65,11 @@ type LockedPackage struct {
 	Filename string `json:"filename"`
 	Size     int64  `json:"size"`
 	SHA256   string `json:"sha256"`
+	// InstalledSize is the index's Installed-Size (KiB): what the layer
+	// plan weighs the package by, known before its .deb is unpacked. Nil
+	// in locks written before it was recorded: the .deb's control file
+	// gives it then.
+	InstalledSize *int64 `json:"installedSize,omitempty"`
 	// Root marks the packages debian.packages resolved to.
 	Root bool `json:"root,omitempty"`
 	// Depends are the names of the packages chosen for its Depends and

@@ -249,6 +249,16 @@ func TestVerifyLock(t *testing.T) {
 	if err != nil || n != len(l.Packages) {
 		t.Fatalf("the lock as resolved: %d entries, %v", n, err)
 	}
+	older := *l // written before installed sizes were recorded
+	older.Packages = append([]LockedPackage(nil), l.Packages...)
+	for i := range older.Packages {
+		older.Packages[i].InstalledSize = nil
+	}
+	raw, _ = older.Marshal()
+	req.Locked = raw
+	if _, err := src.VerifyLock(context.Background(), req); err != nil {
+		t.Fatalf("a lock without installed sizes: %v", err)
+	}
 
 	edited := *l
 	edited.Packages = append([]LockedPackage(nil), l.Packages...)
@@ -259,6 +269,9 @@ func TestVerifyLock(t *testing.T) {
 			p.SHA256 = strings.Repeat("ab", 32)
 		case "lynx":
 			p.Version = "2.9-1+evil"
+		case "hello":
+			big := int64(99999)
+			p.InstalledSize = &big
 		}
 	}
 	edited.Packages = append(edited.Packages, LockedPackage{Name: "backdoor", Version: "1.0", Arch: "amd64", Filename: "pool/main/b/backdoor_1.0_amd64.deb", Size: 10, SHA256: strings.Repeat("cd", 32)})
@@ -269,7 +282,8 @@ func TestVerifyLock(t *testing.T) {
 		t.Fatalf("a hand-edited lock passed (%v)", err)
 	}
 	for _, w := range []string{
-		"3 of 6 debian entries for linux/amd64 are not in a signed index of testing",
+		"4 of 6 debian entries for linux/amd64 are not in a signed index of testing",
+		"(installed size: the lock says 99999 KiB, the index 1 KiB)",
 		"libc6 2.36-9 (amd64): the lock says pool/main/libc6/libc6_2.36-9_amd64.deb", "sha256 " + strings.Repeat("ab", 32) + "; the signed index of testing says", "sha256 " + a.debs["libc6"],
 		"lynx 2.9-1+evil (amd64): no such package version in the signed index of testing",
 		"backdoor 1.0 (amd64): no such package version in the signed index of testing",
@@ -279,7 +293,7 @@ func TestVerifyLock(t *testing.T) {
 			t.Errorf("error %q does not contain %q", err, w)
 		}
 	}
-	for _, name := range []string{"hello", "libgcc-s1", "app "} {
+	for _, name := range []string{"libgcc-s1", "app "} {
 		if strings.Contains(err.Error(), "\n  "+name) {
 			t.Errorf("the error names %s, which the lock pins correctly: %v", name, err)
 		}

@@ -17,7 +17,6 @@ import (
 	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/closure/deb/debfile"
-	"github.com/stratabuild/strata/closure/deb/sysfiles"
 	"github.com/stratabuild/strata/events"
 	"github.com/stratabuild/strata/spec"
 	"golang.org/x/sync/errgroup"
@@ -278,9 +277,10 @@ func (s *Source) resolveFresh(ctx context.Context, req closure.Request, in *inpu
 		if p.Filename == "" || !isHexSHA256(p.SHA256) {
 			return nil, fmt.Errorf("%s %s in %s has no Filename or SHA256 in the index: the archive cannot be verified", p.Name, p.Version, idx.Label)
 		}
+		installed := p.InstalledSize
 		lock.Packages = append(lock.Packages, LockedPackage{
 			Name: p.Name, Version: p.Version, Arch: p.Arch, Suite: p.Suite, Filename: p.Filename,
-			Size: p.Size, SHA256: p.SHA256, Root: rp.NeededBy == "", Depends: rp.Deps,
+			Size: p.Size, SHA256: p.SHA256, InstalledSize: &installed, Root: rp.NeededBy == "", Depends: rp.Deps,
 		})
 	}
 	logf(req, "resolved %d packages for %s from %s in %s", len(lock.Packages), strings.Join(in.deb.Packages, " "), idx.Label, time.Since(start).Round(time.Millisecond))
@@ -289,7 +289,10 @@ func (s *Source) resolveFresh(ctx context.Context, req closure.Request, in *inpu
 
 // Resolve implements closure.Source: the lock (fresh or given), every
 // .deb fetched into the store and verified, unpacked, and the system files
-// generated.
+// generated. With req.Incremental the graph comes back as soon as the lock
+// is known: each package's contents are filled as its .deb is unpacked
+// (those a layer asks for first), and Result.Wait finishes the whole-closure
+// work (overlaps, licences, the system files).
 func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Result, error) {
 	req.Env = req.Env.WithDefaults()
 	lock, err := s.ResolveLock(ctx, req)
@@ -300,12 +303,6 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	if err != nil {
 		return nil, err
 	}
-	// .debs are fetched and unpacked only for packages without a listing
-	// (or, later, when a layer that is not cached reads their files).
-	pkgs, err := s.unpack(ctx, req, lock)
-	if err != nil {
-		return nil, err
-	}
 	// Minimal by default: docs, man pages and locales pruned unless
 	// debian.keep asks (see Keep.prunedPath).
 	keep := KeepOf(s.spec.Debian.Keep)
@@ -313,96 +310,25 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	keep.SpecNsswitch = s.spec.Nsswitch != nil
 	keep.Paths, keep.PackagePaths = s.spec.Debian.Paths, s.spec.Debian.PackagePaths
 	for _, name := range slices.Sorted(maps.Keys(keep.PackagePaths)) {
-		if !slices.ContainsFunc(pkgs, func(p *debfile.Package) bool { return p.Name == name }) {
+		if !slices.ContainsFunc(lock.Packages, func(p LockedPackage) bool { return p.Name == name }) {
 			return nil, fmt.Errorf("debian.packagePaths names %s, which is not in the image (add it to debian.packages or remove its filter)", name)
 		}
 	}
-	for _, w := range unmatchedGlobs(pkgs, keep) {
-		req.Env.Events.With("debian").Warnf("%s", w)
-	}
-	contents := make([]closure.Contents, len(pkgs))
-	var caCerts *debfile.Package // unpruned: the CA bundle is made of its certificates
-	for i, p := range pkgs {
-		if p.Name == caPackage {
-			if caCerts, err = certSource(p, keep); err != nil {
-				return nil, err
-			}
-		}
-		pkgs[i], contents[i] = pruned(p, keep)
-	}
-	if err := checkOverlaps(pkgs); err != nil {
-		return nil, err
-	}
-	// Each package's dpkg status.d record travels in its own layer, so a
-	// scanner reading any one layer finds that layer's packages.
-	count := map[string]int{}
-	for _, p := range pkgs {
-		count[p.Name]++
-	}
-	for i, p := range pkgs {
-		name := p.Name
-		if count[p.Name] > 1 {
-			name += ":" + p.Arch
-		}
-		st, err := sysfiles.StatusEntries(p, name)
-		if err != nil {
-			return nil, err
-		}
-		list := append(slices.Clone(p.Entries), st...)
-		contents[i] = closure.StaticContents{ID: contents[i].Key() + statusKey, List: list}
-	}
-	g := closure.New()
-	distro := Distro(lock.Suite, lock.ReleaseVersion)
-	for i, lp := range lock.Packages {
-		p := pkgs[i]
-		src := sourceName(p.Fields["Source"], lp.Name)
-		lic, err := contentLicenses(ctx, lp.Name, contents[i])
-		if err != nil {
-			return nil, err
-		}
-		n := &closure.Node{
-			ID: nodeID(lp.Name, lp.Arch), Kind: closure.KindDeb,
-			Name: lp.Name, Version: lp.Version, Arch: lp.Arch,
-			Size: p.InstalledBytes,
-			Meta: map[string]string{
-				"sha256":      lp.SHA256,
-				"filename":    lp.Filename,
-				"maintainer":  p.Fields["Maintainer"],
-				"source":      src,
-				MetaPURL:      PURL(lp.Name, lp.Version, lp.Arch, src, distro),
-				MetaDistro:    distro,
-				"homepage":    p.Fields["Homepage"],
-				"section":     p.Fields["Section"],
-				"description": firstLine(p.Fields["Description"]),
-				"debSize":     fmt.Sprint(lp.Size),
-			},
-			Contents: contents[i],
-		}
-		if lic != "" {
-			n.Meta[MetaLicense] = lic
-		}
-		for _, d := range lp.Depends {
-			n.Deps = append(n.Deps, nodeID(d, lock.arch(d)))
-		}
-		sort.Strings(n.Deps)
-		if err := g.Add(n); err != nil {
-			return nil, err
-		}
-		if lp.Root {
-			g.Roots = append(g.Roots, n.ID)
-		}
-	}
-	sys, size, err := sysfiles.Generate(ctx, sysfiles.Options{Packages: pkgs, Accounts: s.spec.Accounts, Suite: lock.Suite, Arch: lock.Arch, OSRelease: s.spec.OSRelease, Nsswitch: s.spec.Nsswitch, StatusInPackages: true, Certificates: caCerts, BundleOnly: !keep.Certs, LDCache: s.spec.Debian.LDCache})
+	c, err := s.newClosure(req, lock, keep)
 	if err != nil {
-		return nil, fmt.Errorf("generating the Debian system files: %w", err)
-	}
-	if err := g.Add(&closure.Node{ID: SystemNodeID, Kind: closure.KindGenerated, Name: "debian-system", Size: size, Contents: sys}); err != nil {
 		return nil, err
 	}
-	if err := g.Validate(); err != nil {
-		return nil, fmt.Errorf("debian closure: %w (run `strata lock --update`)", err)
+	res := &closure.Result{Graph: c.g, Lock: raw, Wait: c.wait}
+	go c.make(ctx)
+	// Planning needs every package's size: an older lock has none, so
+	// the listings give them first.
+	if !req.Incremental || !c.sized {
+		if err := c.wait(ctx); err != nil {
+			return nil, err
+		}
+		res.Wait = nil
 	}
-	return &closure.Result{Graph: g, Lock: raw}, nil
+	return res, nil
 }
 
 func nodeID(name, arch string) string { return "deb:" + name + ":" + arch }
@@ -591,21 +517,21 @@ func (c *countReader) Read(p []byte) (int, error) {
 // errNoListing stops a first look for listings (no .deb is fetched then).
 var errNoListing = errors.New("no listing")
 
-// unpack gives every locked package, in lock order, from its listing
-// (debfile.Listing); the packages with none are downloaded and each is
-// unpacked and listed as soon as its .deb is in the store: downloads,
-// decompression and unpacking overlap across packages, downloads at most
-// max(Jobs, minDownloadJobs) at once (they wait on the network), unpacks
-// at most Jobs (each also keeps an xz process busy, see
+// unpack gives every locked package to ready (from any goroutine, once
+// each) from its listing (debfile.Listing); the packages with none are
+// downloaded (in q's rank order) and each is unpacked and listed as soon
+// as its .deb is in the store, those a reader asked q for first:
+// downloads, decompression and unpacking overlap across packages,
+// downloads at most max(Jobs, minDownloadJobs) at once (they wait on the
+// network), unpacks at most Jobs (each also keeps an xz process busy, see
 // debfile.XZDecoder; STRATA_XZ=go|system|auto picks the decoder). The
-// first failure stops the rest.
-func (s *Source) unpack(ctx context.Context, req closure.Request, lock *Lock) ([]*debfile.Package, error) {
+// first failure (of an unpack or of ready) stops the rest.
+func (s *Source) unpack(ctx context.Context, req closure.Request, lock *Lock, q *workQueue, ready func(context.Context, int, *debfile.Package) error) error {
 	xzd, err := debfile.ParseXZDecoder(req.Env.Getenv("STRATA_XZ"))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ctx = debfile.WithXZ(ctx, xzd)
-	pkgs := make([]*debfile.Package, len(lock.Packages))
 	full := func(lp LockedPackage) func() (*debfile.Package, error) {
 		return func() (*debfile.Package, error) {
 			one := *lock
@@ -616,97 +542,107 @@ func (s *Source) unpack(ctx context.Context, req closure.Request, lock *Lock) ([
 			return debfile.UnpackBlob(ctx, s.store, lp.SHA256)
 		}
 	}
-	run(ctx, len(lock.Packages), max(req.Env.Jobs, minDownloadJobs), func(i int) {
+	n := len(lock.Packages)
+	listed := make([]bool, n)
+	got := make([]bool, n) // given to ready, which took it
+	errs := make([]error, n)
+	uctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	run(uctx, n, max(req.Env.Jobs, minDownloadJobs), func(i int) {
 		lp := lock.Packages[i]
 		// A listing found serves the layers built later, which read the
 		// package's files through full; a missing one is not made here.
 		first := true
-		p, err := debfile.Listing(ctx, s.store, lp.SHA256, listed(lp.Name), func() (*debfile.Package, error) {
+		p, err := debfile.Listing(ctx, s.store, lp.SHA256, listedFiles(lp.Name), func() (*debfile.Package, error) {
 			if first {
 				return nil, errNoListing
 			}
 			return full(lp)()
 		})
 		first = false
-		if err == nil {
-			pkgs[i] = p
+		if err != nil {
+			return
 		}
+		listed[i] = true
+		if errs[i] = ready(ctx, i, p); errs[i] != nil {
+			cancel()
+		}
+		got[i] = errs[i] == nil
 	})
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	missing := *lock
 	missing.Packages = nil
 	var at []int // at[j]: the index in lock.Packages of missing.Packages[j]
 	for i, lp := range lock.Packages {
-		if pkgs[i] == nil {
+		if !listed[i] && errs[i] == nil {
 			missing.Packages = append(missing.Packages, lp)
 			at = append(at, i)
 		}
 	}
-	errs := make([]error, len(lock.Packages))
-	n := len(missing.Packages)
-	uctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	ready := make(chan int, n) // never blocks a download
+	// Downloads go in rank order too, so the first layers' .debs come first.
+	sort.SliceStable(at, func(a, b int) bool { return q.rank[at[a]] < q.rank[at[b]] })
+	for j, i := range at {
+		missing.Packages[j] = lock.Packages[i]
+	}
 	var wg sync.WaitGroup
-	for range min(req.Env.Jobs, n) {
+	for range min(req.Env.Jobs, len(at)) {
 		wg.Go(func() {
-			for j := range ready {
+			for {
+				i, ok := q.next()
+				if !ok {
+					return
+				}
 				if uctx.Err() != nil {
 					continue
 				}
-				i, lp := at[j], missing.Packages[j]
+				lp := lock.Packages[i]
 				// ctx, not uctx: the package keeps it for the files layers read later.
-				p, err := debfile.Listing(ctx, s.store, lp.SHA256, listed(lp.Name), full(lp))
+				p, err := debfile.Listing(ctx, s.store, lp.SHA256, listedFiles(lp.Name), full(lp))
 				if err == nil {
-					pkgs[i] = p
+					err = ready(ctx, i, p)
 				}
-				errs[i] = err
-				if err != nil {
+				if errs[i] = err; err != nil {
 					cancel()
 				}
+				got[i] = err == nil
 			}
 		})
 	}
-	ferr := s.fetchDebsThen(uctx, req, &missing, func(j int) { ready <- j })
-	close(ready)
+	var ferr error
+	if uctx.Err() == nil && len(at) > 0 {
+		ferr = s.fetchDebsThen(uctx, req, &missing, func(j int) { q.add(at[j]) })
+	}
+	q.close()
 	if ferr != nil {
 		cancel()
 	}
 	wg.Wait()
-	for i, lp := range lock.Packages {
-		if p := pkgs[i]; p != nil && errs[i] == nil && (p.Name != lp.Name || p.Version != lp.Version) {
-			errs[i] = fmt.Errorf("%s holds %s %s, the lock says %s %s (run `strata lock --update`)", lp.Filename, p.Name, p.Version, lp.Name, lp.Version)
-		}
-	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	// An unpack's own failure wins over the cancellations it caused.
 	for _, err := range errs {
 		if err != nil && !errors.Is(err, context.Canceled) {
-			return nil, err
+			return err
 		}
 	}
 	if ferr != nil {
-		return nil, ferr
+		return ferr
 	}
-	for i, p := range pkgs {
-		if p == nil {
-			if errs[i] != nil {
-				return nil, errs[i]
-			}
-			return nil, fmt.Errorf("%s %s was not unpacked", lock.Packages[i].Name, lock.Packages[i].Version)
+	for i, lp := range lock.Packages {
+		if errs[i] != nil {
+			return errs[i]
+		}
+		if !got[i] {
+			return fmt.Errorf("%s %s was not unpacked", lp.Name, lp.Version)
 		}
 	}
-	return pkgs, nil
+	return nil
 }
 
-// listed says which files of package name its listing holds: those
+// listedFiles says which files of package name its listing holds: those
 // Resolve reads (its copyright file for the licences; the certificates
 // the CA bundle is made of).
-func listed(name string) func(closure.Entry) bool {
+func listedFiles(name string) func(closure.Entry) bool {
 	cp := copyrightPath(name)
 	return func(e closure.Entry) bool {
 		if e.Path == cp {

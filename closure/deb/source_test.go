@@ -51,7 +51,7 @@ func TestSourceResolveGraph(t *testing.T) {
 	if !reflect.DeepEqual(app.Meta, wantMeta) || app.Meta["debSize"] == "0" {
 		t.Errorf("app meta %v, want %v", app.Meta, wantMeta)
 	}
-	if want := int64(len("app 1.0-1\n")); app.Size != want {
+	if want := int64(1024); app.Size != want { // Installed-Size: 1 (KiB)
 		t.Errorf("app size %d, want %d", app.Size, want)
 	}
 	ents, err := app.Contents.Entries(context.Background())

@@ -201,15 +201,21 @@ func (s *Source) verifyAgainst(idx *Index, l *Lock, in *inputs, req closure.Requ
 		}
 		found := false
 		for _, p := range cands {
-			if p.SHA256 == lp.SHA256 && p.Size == lp.Size && p.Filename == lp.Filename {
+			// installedSize only weighs the layer plan, but a lock says
+			// what the index said or nothing (an older lock).
+			if p.SHA256 == lp.SHA256 && p.Size == lp.Size && p.Filename == lp.Filename && (lp.InstalledSize == nil || *lp.InstalledSize == p.InstalledSize) {
 				found = true
 				break
 			}
 		}
 		if !found {
 			p := cands[0]
-			bad = append(bad, fmt.Sprintf("%s %s (%s): the lock says %s, %d bytes, sha256 %s; the signed index of %s says %s, %d bytes, sha256 %s",
-				lp.Name, lp.Version, lp.Arch, lp.Filename, lp.Size, lp.SHA256, su, p.Filename, p.Size, p.SHA256))
+			line := fmt.Sprintf("%s %s (%s): the lock says %s, %d bytes, sha256 %s; the signed index of %s says %s, %d bytes, sha256 %s",
+				lp.Name, lp.Version, lp.Arch, lp.Filename, lp.Size, lp.SHA256, su, p.Filename, p.Size, p.SHA256)
+			if lp.InstalledSize != nil && *lp.InstalledSize != p.InstalledSize {
+				line += fmt.Sprintf(" (installed size: the lock says %d KiB, the index %d KiB)", *lp.InstalledSize, p.InstalledSize)
+			}
+			bad = append(bad, line)
 		}
 	}
 	if len(bad) == 0 {

@@ -153,8 +153,12 @@ type Package struct {
 // Contents returns the package's entries as closure.Contents; its key is
 // "deb:SHA256:usrmerge-v1".
 func (p *Package) Contents() closure.Contents {
-	return closure.StaticContents{ID: "deb:" + p.SHA256 + contentsKey, List: p.Entries}
+	return closure.StaticContents{ID: ContentsKey(p.SHA256), List: p.Entries}
 }
+
+// ContentsKey is the key of the contents of the .deb with this sha256
+// (Package.Contents), known before it is unpacked.
+func ContentsKey(sha256 string) string { return "deb:" + sha256 + contentsKey }
 
 // Unpack extracts the .deb at debPath (already verified to have this
 // sha256; it is checked again while reading) into the cache tree

@@ -127,8 +127,27 @@ type Resolved struct {
 	// private graphs).
 	Steps []StepRun
 	// pending are the sources' results still being completed (an
-	// Incremental resolution), for Complete.
+	// Incremental resolution), for Complete; cancel stops them and unhook
+	// detaches their context from the caller's.
 	pending []pendingResult
+	cancel  context.CancelFunc
+	unhook  func() bool
+}
+
+// release ends an incremental resolution's hold on the caller's context;
+// with stop, it also cancels what its sources still do and waits until
+// they have stopped.
+func (r *Resolved) release(stop bool) {
+	if r.unhook == nil {
+		return
+	}
+	r.unhook()
+	if stop {
+		r.cancel()
+		for _, pr := range r.pending {
+			pr.res.Complete(context.Background()) //nolint:errcheck // only waits
+		}
+	}
 }
 
 type pendingResult struct {
@@ -207,8 +226,23 @@ type ResolveOptions struct {
 
 // Resolve runs every source of s for each platform, each after the
 // sources it needs.
-func Resolve(ctx context.Context, s *spec.Spec, opt Options, ro ResolveOptions) (*Resolved, error) {
+func Resolve(ctx context.Context, s *spec.Spec, opt Options, ro ResolveOptions) (_ *Resolved, err error) {
 	opt.defaults()
+	out := &Resolved{Spec: s}
+	if ro.Incremental {
+		// What the sources leave running gets a context of its own,
+		// cancelled with ctx until the caller releases it (a built image
+		// keeps it: its packages open their files through it), and at
+		// once when the resolution or the build fails.
+		parent := ctx
+		ctx, out.cancel = context.WithCancel(context.WithoutCancel(parent))
+		out.unhook = context.AfterFunc(parent, out.cancel)
+		defer func() {
+			if err != nil {
+				out.release(true)
+			}
+		}()
+	}
 	plats := s.Platforms
 	if len(opt.Platforms) > 0 {
 		plats = opt.Platforms
@@ -264,7 +298,7 @@ func Resolve(ctx context.Context, s *spec.Spec, opt Options, ro ResolveOptions) 
 		return nil, err
 	}
 	log := opt.Env.Events
-	out := &Resolved{Spec: s, Lock: &lockfile.File{InputsHash: hash}}
+	out.Lock = &lockfile.File{InputsHash: hash}
 	for _, ps := range plats {
 		p, err := closure.ParsePlatform(ps)
 		if err != nil {
@@ -382,22 +416,20 @@ func Build(ctx context.Context, s *spec.Spec, opt Options) (*Result, error) {
 // are planned jointly so shared packages get identical layers.
 func BuildFleet(ctx context.Context, specs []*spec.Spec, opt Options) (_ []*Result, err error) {
 	opt.defaults()
-	// The sources finish their graphs while layers are built; a failed
-	// build stops them. (A built one keeps ctx: its packages read their
-	// files through it.)
-	ctx, cancel := context.WithCancel(ctx)
+	// The sources finish their graphs while layers are built: a failed
+	// build stops them and waits until they have.
+	resolved := make([]*Resolved, 0, len(specs))
 	defer func() {
-		if err != nil {
-			cancel()
+		for _, r := range resolved {
+			r.release(err != nil)
 		}
 	}()
-	resolved := make([]*Resolved, len(specs))
-	for i, s := range specs {
+	for _, s := range specs {
 		r, err := Resolve(ctx, s, opt, ResolveOptions{Incremental: true})
 		if err != nil {
 			return nil, err
 		}
-		resolved[i] = r
+		resolved = append(resolved, r)
 	}
 	plans, err := planAll(resolved, opt)
 	if err != nil {
@@ -589,15 +621,30 @@ func assemble(ctx context.Context, r *Resolved, plans []*layering.Plan, opt Opti
 		// the graph; the whole-image checks and the config, which read all
 		// of it, come before the image exists, so a failed check leaves no
 		// image and ends a stream with the error.
+		complete := len(r.pending) == 0
+		if complete { // fail fast: no layer is built for an image the checks refuse
+			if err := checkImage(ctx, s, p, g, plan, r.Bases[j], opt.Env.Events); err != nil {
+				return nil, err
+			}
+		}
 		layers, err := image.BuildLayers(ctx, groups, io)
 		if err != nil {
+			// A source that failed is why its contents failed the layer:
+			// its own error says more.
+			done, cancel := context.WithCancel(ctx)
+			cancel()
+			if serr := r.Complete(done); serr != nil && !errors.Is(serr, context.Canceled) {
+				return nil, serr
+			}
 			return nil, fmt.Errorf("building %s for %s: %w", s.Name, p, err)
 		}
-		if err := r.Complete(ctx); err != nil {
-			return nil, err
-		}
-		if err := checkImage(ctx, s, p, g, plan, r.Bases[j], opt.Env.Events); err != nil {
-			return nil, err
+		if !complete {
+			if err := r.Complete(ctx); err != nil {
+				return nil, err
+			}
+			if err := checkImage(ctx, s, p, g, plan, r.Bases[j], opt.Env.Events); err != nil {
+				return nil, err
+			}
 		}
 		io.DefaultEnv = defaultEnv(ctx, g)
 		img, infos, err := image.Compose(groups, layers, io)

@@ -34,7 +34,7 @@ func newPendingSource(fail error) *pendingSource {
 
 func (p *pendingSource) Name() string { return "pending" }
 
-func (p *pendingSource) Resolve(_ context.Context, req closure.Request) (*closure.Result, error) {
+func (p *pendingSource) Resolve(rctx context.Context, req closure.Request) (*closure.Result, error) {
 	p.got = req
 	if p.static {
 		req.Incremental = false
@@ -43,7 +43,11 @@ func (p *pendingSource) Resolve(_ context.Context, req closure.Request) (*closur
 	for _, n := range p.nodes {
 		cp := *n
 		if req.Incremental {
-			pc := closure.NewPendingContents(n.Contents.Key(), nil)
+			key := n.Contents.Key()
+			if n.Kind == closure.KindGenerated {
+				key = "" // keyed by what it will hold, like Debian's system files
+			}
+			pc := closure.NewPendingContents(key, nil)
 			p.pending = append(p.pending, pc)
 			cp.Contents = pc
 		}
@@ -60,20 +64,28 @@ func (p *pendingSource) Resolve(_ context.Context, req closure.Request) (*closur
 		select {
 		case <-p.done:
 			return p.fail
+		default:
+		}
+		select {
+		case <-p.done:
+			return p.fail
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-rctx.Done(): // the build stopped it
+			return rctx.Err()
 		}
 	}}, nil
 }
 
-// fill gives node i its contents.
+// fill gives node i its contents (its key too, for a generated node).
 func (p *pendingSource) fill(t *testing.T, i int) {
 	t.Helper()
 	list, err := p.nodes[i].Contents.Entries(context.Background())
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return
 	}
-	p.pending[i].Fill("", list)
+	p.pending[i].Fill(p.nodes[i].Contents.Key(), list)
 }
 
 func pendingNodes() []*closure.Node {
@@ -191,3 +203,53 @@ func TestBuildFailsWhenSourceFailsLate(t *testing.T) {
 
 // waitLong bounds a wait that must end (a hang fails the test).
 const waitLong = 60 * time.Second
+
+// A build whose layer fails while a worker waits for the key of generated
+// files the source has not made returns with the error at once; it does
+// not wait for the source.
+func TestBuildFailureDoesNotWaitForPendingKeys(t *testing.T) {
+	src := newPendingSource(nil)
+	gen := fileNode("generated:sys", "etc/sys", "sys")
+	gen.Kind = closure.KindGenerated
+	src.nodes = append(src.nodes, gen)
+	opt := testOptions(t, src)
+	opt.Env.Jobs = 2
+	opt.OnLayer = func(context.Context, *spec.Spec, int, v1.Layer) error { return errors.New("the reader went away") }
+	go func() {
+		<-src.resolved
+		src.fill(t, 0) // a's layer, then OnLayer fails; b, c and sys never come
+	}()
+	out := make(chan error, 1)
+	go func() {
+		_, err := Build(context.Background(), testSpec(t, "name: app\n"), opt)
+		out <- err
+	}()
+	select {
+	case err := <-out:
+		if err == nil || !strings.Contains(err.Error(), "the reader went away") {
+			t.Fatalf("build: %v, want the OnLayer failure", err)
+		}
+	case <-time.After(waitLong):
+		t.Fatal("the failed build waited for contents its source never made")
+	}
+	close(src.done)
+}
+
+// When a source's failure fails a layer, the build reports the source's
+// error (what failed and where), not the layer's.
+func TestBuildReportsTheSourcesFailure(t *testing.T) {
+	bad := errors.New("b.deb is not the signed .deb")
+	src := newPendingSource(bad)
+	opt := testOptions(t, src)
+	go func() {
+		<-src.resolved
+		src.fill(t, 0)
+		src.pending[1].Fail(bad)
+		src.pending[2].Fail(bad)
+		close(src.done)
+	}()
+	_, err := Build(context.Background(), testSpec(t, "name: app\n"), opt)
+	if err == nil || !strings.HasPrefix(err.Error(), "resolving pending inputs for linux/amd64: b.deb is not") {
+		t.Fatalf("build: %v, want the source's error", err)
+	}
+}

@@ -148,6 +148,27 @@ func (p *PendingContents) Entries(ctx context.Context) ([]Entry, error) {
 // Done is closed once the contents are filled or failed.
 func (p *PendingContents) Done() <-chan struct{} { return p.ready }
 
+// WaitKey implements KeyWaiter: it returns once Key will not wait (at once
+// when the key was known up front), or with the contents' error or ctx's.
+func (p *PendingContents) WaitKey(ctx context.Context) error {
+	if p.key != "" {
+		return nil
+	}
+	select {
+	case <-p.ready:
+		return p.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// KeyWaiter is Contents whose Key may wait for its source (a
+// PendingContents keyed by what it will hold): a caller that must stay
+// cancellable calls WaitKey before Key.
+type KeyWaiter interface {
+	WaitKey(ctx context.Context) error
+}
+
 // Fill sets the entries (and, for contents made without a key, the key);
 // later calls to Fill or Fail do nothing.
 func (p *PendingContents) Fill(key string, list []Entry) {

@@ -69,6 +69,11 @@ type Env struct {
 	// Jobs bounds the work done at once: downloads, unpacks, layers
 	// (runtime.NumCPU by default).
 	Jobs int
+	// Slots, shared by every source of a build, bounds their CPU-heavy
+	// work (unpacking) across sources and platforms to Jobs at a time,
+	// now that sources finish their graphs concurrently; WithDefaults
+	// makes it when nil.
+	Slots *Slots
 	// Events receives progress, notices and warnings; nil discards.
 	Events *events.Log
 }
@@ -87,8 +92,30 @@ func (e Env) WithDefaults() Env {
 	if e.Jobs <= 0 {
 		e.Jobs = runtime.NumCPU()
 	}
+	if e.Slots == nil {
+		e.Slots = NewSlots(e.Jobs)
+	}
 	return e
 }
+
+// Slots is a counting semaphore.
+type Slots struct{ ch chan struct{} }
+
+// NewSlots gives n slots (at least 1).
+func NewSlots(n int) *Slots { return &Slots{ch: make(chan struct{}, max(n, 1))} }
+
+// Acquire takes a slot, waiting for one, or returns ctx's error.
+func (s *Slots) Acquire(ctx context.Context) error {
+	select {
+	case s.ch <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Release gives back a slot Acquire took.
+func (s *Slots) Release() { <-s.ch }
 
 // NewHTTPClient is the default client of an Env: proxies from the
 // environment, bounded dial, TLS and response-header timeouts (a body may
@@ -149,9 +176,10 @@ type Result struct {
 	Private *Graph
 	// Wait, when not nil, blocks until the source has finished what an
 	// Incremental request let it leave running, and returns its error:
-	// until then Entries of some nodes may block and Meta may be missing.
-	// It is safe to call more than once and from several goroutines, and
-	// returns ctx's error when ctx ends first.
+	// until then Entries of some nodes may block, Meta may be missing and
+	// generated nodes' Size may be 0. It is safe to call more than once,
+	// returns the outcome when the source has finished even if ctx has
+	// ended, and ctx's error when ctx ends first.
 	Wait func(ctx context.Context) error
 }
 

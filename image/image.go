@@ -154,9 +154,18 @@ func BuildLayers(ctx context.Context, groups []Group, opt Options) ([]*layer.Lay
 		grp := groups[i]
 		contents := make([]closure.Contents, 0, len(grp.Nodes))
 		for _, n := range grp.Nodes {
-			if n.Contents != nil {
-				contents = append(contents, n.Contents)
+			if n.Contents == nil {
+				continue
 			}
+			// A key its source still makes (generated files) would
+			// otherwise hold this worker past a cancel.
+			if kw, ok := n.Contents.(closure.KeyWaiter); ok {
+				if err := kw.WaitKey(ctx); err != nil {
+					errs[i] = fmt.Errorf("building layer %d (%s): %w", i+1, grp.Title, err)
+					return errs[i]
+				}
+			}
+			contents = append(contents, n.Contents)
 		}
 		l, err := layer.Build(ctx, opt.Cache, layer.Spec{Contents: contents, MTime: opt.Created, Compression: opt.Compression})
 		if err != nil {

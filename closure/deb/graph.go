@@ -66,7 +66,7 @@ func (s *Source) newClosure(req closure.Request, lock *Lock, keep Keep) (*debClo
 		c.count[lp.Name]++
 	}
 	for i, lp := range lock.Packages {
-		key := debfile.ContentsKey(lp.SHA256) + keep.key(lp.Name) + statusKey
+		key := packageKey(lp.SHA256, lp.Name, keep) + statusKey
 		c.pending[i] = closure.NewPendingContents(key, func() { c.queue.ask(i) })
 		nd := &closure.Node{
 			ID: nodeID(lp.Name, lp.Arch), Kind: closure.KindDeb,
@@ -111,8 +111,12 @@ func kibBytes(kib int64) int64 { return min(max(kib, 0), 1<<40) * 1024 }
 func (c *debClosure) wait(ctx context.Context) error {
 	select {
 	case <-c.done:
-	case <-ctx.Done():
-		return ctx.Err()
+	default: // finished wins over an ended ctx
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	if c.err != nil {
 		return c.err

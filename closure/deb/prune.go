@@ -342,7 +342,13 @@ func pruned(p *debfile.Package, k Keep) (*debfile.Package, closure.Contents) {
 		}
 		q.MD5Sums = b.String()
 	}
-	return &q, closure.StaticContents{ID: p.Contents().Key() + k.key(p.Name), List: q.Entries}
+	return &q, closure.StaticContents{ID: packageKey(p.SHA256, p.Name, k), List: q.Entries}
+}
+
+// packageKey is the contents key of the package name in the .deb with this
+// sha256, pruned by k: known from the lock, before the .deb is read.
+func packageKey(sha256, name string, k Keep) string {
+	return debfile.ContentsKey(sha256) + k.key(name)
 }
 
 // certSource is ca-certificates as the CA bundle sees it: the package

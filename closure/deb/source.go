@@ -322,6 +322,9 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	go c.make(ctx)
 	// Planning needs every package's size: an older lock has none, so
 	// the listings give them first.
+	if req.Incremental && !c.sized {
+		logf(req, "strata.lock has no installed sizes (an older strata wrote it): layers wait for every .deb; `strata lock --update` records them")
+	}
 	if !req.Incremental || !c.sized {
 		if err := c.wait(ctx); err != nil {
 			return nil, err
@@ -595,8 +598,15 @@ func (s *Source) unpack(ctx context.Context, req closure.Request, lock *Lock, q 
 					continue
 				}
 				lp := lock.Packages[i]
+				// One of the build's Jobs slots, shared with other sources
+				// and platforms unpacking at the same time.
+				if err := req.Env.Slots.Acquire(uctx); err != nil {
+					errs[i] = err
+					continue
+				}
 				// ctx, not uctx: the package keeps it for the files layers read later.
 				p, err := debfile.Listing(ctx, s.store, lp.SHA256, listedFiles(lp.Name), full(lp))
+				req.Env.Slots.Release()
 				if err == nil {
 					err = ready(ctx, i, p)
 				}

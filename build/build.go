@@ -603,7 +603,7 @@ func assemble(ctx context.Context, r *Resolved, plans []*layering.Plan, opt Opti
 			groups[k] = image.Group{Nodes: nodes, Title: l.Title}
 		}
 		p := r.Platforms[j]
-		iopt := image.Options{
+		io := image.Options{
 			Cache:       opt.Cache,
 			Compression: opt.Compression,
 			Jobs:        opt.Env.Jobs,
@@ -627,7 +627,7 @@ func assemble(ctx context.Context, r *Resolved, plans []*layering.Plan, opt Opti
 				return nil, err
 			}
 		}
-		layers, err := image.BuildLayers(ctx, groups, iopt)
+		layers, err := image.BuildLayers(ctx, groups, io)
 		if err != nil {
 			// A source that failed is why its contents failed the layer:
 			// its own error says more.
@@ -646,8 +646,8 @@ func assemble(ctx context.Context, r *Resolved, plans []*layering.Plan, opt Opti
 				return nil, err
 			}
 		}
-		iopt.DefaultEnv = defaultEnv(ctx, g)
-		img, infos, err := image.Compose(groups, layers, iopt)
+		io.DefaultEnv = defaultEnv(ctx, g)
+		img, infos, err := image.Compose(groups, layers, io)
 		if err != nil {
 			return nil, fmt.Errorf("building %s for %s: %w", s.Name, p, err)
 		}

@@ -289,7 +289,6 @@ func extract(ctx context.Context, open func() (io.ReadCloser, error), deb, wantS
 			}
 			x = &extractor{deb: deb, member: m.Name, root: root, byPath: map[string]*record{}, budget: budgetFor(fields, m.Size)}
 			err = x.run(ctx, r)
-			x.closeDirs()
 			root.Close()
 			if err != nil {
 				return err
@@ -455,47 +454,6 @@ type extractor struct {
 	budget      int64
 	meter       *meter
 	buf         []byte // the copy buffer for every file's bytes (io.Copy would allocate one per file)
-	// dirs holds folders this extraction made, open, so that an entry is
-	// created with one openat in its folder instead of a walk from the
-	// root per path component (the walk was a fifth of a cold Debian
-	// build's CPU). Only folders: parents refuses an entry under anything
-	// else, so nothing here is reached through a symlink.
-	dirs map[string]*os.Root
-}
-
-// maxOpenDirs bounds the folders an extraction holds open; a tarball
-// lists a folder's entries together, so a few suffice.
-const maxOpenDirs = 32
-
-// in returns the folder p is created in and p's name there.
-func (x *extractor) in(p string) (*os.Root, string, error) {
-	i := strings.LastIndexByte(p, '/')
-	if i < 0 {
-		return x.root, p, nil
-	}
-	dir, name := p[:i], p[i+1:]
-	if r := x.dirs[dir]; r != nil {
-		return r, name, nil
-	}
-	if len(x.dirs) >= maxOpenDirs {
-		x.closeDirs()
-	}
-	r, err := x.root.OpenRoot(dir)
-	if err != nil {
-		return nil, "", err
-	}
-	if x.dirs == nil {
-		x.dirs = map[string]*os.Root{}
-	}
-	x.dirs[dir] = r
-	return r, name, nil
-}
-
-func (x *extractor) closeDirs() {
-	for d, r := range x.dirs {
-		r.Close()
-		delete(x.dirs, d)
-	}
 }
 
 func (x *extractor) unsafe(name, format string, args ...any) error {
@@ -596,7 +554,7 @@ func (x *extractor) parents(raw, p string) error {
 			}
 			continue
 		}
-		if err := x.mkdir(a); err != nil {
+		if err := x.root.Mkdir(a, 0o755); err != nil {
 			return fmt.Errorf("%s: %s: creating %s: %w", x.deb, x.member, a, err)
 		}
 		x.add(&record{Entry: closure.Entry{Path: a, Type: closure.Dir, Mode: 0o755}, raw: a, implicit: true})
@@ -656,7 +614,7 @@ func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
 			}
 			return nil // merged duplicates (lib/ and usr/lib/): the first wins
 		}
-		if err := x.mkdir(p); err != nil {
+		if err := x.root.Mkdir(p, 0o755); err != nil {
 			return fmt.Errorf("%s: %s: creating %s: %w", x.deb, x.member, p, err)
 		}
 	case tar.TypeReg, tar.TypeRegA:
@@ -670,10 +628,7 @@ func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
 			if hdr.Mode&0o111 != 0 {
 				perm = 0o755
 			}
-			dir, name, err := x.in(p)
-			if err == nil {
-				f, err = dir.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-			}
+			f, err = x.root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 			if err != nil {
 				return fmt.Errorf("%s: %s: creating %s: %w", x.deb, x.member, p, err)
 			}
@@ -710,11 +665,7 @@ func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
 		if old != nil {
 			return x.duplicate(old, rec)
 		}
-		dir, name, err := x.in(p)
-		if err == nil {
-			err = dir.Symlink(rec.Link, name)
-		}
-		if err != nil {
+		if err := x.root.Symlink(rec.Link, p); err != nil {
 			return fmt.Errorf("%s: %s: creating symlink %s: %w", x.deb, x.member, p, err)
 		}
 	case tar.TypeLink:
@@ -744,14 +695,6 @@ func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
 	}
 	x.add(rec)
 	return nil
-}
-
-func (x *extractor) mkdir(p string) error {
-	dir, name, err := x.in(p)
-	if err != nil {
-		return err
-	}
-	return dir.Mkdir(name, 0o755)
 }
 
 func (x *extractor) bomb(raw string, size int64) error {

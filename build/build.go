@@ -132,6 +132,8 @@ type Resolved struct {
 	pending []pendingResult
 	cancel  context.CancelFunc
 	unhook  func() bool
+	// completed: Complete has returned nil (or nothing was pending).
+	completed bool
 }
 
 // release ends an incremental resolution's hold on the caller's context;
@@ -159,8 +161,41 @@ type pendingResult struct {
 // Complete waits until every source has completed its graphs (see
 // ResolveOptions.Incremental) and returns the first error.
 func (r *Resolved) Complete(ctx context.Context) error {
+	if r.completed {
+		return nil
+	}
 	for _, pr := range r.pending {
 		if err := pr.res.Complete(ctx); err != nil {
+			return fmt.Errorf("resolving %s inputs for %s: %w", pr.source, pr.platform, err)
+		}
+	}
+	r.completed = true
+	return nil
+}
+
+// done reports, without waiting, whether every source has completed.
+func (r *Resolved) done() bool {
+	if r.completed {
+		return true
+	}
+	now, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, pr := range r.pending {
+		if pr.res.Complete(now) != nil {
+			return false
+		}
+	}
+	r.completed = true
+	return true
+}
+
+// failed is the error of a source that has already failed, without
+// waiting for the ones still at work.
+func (r *Resolved) failed() error {
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, pr := range r.pending {
+		if err := pr.res.Complete(done); err != nil && !errors.Is(err, context.Canceled) {
 			return fmt.Errorf("resolving %s inputs for %s: %w", pr.source, pr.platform, err)
 		}
 	}
@@ -219,8 +254,9 @@ type ResolveOptions struct {
 	// Incremental returns graphs whose contents may still be being made
 	// (closure.Request.Incremental): layers can be planned and built in
 	// image order while .debs unpack. The caller calls Resolved.Complete
-	// before reading the whole graphs. Results other sources need are
-	// always complete.
+	// before reading the whole graphs; the sources' work stops when ctx
+	// ends. Results other sources need are always complete. BuildFleet
+	// resolves so.
 	Incremental bool
 }
 
@@ -621,7 +657,7 @@ func assemble(ctx context.Context, r *Resolved, plans []*layering.Plan, opt Opti
 		// the graph; the whole-image checks and the config, which read all
 		// of it, come before the image exists, so a failed check leaves no
 		// image and ends a stream with the error.
-		complete := len(r.pending) == 0
+		complete := r.done()
 		if complete { // fail fast: no layer is built for an image the checks refuse
 			if err := checkImage(ctx, s, p, g, plan, r.Bases[j], opt.Env.Events); err != nil {
 				return nil, err
@@ -631,9 +667,7 @@ func assemble(ctx context.Context, r *Resolved, plans []*layering.Plan, opt Opti
 		if err != nil {
 			// A source that failed is why its contents failed the layer:
 			// its own error says more.
-			done, cancel := context.WithCancel(ctx)
-			cancel()
-			if serr := r.Complete(done); serr != nil && !errors.Is(serr, context.Canceled) {
+			if serr := r.failed(); serr != nil {
 				return nil, serr
 			}
 			return nil, fmt.Errorf("building %s for %s: %w", s.Name, p, err)

@@ -244,9 +244,9 @@ func TestBuildReportsTheSourcesFailure(t *testing.T) {
 	go func() {
 		<-src.resolved
 		src.fill(t, 0)
+		close(src.done) // finished, as the Debian source does, before its contents fail
 		src.pending[1].Fail(bad)
 		src.pending[2].Fail(bad)
-		close(src.done)
 	}()
 	_, err := Build(context.Background(), testSpec(t, "name: app\n"), opt)
 	if err == nil || !strings.HasPrefix(err.Error(), "resolving pending inputs for linux/amd64: b.deb is not") {

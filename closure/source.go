@@ -153,9 +153,11 @@ type Request struct {
 	Needed map[string]*Result
 	// Incremental lets the source return before its nodes' contents are
 	// made: the caller plans from the graph's shape and sizes, reads each
-	// node's Contents as it needs it (Entries, and Key of generated nodes,
-	// wait for that node) and calls Result.Wait before anything that reads
-	// the whole graph (Meta, whole-image checks). Without it, Resolve
+	// node's Contents as it needs it (Entries wait for that node; a key
+	// still to be made waits too, see KeyWaiter) and calls Result.Wait
+	// before anything that reads the whole graph (Meta, whole-image
+	// checks). What the source leaves running must stop when Resolve's ctx
+	// ends, and then fail what it has not filled. Without it, Resolve
 	// returns a complete graph.
 	Incremental bool
 }

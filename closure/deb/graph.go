@@ -131,15 +131,18 @@ func (c *debClosure) wait(ctx context.Context) error {
 // the whole closure. On failure every contents not yet filled fails with
 // the error, so nothing waits for it.
 func (c *debClosure) make(ctx context.Context) {
-	defer close(c.done)
-	if err := c.makeAll(ctx); err != nil {
-		c.err = err
+	err := c.makeAll(ctx)
+	c.raw = nil // only the listings' entries were needed from it
+	c.err = err
+	// Done before the contents fail: a reader woken by the failure finds
+	// the source's error through Wait.
+	close(c.done)
+	if err != nil {
 		for _, p := range c.pending {
 			p.Fail(err)
 		}
 		c.sysList.Fail(err)
 	}
-	c.raw = nil // only the listings' entries were needed from it
 }
 
 func (c *debClosure) makeAll(ctx context.Context) error {

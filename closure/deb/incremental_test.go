@@ -1,6 +1,7 @@
 package deb
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -165,7 +166,8 @@ func TestResolveOldLockSizes(t *testing.T) {
 	if strings.Contains(string(raw), "installedSize") {
 		t.Fatalf("old lock %s", raw)
 	}
-	req := amd64Request(nil)
+	var log bytes.Buffer
+	req := amd64Request(&log)
 	req.Incremental, req.Locked = true, raw
 	res, err := src.Resolve(context.Background(), req)
 	if err != nil {
@@ -173,6 +175,9 @@ func TestResolveOldLockSizes(t *testing.T) {
 	}
 	if res.Wait != nil {
 		t.Error("Resolve returned a graph planned without sizes")
+	}
+	if !strings.Contains(log.String(), "strata.lock has no installed sizes") {
+		t.Errorf("no notice that an old lock waits for every .deb: %q", log.String())
 	}
 	for id, n := range res.Graph.Nodes {
 		if n.Kind == closure.KindDeb && n.Size != 1024 {

@@ -323,7 +323,7 @@ func (s *Source) Resolve(ctx context.Context, req closure.Request) (*closure.Res
 	// Planning needs every package's size: an older lock has none, so
 	// the listings give them first.
 	if req.Incremental && !c.sized {
-		logf(req, "strata.lock has no installed sizes (an older strata wrote it): layers wait for every .deb; `strata lock --update` records them")
+		req.Env.Events.With("debian").Noticef("strata.lock has no installed sizes (an older strata wrote it): layers wait for every .deb; `strata lock --update` records them")
 	}
 	if !req.Incremental || !c.sized {
 		if err := c.wait(ctx); err != nil {

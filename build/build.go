@@ -471,15 +471,7 @@ func BuildFleet(ctx context.Context, specs []*spec.Spec, opt Options) (_ []*Resu
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := opt.Cache.(Prefetcher); ok {
-		// The layers' keys include the generated files', made last.
-		for _, r := range resolved {
-			if err := r.Complete(ctx); err != nil {
-				return nil, err
-			}
-		}
-		prefetchLayers(resolved, plans, opt)
-	}
+	prefetchLayers(resolved, plans, opt)
 	results := make([]*Result, len(specs))
 	for i, r := range resolved {
 		res, err := assemble(ctx, r, plans[i], opt)

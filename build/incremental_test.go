@@ -9,6 +9,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/stratabuild/strata/cache"
 	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/spec"
 )
@@ -251,5 +252,49 @@ func TestBuildReportsTheSourcesFailure(t *testing.T) {
 	_, err := Build(context.Background(), testSpec(t, "name: app\n"), opt)
 	if err == nil || !strings.HasPrefix(err.Error(), "resolving pending inputs for linux/amd64: b.deb is not") {
 		t.Fatalf("build: %v, want the source's error", err)
+	}
+}
+
+// prefetchCache is a cache.Cache that records what Prefetch was asked.
+type prefetchCache struct {
+	cache.Cache
+	asked chan []string
+}
+
+func (p *prefetchCache) Prefetch(kind string, keys []string) {
+	p.asked <- append([]string{kind}, keys...)
+}
+
+// A remote-cache build prefetches the layers whose keys are known at once,
+// without waiting for the generated files' key, so it streams too.
+func TestPrefetchDoesNotWaitForPendingKeys(t *testing.T) {
+	src := newPendingSource(nil)
+	gen := fileNode("generated:sys", "etc/sys", "sys")
+	gen.Kind = closure.KindGenerated
+	src.nodes = append(src.nodes, gen)
+	opt := testOptions(t, src)
+	pc := &prefetchCache{Cache: opt.Cache, asked: make(chan []string, 1)}
+	opt.Cache = pc
+	out := make(chan error, 1)
+	go func() {
+		_, err := Build(context.Background(), testSpec(t, "name: app\n"), opt)
+		out <- err
+	}()
+	select {
+	case asked := <-pc.asked:
+		if asked[0] != "layers" || len(asked) != 4 {
+			t.Errorf("prefetched %v, want the 3 package layers' records", asked)
+		}
+	case err := <-out:
+		t.Fatalf("the build ended (%v) before it prefetched", err)
+	case <-time.After(waitLong):
+		t.Fatal("the prefetch waited for the generated files")
+	}
+	for i := range src.nodes {
+		src.fill(t, i)
+	}
+	close(src.done)
+	if err := <-out; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/stratabuild/strata/cache"
+	"github.com/stratabuild/strata/closure"
 	"github.com/stratabuild/strata/events"
 	"github.com/stratabuild/strata/layer"
 	"github.com/stratabuild/strata/layering"
@@ -115,7 +116,7 @@ func BuildShard(ctx context.Context, specs []*spec.Spec, opt Options, sh Shard) 
 			}
 		}
 	}
-	layers, err := fleetLayers(resolved, plans, opt)
+	layers, err := fleetLayers(resolved, plans, opt, false)
 	if err != nil {
 		return nil, err
 	}
@@ -158,8 +159,12 @@ func BuildShard(ctx context.Context, specs []*spec.Spec, opt Options, sh Shard) 
 }
 
 // fleetLayers are the distinct layers of the planned images, in plan
-// order, with the images holding each.
-func fleetLayers(resolved []*Resolved, plans [][]*layering.Plan, opt Options) ([]*ShardLayer, error) {
+// order, with the images holding each. With known, a layer whose key waits
+// for its source (generated files not made yet) is left out instead of
+// waited for.
+func fleetLayers(resolved []*Resolved, plans [][]*layering.Plan, opt Options, known bool) ([]*ShardLayer, error) {
+	now, cancel := context.WithCancel(context.Background())
+	cancel()
 	var out []*ShardLayer
 	byKey := map[string]*ShardLayer{}
 	for i, r := range resolved {
@@ -173,12 +178,19 @@ func fleetLayers(resolved []*Resolved, plans [][]*layering.Plan, opt Options) ([
 			for _, l := range plans[i][j].Layers {
 				ls := layer.Spec{MTime: created, Compression: opt.Compression}
 				var size int64
+				pending := false
 				for _, id := range l.Nodes {
 					n := g.Nodes[id]
 					size += n.Size
 					if n.Contents != nil {
 						ls.Contents = append(ls.Contents, n.Contents)
+						if kw, ok := n.Contents.(closure.KeyWaiter); ok && known && kw.WaitKey(now) != nil {
+							pending = true
+						}
 					}
+				}
+				if pending {
+					continue
 				}
 				k := ls.Key()
 				sl := byKey[k]
@@ -203,13 +215,15 @@ type Prefetcher interface {
 	Prefetch(kind string, keys []string)
 }
 
-// prefetchLayers asks a Prefetcher cache for every layer of the plans.
+// prefetchLayers asks a Prefetcher cache for every layer of the plans
+// whose key is known; the others (generated files still being made) are
+// looked up when they are built.
 func prefetchLayers(resolved []*Resolved, plans [][]*layering.Plan, opt Options) {
 	pf, ok := opt.Cache.(Prefetcher)
 	if !ok {
 		return
 	}
-	layers, err := fleetLayers(resolved, plans, opt)
+	layers, err := fleetLayers(resolved, plans, opt, true)
 	if err != nil {
 		return // assemble reports it
 	}

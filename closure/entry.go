@@ -157,6 +157,11 @@ func (p *PendingContents) WaitKey(ctx context.Context) error {
 	select {
 	case <-p.ready:
 		return p.err
+	default: // made wins over an ended ctx
+	}
+	select {
+	case <-p.ready:
+		return p.err
 	case <-ctx.Done():
 		return ctx.Err()
 	}

@@ -202,6 +202,14 @@ func TestBuildFailsWhenSourceFailsLate(t *testing.T) {
 	}
 }
 
+// withGenerated adds generated files, keyed by what they hold, to src.
+func withGenerated(src *pendingSource) *pendingSource {
+	gen := fileNode("generated:sys", "etc/sys", "sys")
+	gen.Kind = closure.KindGenerated
+	src.nodes = append(src.nodes, gen)
+	return src
+}
+
 // waitLong bounds a wait that must end (a hang fails the test).
 const waitLong = 60 * time.Second
 
@@ -209,10 +217,7 @@ const waitLong = 60 * time.Second
 // files the source has not made returns with the error at once; it does
 // not wait for the source.
 func TestBuildFailureDoesNotWaitForPendingKeys(t *testing.T) {
-	src := newPendingSource(nil)
-	gen := fileNode("generated:sys", "etc/sys", "sys")
-	gen.Kind = closure.KindGenerated
-	src.nodes = append(src.nodes, gen)
+	src := withGenerated(newPendingSource(nil))
 	opt := testOptions(t, src)
 	opt.Env.Jobs = 2
 	opt.OnLayer = func(context.Context, *spec.Spec, int, v1.Layer) error { return errors.New("the reader went away") }
@@ -268,10 +273,7 @@ func (p *prefetchCache) Prefetch(kind string, keys []string) {
 // A remote-cache build prefetches the layers whose keys are known at once,
 // without waiting for the generated files' key, so it streams too.
 func TestPrefetchDoesNotWaitForPendingKeys(t *testing.T) {
-	src := newPendingSource(nil)
-	gen := fileNode("generated:sys", "etc/sys", "sys")
-	gen.Kind = closure.KindGenerated
-	src.nodes = append(src.nodes, gen)
+	src := withGenerated(newPendingSource(nil))
 	opt := testOptions(t, src)
 	pc := &prefetchCache{Cache: opt.Cache, asked: make(chan []string, 1)}
 	opt.Cache = pc

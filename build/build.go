@@ -158,6 +158,20 @@ type pendingResult struct {
 	res      *closure.Result
 }
 
+func (pr pendingResult) complete(ctx context.Context) error {
+	if err := pr.res.Complete(ctx); err != nil {
+		return fmt.Errorf("resolving %s inputs for %s: %w", pr.source, pr.platform, err)
+	}
+	return nil
+}
+
+// noWait is a context that has ended: a Wait given it answers at once.
+var noWait = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
 // Complete waits until every source has completed its graphs (see
 // ResolveOptions.Incremental) and returns the first error.
 func (r *Resolved) Complete(ctx context.Context) error {
@@ -165,41 +179,31 @@ func (r *Resolved) Complete(ctx context.Context) error {
 		return nil
 	}
 	for _, pr := range r.pending {
-		if err := pr.res.Complete(ctx); err != nil {
-			return fmt.Errorf("resolving %s inputs for %s: %w", pr.source, pr.platform, err)
+		if err := pr.complete(ctx); err != nil {
+			return err
 		}
 	}
 	r.completed = true
 	return nil
 }
 
-// done reports, without waiting, whether every source has completed.
-func (r *Resolved) done() bool {
+// probe asks every source without waiting: done when all have completed,
+// err the error of one that has already failed (the others may be at work).
+func (r *Resolved) probe() (done bool, err error) {
 	if r.completed {
-		return true
+		return true, nil
 	}
-	now, cancel := context.WithCancel(context.Background())
-	cancel()
+	done = true
 	for _, pr := range r.pending {
-		if pr.res.Complete(now) != nil {
-			return false
+		if perr := pr.complete(noWait); perr != nil {
+			done = false
+			if err == nil && !errors.Is(perr, context.Canceled) {
+				err = perr
+			}
 		}
 	}
-	r.completed = true
-	return true
-}
-
-// failed is the error of a source that has already failed, without
-// waiting for the ones still at work.
-func (r *Resolved) failed() error {
-	done, cancel := context.WithCancel(context.Background())
-	cancel()
-	for _, pr := range r.pending {
-		if err := pr.res.Complete(done); err != nil && !errors.Is(err, context.Canceled) {
-			return fmt.Errorf("resolving %s inputs for %s: %w", pr.source, pr.platform, err)
-		}
-	}
-	return nil
+	r.completed = done
+	return done, err
 }
 
 // ParsePlatform reads os/arch[/variant].
@@ -649,7 +653,7 @@ func assemble(ctx context.Context, r *Resolved, plans []*layering.Plan, opt Opti
 		// the graph; the whole-image checks and the config, which read all
 		// of it, come before the image exists, so a failed check leaves no
 		// image and ends a stream with the error.
-		complete := r.done()
+		complete, _ := r.probe()
 		if complete { // fail fast: no layer is built for an image the checks refuse
 			if err := checkImage(ctx, s, p, g, plan, r.Bases[j], opt.Env.Events); err != nil {
 				return nil, err
@@ -659,7 +663,7 @@ func assemble(ctx context.Context, r *Resolved, plans []*layering.Plan, opt Opti
 		if err != nil {
 			// A source that failed is why its contents failed the layer:
 			// its own error says more.
-			if serr := r.failed(); serr != nil {
+			if _, serr := r.probe(); serr != nil {
 				return nil, serr
 			}
 			return nil, fmt.Errorf("building %s for %s: %w", s.Name, p, err)

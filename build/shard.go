@@ -163,8 +163,6 @@ func BuildShard(ctx context.Context, specs []*spec.Spec, opt Options, sh Shard) 
 // for its source (generated files not made yet) is left out instead of
 // waited for.
 func fleetLayers(resolved []*Resolved, plans [][]*layering.Plan, opt Options, known bool) ([]*ShardLayer, error) {
-	now, cancel := context.WithCancel(context.Background())
-	cancel()
 	var out []*ShardLayer
 	byKey := map[string]*ShardLayer{}
 	for i, r := range resolved {
@@ -184,7 +182,7 @@ func fleetLayers(resolved []*Resolved, plans [][]*layering.Plan, opt Options, kn
 					size += n.Size
 					if n.Contents != nil {
 						ls.Contents = append(ls.Contents, n.Contents)
-						if kw, ok := n.Contents.(closure.KeyWaiter); ok && known && kw.WaitKey(now) != nil {
+						if kw, ok := n.Contents.(closure.KeyWaiter); ok && known && kw.WaitKey(noWait) != nil {
 							pending = true
 						}
 					}

@@ -159,22 +159,19 @@ func (c *debClosure) makeAll(ctx context.Context) error {
 	for i, lp := range c.lock.Packages {
 		p := c.raw[i]
 		src := sourceName(p.Fields["Source"], lp.Name)
-		meta := map[string]string{
-			"sha256":      lp.SHA256,
-			"filename":    lp.Filename,
-			"maintainer":  p.Fields["Maintainer"],
-			"source":      src,
-			MetaPURL:      PURL(lp.Name, lp.Version, lp.Arch, src, distro),
-			MetaDistro:    distro,
-			"homepage":    p.Fields["Homepage"],
-			"section":     p.Fields["Section"],
-			"description": firstLine(p.Fields["Description"]),
-			"debSize":     fmt.Sprint(lp.Size),
-		}
+		// Added to what newClosure knew from the lock; nobody reads Meta
+		// before Wait.
+		meta := c.nodes[i].Meta
+		meta["maintainer"] = p.Fields["Maintainer"]
+		meta["source"] = src
+		meta[MetaPURL] = PURL(lp.Name, lp.Version, lp.Arch, src, distro)
+		meta[MetaDistro] = distro
+		meta["homepage"] = p.Fields["Homepage"]
+		meta["section"] = p.Fields["Section"]
+		meta["description"] = firstLine(p.Fields["Description"])
 		if c.licence[i] != "" {
 			meta[MetaLicense] = c.licence[i]
 		}
-		c.nodes[i].Meta = meta
 		if !c.sized {
 			// Resolve waits for this before it returns the graph.
 			kib, _ := strconv.ParseInt(strings.TrimSpace(p.Fields["Installed-Size"]), 10, 64)
